@@ -1,0 +1,67 @@
+#pragma once
+// Parameter gradients of WTConv2d/1d, deterministically: every (n, c) plane writes its
+// contributions to its own row of doubles, then sum_partials_over_batch adds the rows of each
+// channel in batch order. The result is bitwise the same for any thread count or schedule.
+#include <cstdint>
+#include <vector>
+
+#include <wtconv/ops/wtconv.h>
+
+namespace wtconv::cpu {
+
+// Where each parameter's contribution sits in a plane's row: base weight [taps], base bias,
+// base scale, then per level: [bands * taps] weights (band-major), [bands] scales.
+struct PartialLayout {
+    int taps;   // K*K in 2D, K in 1D
+    int bands;  // 4 in 2D, 2 in 1D
+    int levels;
+    int base_bias() const { return taps; }
+    int base_scale() const { return taps + 1; }
+    int per_level() const { return bands * taps + bands; }
+    int level_weight(int i, int band) const { return taps + 2 + i * per_level() + band * taps; }
+    int level_scale(int i, int band) const {
+        return taps + 2 + i * per_level() + bands * taps + band;
+    }
+    int total() const { return taps + 2 + levels * per_level(); }
+};
+
+// partial: (N * C) rows of layout.total() doubles, plane order n * C + c.
+template <class T>
+void sum_partials_over_batch(const std::vector<double>& partial,
+                             std::int64_t n_img,
+                             std::int64_t channels,
+                             const PartialLayout& lay,
+                             bool bias,
+                             WTConvGrads& grads) {
+    WTConvWeights& d = grads.dweights;
+    std::vector<double> sum(static_cast<std::size_t>(lay.total()));
+    for (std::int64_t c = 0; c < channels; ++c) {
+        std::fill(sum.begin(), sum.end(), 0.0);
+        for (std::int64_t n = 0; n < n_img; ++n) {
+            const double* row = partial.data() + (n * channels + c) * lay.total();
+            for (int j = 0; j < lay.total(); ++j) {
+                sum[j] += row[j];
+            }
+        }
+        for (int t = 0; t < lay.taps; ++t) {
+            d.base_weight.data<T>()[c * lay.taps + t] = static_cast<T>(sum[t]);
+        }
+        d.base_scale.data<T>()[c] = static_cast<T>(sum[lay.base_scale()]);
+        if (bias) {
+            d.base_bias.data<T>()[c] = static_cast<T>(sum[lay.base_bias()]);
+        }
+        for (int i = 0; i < lay.levels; ++i) {
+            T* weight = d.wavelet_weight[i].data<T>();
+            T* scale = d.wavelet_scale[i].data<T>();
+            for (int band = 0; band < lay.bands; ++band) {
+                const std::int64_t q = lay.bands * c + band;
+                for (int t = 0; t < lay.taps; ++t) {
+                    weight[q * lay.taps + t] = static_cast<T>(sum[lay.level_weight(i, band) + t]);
+                }
+                scale[q] = static_cast<T>(sum[lay.level_scale(i, band)]);
+            }
+        }
+    }
+}
+
+}  // namespace wtconv::cpu

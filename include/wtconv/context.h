@@ -1,0 +1,30 @@
+#pragma once
+// Context: what an op call runs with: the device, the CPU thread count, and debugging switches.
+// Ops take it first; default_context(device) gives the calling thread's context for a device.
+#include <wtconv/device.h>
+
+namespace wtconv {
+
+struct ContextOptions {
+    int num_threads = 0;          // CPU threads for ops; 0 = OpenMP's default
+    bool poison_outputs = false;  // fill every output with NaN before a kernel writes it (tests)
+};
+
+class Context {
+public:
+    explicit Context(Device device = Device::cpu(), ContextOptions options = {});
+    Device device() const { return device_; }
+    int num_threads() const;  // the resolved count (>= 1)
+    void set_num_threads(int num_threads) { options_.num_threads = num_threads; }
+    bool poison_outputs() const { return options_.poison_outputs; }
+    void set_poison_outputs(bool poison) { options_.poison_outputs = poison; }
+
+private:
+    Device device_;
+    ContextOptions options_;
+};
+
+// The calling thread's context for device, created on first use.
+Context& default_context(Device device);
+
+}  // namespace wtconv

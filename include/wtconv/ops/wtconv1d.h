@@ -1,0 +1,31 @@
+#pragma once
+// WTConv1d forward and backward: the one-axis WTConv with two sub-bands per level; its stride
+// AVERAGES windows of s samples (2D subsamples). Exact semantics: docs/wtconv.md (from the project's WTConv specification).
+#include <wtconv/context.h>
+#include <wtconv/ops/wtconv.h>
+
+namespace wtconv {
+
+// x: (N, C, L), float32 or float64, weights of the same dtype and device.
+// Returns (N, C, L // stride); L < stride throws. Pass saved to train (backward needs it).
+// Throws Error naming any argument that does not fit.
+Tensor wtconv1d_forward(Context& ctx,
+                        const Tensor& x,
+                        const WTConvWeights& weights,
+                        const WTConvParams& params,
+                        WTConvSaved* saved = nullptr);
+
+// dy: the gradient of the loss with respect to the forward's output.
+WTConvGrads wtconv1d_backward(Context& ctx,
+                              const Tensor& dy,
+                              const WTConvWeights& weights,
+                              const WTConvParams& params,
+                              const WTConvSaved& saved);
+
+// The weights' shapes for C channels, for callers that build their own parameters.
+WTConvWeights wtconv1d_empty_weights(std::int64_t channels,
+                                     const WTConvParams& params,
+                                     DType dtype,
+                                     Device device = Device::cpu());
+
+}  // namespace wtconv

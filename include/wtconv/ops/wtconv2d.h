@@ -1,0 +1,31 @@
+#pragma once
+// WTConv2d forward and backward: y = base_scale * (dwconv(x) + bias) + wavelet cascade, with stride
+// as subsampling. Exact semantics: docs/wtconv.md (from the project's WTConv specification).
+#include <wtconv/context.h>
+#include <wtconv/ops/wtconv.h>
+
+namespace wtconv {
+
+// x: (N, C, H, W), float32 or float64, weights of the same dtype and device.
+// Returns (N, C, ceil(H / stride), ceil(W / stride)). Pass saved to train (backward needs it).
+// Throws Error naming any argument that does not fit.
+Tensor wtconv2d_forward(Context& ctx,
+                        const Tensor& x,
+                        const WTConvWeights& weights,
+                        const WTConvParams& params,
+                        WTConvSaved* saved = nullptr);
+
+// dy: the gradient of the loss with respect to the forward's output.
+WTConvGrads wtconv2d_backward(Context& ctx,
+                              const Tensor& dy,
+                              const WTConvWeights& weights,
+                              const WTConvParams& params,
+                              const WTConvSaved& saved);
+
+// The weights' shapes for C channels, for callers that build their own parameters.
+WTConvWeights wtconv2d_empty_weights(std::int64_t channels,
+                                     const WTConvParams& params,
+                                     DType dtype,
+                                     Device device = Device::cpu());
+
+}  // namespace wtconv

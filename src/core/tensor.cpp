@@ -1,0 +1,215 @@
+// Tensor storage, construction, copies between devices and dtypes.
+#include <wtconv/tensor.h>
+
+#include <cstring>
+
+#include "core/memory.h"
+
+namespace wtconv {
+
+namespace detail {
+struct Storage {
+    Storage(Device d, std::size_t n) : device(d), bytes(n), ptr(allocate(d, n)) {}
+    ~Storage() { deallocate(device, ptr); }
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+
+    Device device;
+    std::size_t bytes;
+    void* ptr;
+};
+}  // namespace detail
+
+namespace {
+
+void check_shape_valid(const Shape& shape) {
+    WTCONV_CHECK(shape.rank() <= Shape::kMaxRank, "tensor: rank must be <= ", Shape::kMaxRank,
+                 ", got ", shape.rank(), " for shape ", shape);
+    shape.numel();  // throws on a negative size or an overflowing element count
+}
+
+template <class T>
+void fill_host(void* dst, std::int64_t n, double value) {
+    T* p = static_cast<T*>(dst);
+    const T v = static_cast<T>(value);
+    for (std::int64_t i = 0; i < n; ++i) {
+        p[i] = v;
+    }
+}
+
+template <class To, class From>
+void convert_host(const void* src, void* dst, std::int64_t n) {
+    const From* s = static_cast<const From*>(src);
+    To* d = static_cast<To*>(dst);
+    for (std::int64_t i = 0; i < n; ++i) {
+        d[i] = static_cast<To>(s[i]);
+    }
+}
+
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+    check_shape_valid(shape);
+    WTCONV_CHECK(device.index >= 0, "tensor: device index must be >= 0, got ", device.index);
+    Tensor t;
+    t.shape_ = shape;
+    t.numel_ = shape.numel();
+    t.dtype_ = dtype;
+    t.device_ = device;
+    const std::size_t item = dtype_size(dtype);
+    WTCONV_CHECK(static_cast<std::uint64_t>(t.numel_) <= SIZE_MAX / item,
+                 "tensor: byte count must fit in size_t, got shape ", shape);
+    t.storage_ = std::make_shared<detail::Storage>(device, t.nbytes());
+    return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+    return full(shape, 0.0, dtype, device);
+}
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+    Tensor t = empty(shape, dtype, device);
+    t.fill(value);
+    return t;
+}
+
+template <class T>
+Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
+    check_shape_valid(shape);
+    WTCONV_CHECK(static_cast<std::int64_t>(values.size()) == shape.numel(),
+                 "tensor: from_vector needs ", shape.numel(), " values for shape ", shape, ", got ",
+                 values.size());
+    Tensor t = empty(shape, dtype_of<T>);
+    if (!values.empty()) {
+        std::memcpy(t.raw_data(), values.data(), t.nbytes());
+    }
+    return t;
+}
+template Tensor Tensor::from_vector<float>(const std::vector<float>&, const Shape&);
+template Tensor Tensor::from_vector<double>(const std::vector<double>&, const Shape&);
+
+std::int64_t Tensor::size(int dim) const {
+    const int d = dim < 0 ? dim + shape_.rank() : dim;
+    WTCONV_CHECK(d >= 0 && d < shape_.rank(), "tensor: dim must be in [", -shape_.rank(), ", ",
+                 shape_.rank(), "), got ", dim);
+    return shape_[d];
+}
+
+template <class T>
+T* Tensor::data() {
+    WTCONV_CHECK(defined(), "tensor: data() of an undefined tensor");
+    WTCONV_CHECK(dtype_ == dtype_of<T>, "tensor: data<", dtype_name(dtype_of<T>),
+                 ">() must match the dtype ", dtype_name(dtype_), ", got a request for ",
+                 dtype_name(dtype_of<T>));
+    return static_cast<T*>(storage_->ptr);
+}
+template <class T>
+const T* Tensor::data() const {
+    return const_cast<Tensor*>(this)->data<T>();
+}
+template float* Tensor::data<float>();
+template double* Tensor::data<double>();
+template const float* Tensor::data<float>() const;
+template const double* Tensor::data<double>() const;
+
+void* Tensor::raw_data() {
+    return storage_ ? storage_->ptr : nullptr;
+}
+const void* Tensor::raw_data() const {
+    return storage_ ? storage_->ptr : nullptr;
+}
+
+Tensor Tensor::to(Device device) const {
+    WTCONV_CHECK(defined(), "tensor: to(device) of an undefined tensor");
+    Tensor t = empty(shape_, dtype_, device);
+    t.copy_from(*this);
+    return t;
+}
+
+Tensor Tensor::to(DType dtype) const {
+    WTCONV_CHECK(defined(), "tensor: to(dtype) of an undefined tensor");
+    WTCONV_CHECK_CODE(device_.is_cpu(), ErrorCode::kNotSupported,
+                      "tensor: to(dtype) needs a cpu tensor, got one on ", device_);
+    Tensor t = empty(shape_, dtype, device_);
+    const void* src = raw_data();
+    void* dst = t.raw_data();
+    if (dtype == dtype_) {
+        std::memcpy(dst, src, nbytes());
+    } else if (dtype == DType::kFloat32) {
+        convert_host<float, double>(src, dst, numel_);
+    } else {
+        convert_host<double, float>(src, dst, numel_);
+    }
+    return t;
+}
+
+Tensor Tensor::clone() const {
+    return to(device_);
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+    check_shape_valid(shape);
+    WTCONV_CHECK(shape.numel() == numel_, "tensor: reshape must keep ", numel_,
+                 " elements, got shape ", shape, " for a tensor of shape ", shape_);
+    Tensor t = *this;
+    t.shape_ = shape;
+    return t;
+}
+
+void Tensor::copy_from(const Tensor& src) {
+    WTCONV_CHECK(defined() && src.defined(), "tensor: copy_from needs two defined tensors");
+    WTCONV_CHECK(src.shape_ == shape_, "tensor: copy_from source must have shape ", shape_,
+                 ", got ", src.shape_);
+    WTCONV_CHECK(src.dtype_ == dtype_, "tensor: copy_from source must be ", dtype_name(dtype_),
+                 ", got ", dtype_name(src.dtype_));
+    detail::copy_bytes(raw_data(), device_, src.raw_data(), src.device_, nbytes());
+}
+
+void Tensor::fill(double value) {
+    WTCONV_CHECK(defined(), "tensor: fill of an undefined tensor");
+    if (device_.is_cpu()) {
+        if (dtype_ == DType::kFloat32) {
+            fill_host<float>(raw_data(), numel_, value);
+        } else {
+            fill_host<double>(raw_data(), numel_, value);
+        }
+        return;
+    }
+    const float as_float = static_cast<float>(value);
+    const void* pattern = dtype_ == DType::kFloat32 ? static_cast<const void*>(&as_float)
+                                                    : static_cast<const void*>(&value);
+    cuda::fill_pattern(device_.index, raw_data(), static_cast<std::size_t>(numel_),
+                       dtype_size(dtype_), pattern);
+}
+
+std::vector<double> Tensor::to_vector() const {
+    WTCONV_CHECK(defined(), "tensor: to_vector of an undefined tensor");
+    WTCONV_CHECK_CODE(device_.is_cpu(), ErrorCode::kNotSupported,
+                      "tensor: to_vector needs a cpu tensor, got one on ", device_);
+    std::vector<double> out(static_cast<std::size_t>(numel_));
+    if (dtype_ == DType::kFloat64) {
+        std::memcpy(out.data(), raw_data(), nbytes());
+    } else {
+        convert_host<double, float>(raw_data(), out.data(), numel_);
+    }
+    return out;
+}
+
+void check_device(const char* op, const char* name, const Tensor& t, Device device) {
+    WTCONV_CHECK(t.device() == device, op, ": ", name, " must be on ", device, ", got ",
+                 t.device());
+}
+
+void check_dtype(const char* op, const char* name, const Tensor& t, DType dtype) {
+    WTCONV_CHECK(t.dtype() == dtype, op, ": ", name, " must be ", dtype_name(dtype), ", got ",
+                 dtype_name(t.dtype()));
+}
+
+void check_shape(const char* op, const char* name, const Tensor& t, const Shape& shape) {
+    WTCONV_CHECK(t.defined(), op, ": ", name, " must be a tensor of shape ", shape,
+                 ", got an undefined tensor");
+    WTCONV_CHECK(t.shape() == shape, op, ": ", name, " must have shape ", shape, ", got ",
+                 t.shape());
+}
+
+}  // namespace wtconv

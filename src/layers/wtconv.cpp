@@ -1,0 +1,145 @@
+// nn::WTConv2d / nn::WTConv1d: the reference module's initialisation (PyTorch's default conv init,
+// bound 1/sqrt(fan_in), scales 1.0 and 0.1), forward/backward glue, gradient accumulation.
+#include <cmath>
+#include <random>
+
+#include <wtconv/layers/wtconv.h>
+#include <wtconv/ops/wtconv1d.h>
+#include <wtconv/ops/wtconv2d.h>
+#include <wtconv/wavelets.h>
+
+namespace wtconv {
+
+void Layer::zero_grad() {
+    for (NamedParameter& p : named_parameters()) {
+        p.grad->fill(0.0);
+    }
+}
+
+namespace nn {
+
+namespace {
+
+// U[-bound, bound) from 53 random bits, so the same seed gives the same weights on every platform.
+void fill_uniform(Tensor& t, double bound, std::mt19937_64& rng, Device device) {
+    std::vector<double> v(static_cast<std::size_t>(t.numel()));
+    for (double& e : v) {
+        const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+        e = (2.0 * u - 1.0) * bound;
+    }
+    const Tensor host = Tensor::from_vector(v, t.shape()).to(t.dtype());
+    t.copy_from(device.is_cpu() ? host : host.to(device));
+}
+
+// into += from, element-wise; both on the host (CUDA accumulation arrives with #4).
+void accumulate(Tensor& into, const Tensor& from) {
+    WTCONV_CHECK_CODE(into.device().is_cpu(), ErrorCode::kNotSupported,
+                      "wtconv layer: gradient accumulation needs cpu tensors, got ", into.device());
+    const std::int64_t n = into.numel();
+    if (into.dtype() == DType::kFloat32) {
+        float* d = into.data<float>();
+        const float* s = from.data<float>();
+        for (std::int64_t i = 0; i < n; ++i) {
+            d[i] += s[i];
+        }
+    } else {
+        double* d = into.data<double>();
+        const double* s = from.data<double>();
+        for (std::int64_t i = 0; i < n; ++i) {
+            d[i] += s[i];
+        }
+    }
+}
+
+WTConvWeights empty_weights(int spatial, std::int64_t c, const WTConvParams& p, DType dtype,
+                            Device device) {
+    return spatial == 2 ? wtconv2d_empty_weights(c, p, dtype, device)
+                        : wtconv1d_empty_weights(c, p, dtype, device);
+}
+
+}  // namespace
+
+WTConvLayer::WTConvLayer(int spatial,
+                         std::int64_t in_channels,
+                         std::int64_t out_channels,
+                         int kernel_size,
+                         int stride,
+                         bool bias,
+                         int levels,
+                         const std::string& wavelet,
+                         const LayerOptions& options)
+    : spatial_(spatial), channels_(in_channels), device_(options.device) {
+    const char* op = spatial == 2 ? "WTConv2d" : "WTConv1d";
+    WTCONV_CHECK(in_channels == out_channels, op,
+                 ": out_channels must equal in_channels (the layer is depthwise), got in_channels ",
+                 in_channels, " and out_channels ", out_channels);
+    WTCONV_CHECK(stride >= 1, op, ": stride must be >= 1, got ", stride);
+    WTCONV_CHECK(is_wavelet(wavelet), op, ": wavelet must be a discrete pywt wavelet such as db1, "
+                 "db2, sym3, coif1 or bior2.2 (see wavelet_names()), got \"", wavelet, "\"");
+    params_.kernel_size = kernel_size;
+    params_.stride = stride;
+    params_.bias = bias;
+    params_.levels = levels;
+    params_.wavelet = wavelet;
+    weights_ = empty_weights(spatial, in_channels, params_, options.dtype, device_);
+    grads_ = empty_weights(spatial, in_channels, params_, options.dtype, device_);
+
+    // PyTorch's Conv default: bound 1/sqrt(fan_in) with fan_in = K*K (2D) or K (1D) for weight
+    // and bias alike; every level's weight is drawn independently.
+    const double bound = 1.0 / std::sqrt(std::pow(static_cast<double>(kernel_size), spatial));
+    std::mt19937_64 rng(options.seed);
+    fill_uniform(weights_.base_weight, bound, rng, device_);
+    if (bias) {
+        fill_uniform(weights_.base_bias, bound, rng, device_);
+    }
+    weights_.base_scale.fill(1.0);
+    for (int i = 0; i < levels; ++i) {
+        fill_uniform(weights_.wavelet_weight[i], bound, rng, device_);
+        weights_.wavelet_scale[i].fill(0.1);
+    }
+    zero_grad();
+}
+
+Tensor WTConvLayer::forward(const Tensor& x) {
+    Context& ctx = default_context(x.device());
+    return spatial_ == 2 ? wtconv2d_forward(ctx, x, weights_, params_, &saved_)
+                         : wtconv1d_forward(ctx, x, weights_, params_, &saved_);
+}
+
+Tensor WTConvLayer::backward(const Tensor& dy) {
+    Context& ctx = default_context(dy.device());
+    WTConvGrads g = spatial_ == 2 ? wtconv2d_backward(ctx, dy, weights_, params_, saved_)
+                                  : wtconv1d_backward(ctx, dy, weights_, params_, saved_);
+    accumulate(grads_.base_weight, g.dweights.base_weight);
+    if (params_.bias) {
+        accumulate(grads_.base_bias, g.dweights.base_bias);
+    }
+    accumulate(grads_.base_scale, g.dweights.base_scale);
+    for (int i = 0; i < params_.levels; ++i) {
+        accumulate(grads_.wavelet_weight[i], g.dweights.wavelet_weight[i]);
+        accumulate(grads_.wavelet_scale[i], g.dweights.wavelet_scale[i]);
+    }
+    return g.dx;
+}
+
+std::vector<NamedParameter> WTConvLayer::named_parameters() {
+    std::vector<NamedParameter> out;
+    out.push_back({"base_conv.weight", &weights_.base_weight, &grads_.base_weight});
+    if (params_.bias) {
+        out.push_back({"base_conv.bias", &weights_.base_bias, &grads_.base_bias});
+    }
+    out.push_back({"base_scale.weight", &weights_.base_scale, &grads_.base_scale});
+    for (int i = 0; i < params_.levels; ++i) {
+        const std::string level = std::to_string(i);
+        out.push_back({"wavelet_convs." + level + ".weight", &weights_.wavelet_weight[i],
+                       &grads_.wavelet_weight[i]});
+    }
+    for (int i = 0; i < params_.levels; ++i) {
+        out.push_back({"wavelet_scale." + std::to_string(i) + ".weight", &weights_.wavelet_scale[i],
+                       &grads_.wavelet_scale[i]});
+    }
+    return out;
+}
+
+}  // namespace nn
+}  // namespace wtconv

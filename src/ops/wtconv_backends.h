@@ -1,0 +1,41 @@
+#pragma once
+// Internal: the signatures the backends implement for wtconv2d and wtconv1d. src/ops/wtconv*.cpp
+// has checked every argument and allocated every output before calling them; backends trust both.
+#include <wtconv/context.h>
+#include <wtconv/ops/wtconv.h>
+
+#include "common/wavelet_filters.h"
+
+namespace wtconv::cpu {
+
+// y: (N, C, ceil(H/s), ceil(W/s)), written whole.
+void wtconv2d_forward(Context& ctx,
+                      const Tensor& x,
+                      const WTConvWeights& w,
+                      const WTConvParams& p,
+                      const detail::WaveletTaps& wavelet,
+                      Tensor& y);
+// grads: dx and every dweights tensor allocated with their final shapes, written whole.
+void wtconv2d_backward(Context& ctx,
+                       const Tensor& dy,
+                       const Tensor& x,
+                       const WTConvWeights& w,
+                       const WTConvParams& p,
+                       const detail::WaveletTaps& wavelet,
+                       WTConvGrads& grads);
+
+void wtconv1d_forward(Context& ctx,
+                      const Tensor& x,
+                      const WTConvWeights& w,
+                      const WTConvParams& p,
+                      const detail::WaveletTaps& wavelet,
+                      Tensor& y);
+void wtconv1d_backward(Context& ctx,
+                       const Tensor& dy,
+                       const Tensor& x,
+                       const WTConvWeights& w,
+                       const WTConvParams& p,
+                       const detail::WaveletTaps& wavelet,
+                       WTConvGrads& grads);
+
+}  // namespace wtconv::cpu

@@ -1,0 +1,169 @@
+// Checks shared by wtconv2d and wtconv1d: every rule of the spec's section 7, once, before any
+// allocation or kernel, so every backend rejects the same inputs with the same words.
+#include "ops/wtconv_common.h"
+
+#include <limits>
+
+#include <wtconv/wavelets.h>
+
+namespace wtconv::detail {
+
+namespace {
+
+Shape kernel_shape(const WTConvRank& r, std::int64_t rows, int k) {
+    return r.spatial == 2 ? Shape{rows, 1, k, k} : Shape{rows, 1, k};
+}
+
+void check_param(const WTConvRank& r, const char* name, const Tensor& t, const Shape& shape,
+                 const Tensor& x) {
+    check_shape(r.op, name, t, shape);
+    check_dtype(r.op, name, t, x.dtype());
+    check_device(r.op, name, t, x.device());
+}
+
+}  // namespace
+
+const char* wtconv_algo_name_impl(WTConvAlgo algo) {
+    switch (algo) {
+        case WTConvAlgo::kAuto:
+            return "auto";
+        case WTConvAlgo::kPlanewise:
+            return "planewise";
+    }
+    return "?";
+}
+
+const WaveletTaps& check_wtconv_forward(const WTConvRank& r,
+                                        Context& ctx,
+                                        const Tensor& x,
+                                        const WTConvWeights& w,
+                                        const WTConvParams& p) {
+    WTCONV_CHECK(p.kernel_size >= 1, r.op, ": kernel_size must be >= 1, got ", p.kernel_size);
+    WTCONV_CHECK(p.levels >= 0, r.op, ": levels must be >= 0, got ", p.levels);
+    WTCONV_CHECK(p.stride >= 1, r.op, ": stride must be >= 1, got ", p.stride);
+    const WaveletTaps* taps = find_wavelet(p.wavelet);
+    WTCONV_CHECK(taps != nullptr, r.op, ": wavelet must be a discrete pywt wavelet such as db1, "
+                 "db2, sym3, coif1 or bior2.2 (see wavelet_names()), got \"", p.wavelet, "\"");
+
+    WTCONV_CHECK(x.defined(), r.op, ": x must be a tensor, got an undefined tensor");
+    const char* layout = r.spatial == 2 ? "(N, C, H, W)" : "(N, C, L)";
+    WTCONV_CHECK(x.dim() == r.spatial + 2, r.op, ": x must have rank ", r.spatial + 2, " ", layout,
+                 ", got shape ", x.shape());
+    WTCONV_CHECK(x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64, r.op,
+                 ": x must be float32 or float64, got ", dtype_name(x.dtype()));
+    WTCONV_CHECK(x.size(0) >= 1 && x.size(1) >= 1, r.op,
+                 ": x must have N >= 1 and C >= 1, got shape ", x.shape());
+    for (int d = 2; d < x.dim(); ++d) {
+        WTCONV_CHECK(x.size(d) >= 1, r.op, ": x must have spatial sizes >= 1, got shape ",
+                     x.shape());
+    }
+    // Kernels index planes with int: every plane and the per-plane scratch must fit.
+    WTCONV_CHECK(x.numel() < std::numeric_limits<std::int32_t>::max(), r.op,
+                 ": x must have fewer than 2^31 elements, got ", x.numel());
+    WTCONV_CHECK(x.device() == ctx.device(), r.op, ": x must be on the context's device ",
+                 ctx.device(), ", got ", x.device());
+    if (r.spatial == 1) {
+        WTCONV_CHECK(x.size(2) >= p.stride, r.op, ": x length must be >= stride ", p.stride,
+                     " (the averaging window), got shape ", x.shape());
+    }
+
+    const std::int64_t c = x.size(1);
+    check_param(r, "base_weight", w.base_weight, kernel_shape(r, c, p.kernel_size), x);
+    if (p.bias) {
+        check_param(r, "base_bias", w.base_bias, Shape{c}, x);
+    } else {
+        WTCONV_CHECK(!w.base_bias.defined(), r.op,
+                     ": base_bias must be undefined when params.bias is false, got shape ",
+                     w.base_bias.shape());
+    }
+    check_param(r, "base_scale", w.base_scale, Shape{c}, x);
+    WTCONV_CHECK(static_cast<int>(w.wavelet_weight.size()) == p.levels, r.op,
+                 ": wavelet_weight must hold one tensor per level (", p.levels, "), got ",
+                 w.wavelet_weight.size());
+    WTCONV_CHECK(static_cast<int>(w.wavelet_scale.size()) == p.levels, r.op,
+                 ": wavelet_scale must hold one tensor per level (", p.levels, "), got ",
+                 w.wavelet_scale.size());
+    for (int i = 0; i < p.levels; ++i) {
+        const std::string wi = "wavelet_weight[" + std::to_string(i) + "]";
+        const std::string si = "wavelet_scale[" + std::to_string(i) + "]";
+        check_param(r, wi.c_str(), w.wavelet_weight[i], kernel_shape(r, r.bands * c, p.kernel_size),
+                    x);
+        check_param(r, si.c_str(), w.wavelet_scale[i], Shape{r.bands * c}, x);
+    }
+    return *taps;
+}
+
+WTConvWeights wtconv_empty_weights(const WTConvRank& r,
+                                   std::int64_t channels,
+                                   const WTConvParams& p,
+                                   DType dtype,
+                                   Device device) {
+    WTCONV_CHECK(channels >= 1, r.op, ": channels must be >= 1, got ", channels);
+    WTCONV_CHECK(p.kernel_size >= 1, r.op, ": kernel_size must be >= 1, got ", p.kernel_size);
+    WTCONV_CHECK(p.levels >= 0, r.op, ": levels must be >= 0, got ", p.levels);
+    WTConvWeights w;
+    w.base_weight = Tensor::empty(kernel_shape(r, channels, p.kernel_size), dtype, device);
+    if (p.bias) {
+        w.base_bias = Tensor::empty(Shape{channels}, dtype, device);
+    }
+    w.base_scale = Tensor::empty(Shape{channels}, dtype, device);
+    for (int i = 0; i < p.levels; ++i) {
+        w.wavelet_weight.push_back(
+            Tensor::empty(kernel_shape(r, r.bands * channels, p.kernel_size), dtype, device));
+        w.wavelet_scale.push_back(Tensor::empty(Shape{r.bands * channels}, dtype, device));
+    }
+    return w;
+}
+
+Tensor alloc_output(Context& ctx, const Shape& shape, DType dtype, Device device) {
+    Tensor t = Tensor::empty(shape, dtype, device);
+    if (ctx.poison_outputs()) {
+        t.fill(std::numeric_limits<double>::quiet_NaN());
+    }
+    return t;
+}
+
+WTConvGrads alloc_wtconv_grads(const WTConvRank& r, Context& ctx, const Tensor& x,
+                               const WTConvParams& p) {
+    WTConvGrads g;
+    g.dx = alloc_output(ctx, x.shape(), x.dtype(), x.device());
+    g.dweights = wtconv_empty_weights(r, x.size(1), p, x.dtype(), x.device());
+    if (ctx.poison_outputs()) {
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        g.dweights.base_weight.fill(nan);
+        g.dweights.base_scale.fill(nan);
+        if (p.bias) {
+            g.dweights.base_bias.fill(nan);
+        }
+        for (int i = 0; i < p.levels; ++i) {
+            g.dweights.wavelet_weight[i].fill(nan);
+            g.dweights.wavelet_scale[i].fill(nan);
+        }
+    }
+    return g;
+}
+
+WTConvAlgo choose_wtconv_algo(const WTConvRank& r, Device device, WTConvAlgo requested) {
+    switch (device.type) {
+        case DeviceType::kCpu:
+            WTCONV_CHECK_CODE(requested == WTConvAlgo::kAuto || requested == WTConvAlgo::kPlanewise,
+                              ErrorCode::kNotSupported, r.op,
+                              ": algo must be auto or planewise on the CPU, got ",
+                              wtconv_algo_name(requested));
+            return WTConvAlgo::kPlanewise;
+        case DeviceType::kCuda:
+            break;
+    }
+    // TODO(#4): the CUDA direct and fused kernels.
+    throw Error(ErrorCode::kNotSupported,
+                concat(r.op, ": x must be on the CPU for now (CUDA kernels are not built yet), got ",
+                       device));
+}
+
+}  // namespace wtconv::detail
+
+namespace wtconv {
+const char* wtconv_algo_name(WTConvAlgo algo) {
+    return detail::wtconv_algo_name_impl(algo);
+}
+}  // namespace wtconv

@@ -1,0 +1,42 @@
+#pragma once
+// Argument checks shared by wtconv2d and wtconv1d (they differ in spatial rank and band count),
+// and output allocation that honours Context::poison_outputs.
+#include <wtconv/context.h>
+#include <wtconv/ops/wtconv.h>
+
+#include "common/wavelet_filters.h"
+
+namespace wtconv::detail {
+
+struct WTConvRank {
+    const char* op;  // "wtconv2d" or "wtconv1d", the prefix of every message
+    int spatial;     // 2 or 1
+    int bands;       // 4 or 2
+};
+
+// Checks params (kernel size, levels, stride, wavelet), x (rank, sizes, dtype, device) and every
+// weight (shape, dtype, device); returns the wavelet's taps.
+const WaveletTaps& check_wtconv_forward(const WTConvRank& r,
+                                        Context& ctx,
+                                        const Tensor& x,
+                                        const WTConvWeights& w,
+                                        const WTConvParams& p);
+
+// The weights' shapes for C channels.
+WTConvWeights wtconv_empty_weights(const WTConvRank& r,
+                                   std::int64_t channels,
+                                   const WTConvParams& p,
+                                   DType dtype,
+                                   Device device);
+
+// Gradients shaped like x and the weights, poisoned when ctx asks for it.
+WTConvGrads alloc_wtconv_grads(const WTConvRank& r, Context& ctx, const Tensor& x,
+                               const WTConvParams& p);
+
+// An output tensor: NaN-filled first when ctx.poison_outputs(), so unwritten elements show.
+Tensor alloc_output(Context& ctx, const Shape& shape, DType dtype, Device device);
+
+// The algorithm that runs on device; throws kNotSupported for a choice the device cannot run.
+WTConvAlgo choose_wtconv_algo(const WTConvRank& r, Device device, WTConvAlgo requested);
+
+}  // namespace wtconv::detail

@@ -1,0 +1,49 @@
+#pragma once
+// Helpers every test shares: the golden folder, random tensors, conversion to the double
+// reference's arrays, relative L2 error, and whether a GPU is here.
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <wtconv/tensor.h>
+
+#include "reference/wtconv_ref.h"
+
+namespace wtconv::test {
+
+// $WTCONV_GOLDEN_DIR, or the project's tests/golden.
+std::string golden_dir();
+// The filter bank of a wavelet read from golden_dir()/wavelets.json, not from the library's table,
+// so that the reference and the library share no data path.
+ref::FilterBank reference_filter_bank(const std::string& wavelet);
+
+// Seeded source of test data.
+class Rng {
+public:
+    explicit Rng(std::uint64_t seed) : engine_(seed) {}
+    double normal() { return normal_(engine_); }
+    int uniform_int(int lo, int hi) {  // inclusive
+        return std::uniform_int_distribution<int>(lo, hi)(engine_);
+    }
+    std::uint64_t next() { return engine_(); }
+
+private:
+    std::mt19937_64 engine_;
+    std::normal_distribution<double> normal_{0.0, 1.0};
+};
+
+// N(0, 1) values, never all zero.
+Tensor random_normal(Rng& rng, const Shape& shape, DType dtype, Device device = Device::cpu());
+
+// Any tensor (host or device, float32 or float64) as the reference's double array.
+ref::Array to_ref(const Tensor& t);
+Tensor from_ref(const ref::Array& a, DType dtype, Device device = Device::cpu());
+
+// ||got - want|| / ||want||; ||got|| when want is all zeros. Sizes must match.
+double rel_l2_error(const std::vector<double>& got, const std::vector<double>& want);
+double rel_l2_error(const Tensor& got, const ref::Array& want);
+
+bool cuda_present();
+
+}  // namespace wtconv::test

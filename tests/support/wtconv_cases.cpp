@@ -1,0 +1,184 @@
+// WTConv test cases and conversions (see wtconv_cases.h).
+#include "support/wtconv_cases.h"
+
+#include <cstdlib>
+#include <sstream>
+
+namespace wtconv::test {
+
+std::string describe(const WTConvCase& tc) {
+    std::ostringstream out;
+    const WTConvParams& p = tc.params;
+    out << "WTCONV_TEST_SEED=" << test_seed() << " case: wtconv" << tc.spatial << "d x"
+        << tc.x_shape() << " kernel_size=" << p.kernel_size << " levels=" << p.levels
+        << " stride=" << p.stride << " bias=" << (p.bias ? "true" : "false") << " wavelet="
+        << p.wavelet << " dtype=" << dtype_name(tc.dtype) << " data_seed=" << tc.seed;
+    return out.str();
+}
+
+std::string case_name(const WTConvCase& tc) {
+    std::ostringstream out;
+    out << "n" << tc.n << "_c" << tc.c << "_";
+    if (tc.spatial == 2) {
+        out << tc.h << "x";
+    }
+    out << tc.w << "_k" << tc.params.kernel_size << "_l" << tc.params.levels << "_s"
+        << tc.params.stride << (tc.params.bias ? "_bias_" : "_nobias_");
+    for (const char ch : tc.params.wavelet) {
+        out << (ch == '.' ? '_' : ch);
+    }
+    out << (tc.dtype == DType::kFloat32 ? "_f32" : "_f64") << "_seed" << tc.seed;
+    return out.str();
+}
+
+std::uint64_t test_seed() {
+    const char* env = std::getenv("WTCONV_TEST_SEED");
+    return env != nullptr && *env != '\0' ? std::strtoull(env, nullptr, 10) : 20261123ULL;
+}
+
+namespace {
+
+WTConvCase make_case(int spatial, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                     int k, int levels, int stride, bool bias, const std::string& wavelet,
+                     DType dtype, std::uint64_t seed) {
+    WTConvCase tc;
+    tc.spatial = spatial;
+    tc.n = n;
+    tc.c = c;
+    tc.h = spatial == 2 ? h : 1;
+    tc.w = w;
+    tc.params.kernel_size = k;
+    tc.params.levels = levels;
+    tc.params.stride = stride;
+    tc.params.bias = bias;
+    tc.params.wavelet = wavelet;
+    tc.dtype = dtype;
+    tc.seed = seed;
+    return tc;
+}
+
+}  // namespace
+
+std::vector<WTConvCase> wtconv_edge_cases(int spatial) {
+    struct Edge {
+        std::int64_t n, c, h, w;
+        int k, levels, stride;
+        bool bias;
+        const char* wavelet;
+    };
+    // Sizes 1, 2, 3, primes and odd/even mixes; K from 1 to 9, even K; L = 0 and L past the
+    // halvings; strides beyond the image; short and long filters.
+    const Edge edges[] = {
+        {1, 1, 1, 1, 1, 1, 1, true, "db1"},      {1, 2, 1, 1, 5, 3, 1, true, "db1"},
+        {2, 1, 1, 1, 4, 8, 1, false, "db2"},     {1, 1, 2, 3, 3, 4, 1, true, "db1"},
+        {1, 3, 3, 3, 5, 5, 2, true, "sym3"},     {2, 2, 7, 5, 2, 2, 1, true, "db1"},
+        {1, 2, 5, 7, 7, 1, 7, false, "db1"},     {1, 1, 1, 5, 3, 2, 1, true, "bior2.2"},
+        {1, 1, 7, 1, 3, 3, 3, true, "rbio1.3"},  {2, 3, 13, 11, 9, 2, 2, true, "coif1"},
+        {1, 2, 17, 5, 6, 4, 4, false, "db1"},    {1, 1, 9, 9, 1, 0, 1, true, "db1"},
+        {1, 2, 8, 8, 5, 0, 3, false, "db2"},     {1, 1, 3, 2, 3, 3, 1, true, "dmey"},
+        {3, 1, 16, 16, 5, 3, 1, true, "db1"},    {1, 1, 31, 29, 5, 6, 1, true, "db4"},
+        {1, 2, 12, 7, 4, 2, 2, true, "sym2"},    {1, 1, 5, 4, 8, 2, 1, true, "bior1.3"},
+    };
+    std::vector<WTConvCase> cases;
+    std::uint64_t seed = 100;
+    for (const Edge& e : edges) {
+        for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
+            const std::int64_t len = spatial == 1 ? std::max(e.w * e.h, std::int64_t{e.stride}) : e.w;
+            cases.push_back(make_case(spatial, e.n, e.c, e.h, len, e.k, e.levels, e.stride, e.bias,
+                                      e.wavelet, dtype, seed++));
+        }
+    }
+    return cases;
+}
+
+std::vector<WTConvCase> wtconv_random_cases(int spatial, int count) {
+    Rng rng(test_seed());
+    const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 16, 17, 19, 23, 24, 31, 32, 37};
+    const char* wavelets[] = {"db1",  "db1",  "db1",     "haar",    "db2",     "db3",
+                              "sym2", "sym3", "sym4",    "coif1",   "bior1.3", "bior2.2",
+                              "rbio1.3", "rbio2.2", "db4", "bior3.1", "coif2", "sym5"};
+    const int n_sizes = static_cast<int>(sizeof(sizes) / sizeof(sizes[0]));
+    const int n_wavelets = static_cast<int>(sizeof(wavelets) / sizeof(wavelets[0]));
+    std::vector<WTConvCase> cases;
+    for (int i = 0; i < count; ++i) {
+        const std::int64_t h = sizes[rng.uniform_int(0, n_sizes - 1)];
+        std::int64_t w = sizes[rng.uniform_int(0, n_sizes - 1)];
+        if (spatial == 1) {
+            w = w * rng.uniform_int(1, 4) + rng.uniform_int(0, 3);  // 1D: longer signals
+        }
+        const int stride = rng.uniform_int(1, 4);
+        if (spatial == 1 && w < stride) {
+            w = stride;  // 1D averaging needs a full window (tested in the bad-input suite)
+        }
+        cases.push_back(make_case(spatial, rng.uniform_int(1, 3), rng.uniform_int(1, 4), h, w,
+                                  rng.uniform_int(1, 9), rng.uniform_int(0, 6), stride,
+                                  rng.uniform_int(0, 1) == 1,
+                                  wavelets[rng.uniform_int(0, n_wavelets - 1)],
+                                  i % 2 == 0 ? DType::kFloat64 : DType::kFloat32, rng.next()));
+    }
+    return cases;
+}
+
+WTConvWeights random_wtconv_weights(Rng& rng, const WTConvCase& tc, Device device) {
+    const WTConvParams& p = tc.params;
+    const std::int64_t bands = tc.spatial == 2 ? 4 : 2;
+    const auto kernel = [&](std::int64_t rows) {
+        return tc.spatial == 2 ? Shape{rows, 1, p.kernel_size, p.kernel_size}
+                               : Shape{rows, 1, p.kernel_size};
+    };
+    WTConvWeights w;
+    w.base_weight = random_normal(rng, kernel(tc.c), tc.dtype, device);
+    if (p.bias) {
+        w.base_bias = random_normal(rng, Shape{tc.c}, tc.dtype, device);
+    }
+    w.base_scale = random_normal(rng, Shape{tc.c}, tc.dtype, device);
+    for (int i = 0; i < p.levels; ++i) {
+        w.wavelet_weight.push_back(random_normal(rng, kernel(bands * tc.c), tc.dtype, device));
+        w.wavelet_scale.push_back(random_normal(rng, Shape{bands * tc.c}, tc.dtype, device));
+    }
+    return w;
+}
+
+ref::Weights to_ref(const WTConvWeights& w) {
+    ref::Weights r;
+    r.base_weight = to_ref(w.base_weight);
+    if (w.base_bias.defined()) {
+        r.base_bias = to_ref(w.base_bias);
+    }
+    r.base_scale = to_ref(w.base_scale);
+    for (std::size_t i = 0; i < w.wavelet_weight.size(); ++i) {
+        r.wavelet_weight.push_back(to_ref(w.wavelet_weight[i]));
+        r.wavelet_scale.push_back(to_ref(w.wavelet_scale[i]));
+    }
+    return r;
+}
+
+ref::Config to_ref_config(const WTConvParams& p) {
+    ref::Config c;
+    c.kernel_size = p.kernel_size;
+    c.levels = p.levels;
+    c.stride = p.stride;
+    c.bias = p.bias;
+    return c;
+}
+
+std::vector<std::pair<std::string, double>> gradient_errors(const WTConvGrads& got,
+                                                            const ref::Grads& want,
+                                                            const WTConvParams& p) {
+    std::vector<std::pair<std::string, double>> e;
+    e.emplace_back("dx", rel_l2_error(got.dx, want.dx));
+    e.emplace_back("d base_weight", rel_l2_error(got.dweights.base_weight, want.dweights.base_weight));
+    if (p.bias) {
+        e.emplace_back("d base_bias", rel_l2_error(got.dweights.base_bias, want.dweights.base_bias));
+    }
+    e.emplace_back("d base_scale", rel_l2_error(got.dweights.base_scale, want.dweights.base_scale));
+    for (int i = 0; i < p.levels; ++i) {
+        e.emplace_back("d wavelet_weight[" + std::to_string(i) + "]",
+                       rel_l2_error(got.dweights.wavelet_weight[i], want.dweights.wavelet_weight[i]));
+        e.emplace_back("d wavelet_scale[" + std::to_string(i) + "]",
+                       rel_l2_error(got.dweights.wavelet_scale[i], want.dweights.wavelet_scale[i]));
+    }
+    return e;
+}
+
+}  // namespace wtconv::test

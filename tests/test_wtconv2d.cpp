@@ -1,0 +1,37 @@
+// wtconv2d on every backend against the double reference: edge shapes, then at least 200 seeded
+// random configurations; NaN poisoning and propagation; bitwise determinism.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include <wtconv/ops/wtconv2d.h>
+
+#include "support/wtconv_check.h"
+
+namespace wtconv::test {
+namespace {
+
+Context poisoned_cpu_context() {
+    ContextOptions o;
+    o.poison_outputs = true;  // every output starts as NaN, so an unwritten element fails
+    return Context(Device::cpu(), o);
+}
+
+class WTConv2dVsReference : public testing::TestWithParam<WTConvCase> {};
+
+TEST_P(WTConv2dVsReference, CpuMatchesForwardAndEveryGradient) {
+    Context ctx = poisoned_cpu_context();
+    expect_matches_reference(ctx, GetParam());
+}
+
+std::string name_of(const testing::TestParamInfo<WTConvCase>& info) {
+    return std::to_string(info.index) + "_" + case_name(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Edge, WTConv2dVsReference, testing::ValuesIn(wtconv_edge_cases(2)),
+                         name_of);
+INSTANTIATE_TEST_SUITE_P(Random, WTConv2dVsReference,
+                         testing::ValuesIn(wtconv_random_cases(2, 220)), name_of);
+
+}  // namespace
+}  // namespace wtconv::test
