@@ -24,14 +24,10 @@ TEST_P(WTConv1dVsReference, CpuMatchesForwardAndEveryGradient) {
     expect_matches_reference(ctx, GetParam());
 }
 
-std::string name_of(const testing::TestParamInfo<WTConvCase>& info) {
-    return std::to_string(info.index) + "_" + case_name(info.param);
-}
-
 INSTANTIATE_TEST_SUITE_P(Edge, WTConv1dVsReference, testing::ValuesIn(wtconv_edge_cases(1)),
-                         name_of);
+                         param_name);
 INSTANTIATE_TEST_SUITE_P(Random, WTConv1dVsReference,
-                         testing::ValuesIn(wtconv_random_cases(1, 220)), name_of);
+                         testing::ValuesIn(wtconv_random_cases(1, 220)), param_name);
 
 }  // namespace
 }  // namespace wtconv::test

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace wtconv::test {
@@ -76,6 +77,18 @@ double rel_l2_error(const Tensor& got, const ref::Array& want) {
     WTCONV_CHECK(got.shape().sizes() == want.shape, "rel_l2_error: shape ", got.shape(),
                  " differs from the reference's");
     return rel_l2_error(to_ref(got).data, want.data);
+}
+
+void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& words) {
+    try {
+        fn();
+        ADD_FAILURE() << "expected Error(" << error_code_name(code) << ") mentioning \"" << words
+                      << "\", nothing was thrown";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), code) << e.what();
+        EXPECT_NE(std::string(e.what()).find(words), std::string::npos)
+            << "message \"" << e.what() << "\" lacks \"" << words << "\"";
+    }
 }
 
 bool cuda_present() {

@@ -2,6 +2,7 @@
 // Helpers every test shares: the golden folder, random tensors, conversion to the double
 // reference's arrays, relative L2 error, and whether a GPU is here.
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -45,5 +46,8 @@ double rel_l2_error(const std::vector<double>& got, const std::vector<double>& w
 double rel_l2_error(const Tensor& got, const ref::Array& want);
 
 bool cuda_present();
+
+// Expects fn to throw wtconv::Error with this category and a message containing words.
+void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& words);
 
 }  // namespace wtconv::test

@@ -31,6 +31,11 @@ std::string case_name(const WTConvCase& tc) {
     return out.str();
 }
 
+std::string param_name(const testing::TestParamInfo<WTConvCase>& info) {
+    return std::to_string(info.index) + "_" + std::to_string(info.param.spatial) + "d_" +
+           case_name(info.param);
+}
+
 std::uint64_t test_seed() {
     const char* env = std::getenv("WTCONV_TEST_SEED");
     return env != nullptr && *env != '\0' ? std::strtoull(env, nullptr, 10) : 20261123ULL;
@@ -92,6 +97,12 @@ std::vector<WTConvCase> wtconv_edge_cases(int spatial) {
 }
 
 std::vector<WTConvCase> wtconv_random_cases(int spatial, int count) {
+    // The sanitizer build runs a reduced set (WTCONV_TEST_RANDOM_CASES); the full suite, the count
+    // asked for.
+    const char* env = std::getenv("WTCONV_TEST_RANDOM_CASES");
+    if (env != nullptr && *env != '\0') {
+        count = std::atoi(env);
+    }
     Rng rng(test_seed());
     const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 16, 17, 19, 23, 24, 31, 32, 37};
     const char* wavelets[] = {"db1",  "db1",  "db1",     "haar",    "db2",     "db3",

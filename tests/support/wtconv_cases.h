@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include <wtconv/ops/wtconv.h>
 
 #include "support/test_support.h"
@@ -25,13 +27,16 @@ struct WTConvCase {
 std::string describe(const WTConvCase& tc);
 // A gtest-safe name: wtconv2d_n2_c3_7x5_k5_l2_s1_bias_db1_f32.
 std::string case_name(const WTConvCase& tc);
+// For INSTANTIATE_TEST_SUITE_P: the index (names may repeat across instantiations) and case_name.
+std::string param_name(const testing::TestParamInfo<WTConvCase>& info);
 
 // $WTCONV_TEST_SEED, or a fixed default so that plain runs are repeatable.
 std::uint64_t test_seed();
 // Hand-picked edge shapes (1-pixel images, odd and prime sizes, even K, more levels than
 // halvings, every stride rule), each in float64 and float32.
 std::vector<WTConvCase> wtconv_edge_cases(int spatial);
-// count seeded random configurations (each in one dtype, alternating), from test_seed().
+// count seeded random configurations (each in one dtype, alternating), from test_seed();
+// $WTCONV_TEST_RANDOM_CASES overrides count (the sanitizer build runs fewer).
 std::vector<WTConvCase> wtconv_random_cases(int spatial, int count);
 
 // N(0, 1) for every parameter, scales included, so every parameter matters.
