@@ -1,13 +1,16 @@
 // wtconv2d on the CPU, float32: our planewise kernels, forward and forward+backward, against the
 // double reference (the comparator) on the same shapes and inputs, each row held against
 // this machine's measured FMA peak. JSON: --benchmark_out=f.json --benchmark_out_format=json.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <functional>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -17,10 +20,10 @@
 #include <wtconv/ops/wtconv2d.h>
 #include <wtconv/wavelets.h>
 
+#include "reference/wtconv_ref.h"
 #include "support/comparator_report.h"
 #include "support/cpu_peak.h"
 #include "support/wtconv2d_work.h"
-#include "wtconv_ref.h"
 
 namespace wtconv::bench {
 namespace {
@@ -30,9 +33,11 @@ constexpr WTConv2dProblem kProblems[] = {
     {16, 64, 64, 64, 5, 1, 0},
     {16, 64, 64, 64, 5, 3, 0},
     {8, 96, 56, 56, 5, 3, 0},
-    {16, 64, 63, 65, 5, 2, 0},  // odd sizes: every level pads its last row or column
+    {16, 64, 63, 65, 5, 2, 0},  // odd sizes: each level pads an odd side by one
 };
 constexpr const char* kWavelet = "db1";
+
+using Clock = std::chrono::steady_clock;
 
 struct Machine {
     double peak_gflops = 0;  // float32 FMA peak over the benchmark's threads
@@ -128,28 +133,35 @@ struct Fixture {
     }
 };
 
-// GFLOP/s and frac_of_peak are rates over real time; x_floor = time / floor_ms is the inverted
-// rate of the floor. The floors belong to the problem, so the reference rows carry the same ones.
-void set_work_counters(benchmark::State& state, const Work& work, const Machine& m) {
-    using benchmark::Counter;
+// Runs step() as the timed loop, then sets the counters from the loop's own wall time per
+// iteration, the same span UseRealTime reports. Plain values rather than the library's rate
+// counters, which the console would print as "14/s". The floors belong to the problem, so the
+// reference rows carry the same ones as ours.
+template <class Step>
+void timed_loop(benchmark::State& state, const Work& work, const Machine& m, Step&& step) {
+    const Clock::time_point start = Clock::now();
+    for (auto _ : state) {
+        step();
+    }
+    const double seconds =
+        std::chrono::duration<double>(Clock::now() - start).count() /
+        static_cast<double>(std::max<benchmark::IterationCount>(1, state.iterations()));
     const double floor_s = work.flops * 1e-9 / m.peak_gflops;
-    state.counters["GFLOP/s"] = Counter(work.flops * 1e-9, Counter::kIsIterationInvariantRate);
-    state.counters["frac_of_peak"] = Counter(floor_s, Counter::kIsIterationInvariantRate);
-    state.counters["floor_ms"] = Counter(floor_s * 1e3);
-    state.counters["x_floor"] =
-        Counter(floor_s, Counter::kIsIterationInvariantRate | Counter::kInvert);
-    state.counters["mem_floor_ms"] = Counter(work.bytes / (m.copy_gbs * 1e9) * 1e3);
+    state.counters["GFLOP/s"] = work.flops * 1e-9 / seconds;
+    state.counters["frac_of_peak"] = floor_s / seconds;  // = achieved / peak
+    state.counters["floor_ms"] = floor_s * 1e3;
+    state.counters["x_floor"] = seconds / floor_s;
+    state.counters["mem_floor_ms"] = work.bytes / (m.copy_gbs * 1e9) * 1e3;
 }
 
 void bm_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
     // One untimed call: the worker threads start and the allocator maps its pages.
     benchmark::DoNotOptimize(wtconv2d_forward(ctx, f.x, f.w, f.params).raw_data());
-    for (auto _ : state) {
+    timed_loop(state, wtconv2d_forward_work(f.problem), m, [&] {
         // The output is allocated by the op and freed here, each iteration: part of its cost.
         const Tensor y = wtconv2d_forward(ctx, f.x, f.w, f.params);
         benchmark::DoNotOptimize(y.raw_data());
-    }
-    set_work_counters(state, wtconv2d_forward_work(f.problem), m);
+    });
 }
 
 void bm_forward_backward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
@@ -161,10 +173,7 @@ void bm_forward_backward(benchmark::State& state, Context& ctx, Fixture& f, cons
         benchmark::DoNotOptimize(g.dx.raw_data());
     };
     step();  // untimed, as in bm_forward
-    for (auto _ : state) {
-        step();
-    }
-    set_work_counters(state, wtconv2d_forward_backward_work(f.problem), m);
+    timed_loop(state, wtconv2d_forward_backward_work(f.problem), m, step);
 }
 
 // The comparator also checks ours on the very same inputs: rel_l2_err of y (forward) or dx
@@ -172,11 +181,10 @@ void bm_forward_backward(benchmark::State& state, Context& ctx, Fixture& f, cons
 void bm_reference_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
     const RefInputs& r = f.ref();
     ref::Array y;
-    for (auto _ : state) {
+    timed_loop(state, wtconv2d_forward_work(f.problem), m, [&] {
         y = ref::wtconv2d_forward(r.x, r.w, r.cfg, r.fb);
         benchmark::DoNotOptimize(y.data.data());
-    }
-    set_work_counters(state, wtconv2d_forward_work(f.problem), m);
+    });
     state.counters["rel_l2_err"] = rel_l2_error(wtconv2d_forward(ctx, f.x, f.w, f.params), y);
 }
 
@@ -186,15 +194,14 @@ void bm_reference_forward_backward(benchmark::State& state,
                                    const Machine& m) {
     const RefInputs& r = f.ref();
     ref::Grads g;
-    for (auto _ : state) {
+    timed_loop(state, wtconv2d_forward_backward_work(f.problem), m, [&] {
         // The reference's backward takes x and recomputes what it needs; its forward runs too so
         // that both rows time the same training step.
         const ref::Array y = ref::wtconv2d_forward(r.x, r.w, r.cfg, r.fb);
         benchmark::DoNotOptimize(y.data.data());
         g = ref::wtconv2d_backward(r.x, r.dy, r.w, r.cfg, r.fb);
         benchmark::DoNotOptimize(g.dx.data.data());
-    }
-    set_work_counters(state, wtconv2d_forward_backward_work(f.problem), m);
+    });
     WTConvSaved saved;
     wtconv2d_forward(ctx, f.x, f.w, f.params, &saved);
     const WTConvGrads ours = wtconv2d_backward(ctx, f.dy, f.w, f.params, saved);
@@ -214,8 +221,12 @@ void register_benchmark(const std::string& name,
     // Wall time, since the op runs on several threads; the CPU column sums all of them.
     b->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
     if (reference) {
-        // Seconds a call: one timed call, and never repeated, even under --benchmark_repetitions.
+        // Seconds a call, far above any timer noise: one timed call, never repeated.
         b->Iterations(1)->Repetitions(1);
+    } else {
+        // The median of 5 (the summary's figure) rides out other work on a shared machine; the
+        // console shows the aggregates, --benchmark_out also keeps every repetition.
+        b->Repetitions(5)->DisplayAggregatesOnly(true);
     }
 }
 
@@ -225,7 +236,20 @@ std::string fixed(double value, int digits) {
     return buf;
 }
 
+// True unless --benchmark_format asks for json or csv; read before Initialize consumes it.
+bool console_format(int argc, char** argv) {
+    const std::string flag = "--benchmark_format=";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg.rfind(flag, 0) == 0) {
+            return arg.substr(flag.size()) == "console";
+        }
+    }
+    return true;
+}
+
 int run(int argc, char** argv) {
+    const bool console = console_format(argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 1;
@@ -239,9 +263,11 @@ int run(int argc, char** argv) {
     const Machine machine{peak.gflops, measure_copy_bandwidth_gbs(threads)};
     benchmark::AddCustomContext("cpu_model", cpu_model_name());
     benchmark::AddCustomContext("threads", std::to_string(threads));
-    benchmark::AddCustomContext("fp32_fma_peak_gflops", fixed(peak.gflops, 1) + " (" + peak.isa +
-                                                            ", " + std::to_string(threads) +
-                                                            " threads, measured)");
+    benchmark::AddCustomContext("fp32_fma_peak_gflops",
+                                fixed(peak.gflops, 1) + " (" + peak.isa +
+                                    "; measured: " + std::to_string(threads) + " threads " +
+                                    fixed(peak.all_threads_gflops, 1) + ", 1 thread " +
+                                    fixed(peak.one_thread_gflops, 1) + ")");
     benchmark::AddCustomContext("copy_bandwidth_gbs", fixed(machine.copy_gbs, 1));
     benchmark::AddCustomContext("comparator", "tests/reference, float64 plain loops, 1 thread");
     benchmark::AddCustomContext("flops", "bench/support/wtconv2d_work.h");
@@ -269,8 +295,12 @@ int run(int argc, char** argv) {
                            *f, machine, true);
     }
 
-    ComparatorReporter reporter("reference");
-    benchmark::RunSpecifiedBenchmarks(&reporter);
+    if (console) {
+        ComparatorReporter reporter("reference");
+        benchmark::RunSpecifiedBenchmarks(&reporter);
+    } else {
+        benchmark::RunSpecifiedBenchmarks();  // the library's json / csv reporter, no summary
+    }
     benchmark::Shutdown();
     return 0;
 }

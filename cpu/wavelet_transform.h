@@ -7,10 +7,16 @@
 #include <cmath>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "common/wavelet_filters.h"
-#include "cpu/depthwise.h"
 
 namespace wtconv::cpu {
+
+template <class T>
+using RowMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstRowMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 // Taps of one separable 2D filter bank: the W (row) pass uses row_*, the H (column) pass col_*;
 // the 2D tap of band (kh, kw) is col_kh[a] * row_kw[b].
@@ -74,72 +80,141 @@ WaveletBanks<T> make_banks(const detail::WaveletTaps& w) {
     return b;
 }
 
-// Analysis along W of h rows of length w into two rows of length ceil(w/2) each:
-// lo_out[r][j] = sum_t lo[t] * src[r][2j - p + t] (src zero outside [0, w)), same for hi.
+// The row passes work on polyphase copies (even and odd samples apart, inside zero margins), so
+// every tap is one contiguous Eigen axpy over the row and no sample needs a bounds check. A tap
+// reaches at most p/2 + 1 samples past either end of a phase.
+inline int polyphase_margin(int p) {
+    return p / 2 + 1;
+}
+
+// Elements of the row passes' work buffer for rows of up to 2 * w2 samples.
+inline std::size_t polyphase_work_elems(int w2, int p) {
+    return 4 * static_cast<std::size_t>(w2 + 2 * polyphase_margin(p));
+}
+
+// Analysis along W of h rows of length w (row stride src_stride) into two rows of length
+// ceil(w/2) each: lo_out[r][j] = sum_t lo[t] * src[r][2j - p + t] (src zero outside [0, w)).
+// work: polyphase_work_elems(ceil(w/2), p) elements.
 template <class T>
-void analyze_rows(const T* src, int h, int w, const T* lo, const T* hi, int f, int p, T* lo_out,
-                  T* hi_out) {
+void analyze_rows(const T* src,
+                  int src_stride,
+                  int h,
+                  int w,
+                  const T* lo,
+                  const T* hi,
+                  int f,
+                  int p,
+                  T* lo_out,
+                  T* hi_out,
+                  T* work) {
     const int w2 = (w + 1) / 2;
+    const int margin = polyphase_margin(p);
+    const int len = w2 + 2 * margin;
+    T* even = work + margin;       // even[m] = x[2m]
+    T* odd = work + len + margin;  // odd[m] = x[2m + 1]
+    std::fill(work, work + 2 * len, T(0));
     for (int r = 0; r < h; ++r) {
-        const T* x = src + static_cast<std::ptrdiff_t>(r) * w;
-        T* o0 = lo_out + static_cast<std::ptrdiff_t>(r) * w2;
-        T* o1 = hi_out + static_cast<std::ptrdiff_t>(r) * w2;
-        for (int j = 0; j < w2; ++j) {
-            const int base = 2 * j - p;
-            const int t_begin = std::max(0, -base);
-            const int t_end = std::min(f, w - base);
-            T s0 = 0;
-            T s1 = 0;
-            for (int t = t_begin; t < t_end; ++t) {
-                s0 += lo[t] * x[base + t];
-                s1 += hi[t] * x[base + t];
-            }
-            o0[j] = s0;
-            o1[j] = s1;
+        const T* x = src + static_cast<std::ptrdiff_t>(r) * src_stride;
+        for (int m = 0; m < w2; ++m) {
+            even[m] = x[2 * m];
+        }
+        for (int m = 0; m < w / 2; ++m) {
+            odd[m] = x[2 * m + 1];  // odd[w/2] stays 0 for odd w: the pad-to-even column
+        }
+        RowMap<T> o0(lo_out + static_cast<std::ptrdiff_t>(r) * w2, w2);
+        RowMap<T> o1(hi_out + static_cast<std::ptrdiff_t>(r) * w2, w2);
+        o0.setZero();
+        o1.setZero();
+        for (int t = 0; t < f; ++t) {
+            const int s = t - p;  // x[2j + s] = even[j + s/2] or odd[j + (s-1)/2]
+            const ConstRowMap<T> phase(s % 2 == 0 ? even + s / 2 : odd + (s - 1) / 2, w2);
+            o0 += lo[t] * phase;
+            o1 += hi[t] * phase;
         }
     }
 }
 
-// Synthesis along W of two rows of length w2 into rows of length w (w <= 2*w2, the crop):
-// out[r][v] = sum_j lo_in[r][j] * lo[v + p - 2j] + hi_in[r][j] * hi[v + p - 2j].
+// Synthesis along W of two rows of length w2 into rows of length w (w <= 2*w2, the crop; row
+// stride out_stride): out[r][v] = sum_j lo_in[r][j] * lo[v + p - 2j] + hi_in[r][j] * hi[v + p -
+// 2j]. work: polyphase_work_elems(w2, p) elements.
 template <class T>
-void synthesize_rows(const T* lo_in, const T* hi_in, int h, int w2, const T* lo, const T* hi, int f,
-                     int p, int w, T* out) {
+void synthesize_rows(const T* lo_in,
+                     const T* hi_in,
+                     int h,
+                     int w2,
+                     const T* lo,
+                     const T* hi,
+                     int f,
+                     int p,
+                     int w,
+                     T* out,
+                     int out_stride,
+                     T* work) {
+    const int margin = polyphase_margin(p);
+    const int len = w2 + 2 * margin;
+    T* a = work + margin;  // the bands inside zero margins
+    T* d = work + len + margin;
+    T* phase_out[2] = {work + 2 * len, work + 2 * len + w2};  // out[2m + e] = phase_out[e][m]
+    std::fill(work, work + 2 * len, T(0));
     for (int r = 0; r < h; ++r) {
-        const T* a = lo_in + static_cast<std::ptrdiff_t>(r) * w2;
-        const T* d = hi_in + static_cast<std::ptrdiff_t>(r) * w2;
-        T* o = out + static_cast<std::ptrdiff_t>(r) * w;
+        std::copy(lo_in + static_cast<std::ptrdiff_t>(r) * w2,
+                  lo_in + static_cast<std::ptrdiff_t>(r + 1) * w2, a);
+        std::copy(hi_in + static_cast<std::ptrdiff_t>(r) * w2,
+                  hi_in + static_cast<std::ptrdiff_t>(r + 1) * w2, d);
+        for (int e = 0; e < 2; ++e) {
+            RowMap<T> o(phase_out[e], w2);
+            o.setZero();
+            // v = 2m + e meets tap t = v + p - 2j, i.e. j = m + (e + p - t) / 2, t of e + p's
+            // parity.
+            for (int t = (e + p) % 2; t < f; t += 2) {
+                const int shift = (e + p - t) / 2;
+                o += lo[t] * ConstRowMap<T>(a + shift, w2) + hi[t] * ConstRowMap<T>(d + shift, w2);
+            }
+        }
+        T* row = out + static_cast<std::ptrdiff_t>(r) * out_stride;
         for (int v = 0; v < w; ++v) {
-            // j such that 0 <= v + p - 2j < f
-            const int j_begin = std::max(0, (v + p - f + 2) / 2);
-            const int j_end = std::min(w2 - 1, (v + p) / 2);
-            T s = 0;
-            for (int j = j_begin; j <= j_end; ++j) {
-                const int t = v + p - 2 * j;
-                s += a[j] * lo[t] + d[j] * hi[t];
-            }
-            o[v] = s;
+            row[v] = phase_out[v % 2][v / 2];
         }
     }
 }
 
-// 2D analysis of an h x w plane (zero-padded to even size) into 4 bands of ceil(h/2) x ceil(w/2),
-// stored one after another (band k at bands + k * h2 * w2). tmp: 2 * h * ceil(w/2) elements.
+// The four sub-bands of one level: element (i, j) of band k at band[k][i * stride + j].
 template <class T>
-void analyze_2d(const T* src, int h, int w, const SeparableTaps<T>& k, T* tmp, T* bands) {
+struct Bands {
+    T* band[4];
+    int stride;
+    T* row(int k, int i) const { return band[k] + static_cast<std::ptrdiff_t>(i) * stride; }
+};
+
+// Elements of the 2D transforms' temporary for planes of up to h x w.
+inline std::size_t transform_tmp_elems(int h, int w, int p) {
+    const int w2 = (w + 1) / 2;
+    return 2 * static_cast<std::size_t>(h) * static_cast<std::size_t>(w2) +
+           polyphase_work_elems(w2, p);
+}
+
+// 2D analysis of an h x w plane (row stride src_stride, zero-padded to even size) into 4 bands of
+// ceil(h/2) x ceil(w/2). tmp: transform_tmp_elems(h, w, p) elements.
+template <class T>
+void analyze_2d(const T* src,
+                int src_stride,
+                int h,
+                int w,
+                const SeparableTaps<T>& k,
+                T* tmp,
+                const Bands<T>& out) {
     const int h2 = (h + 1) / 2;
     const int w2 = (w + 1) / 2;
-    const std::ptrdiff_t band = static_cast<std::ptrdiff_t>(h2) * w2;
     T* row_lo = tmp;
     T* row_hi = tmp + static_cast<std::ptrdiff_t>(h) * w2;
-    analyze_rows(src, h, w, k.row_lo.data(), k.row_hi.data(), k.length, k.pad, row_lo, row_hi);
+    analyze_rows(src, src_stride, h, w, k.row_lo.data(), k.row_hi.data(), k.length, k.pad, row_lo,
+                 row_hi, row_hi + static_cast<std::ptrdiff_t>(h) * w2);
     // Along H, whole rows at a time: band (kh, kw) = col_kh applied to the kw row pass.
-    T* const out[4] = {bands, bands + band, bands + 2 * band, bands + 3 * band};
     for (int i = 0; i < h2; ++i) {
-        RowMap<T> z0(out[0] + static_cast<std::ptrdiff_t>(i) * w2, w2);
-        RowMap<T> z1(out[1] + static_cast<std::ptrdiff_t>(i) * w2, w2);
-        RowMap<T> z2(out[2] + static_cast<std::ptrdiff_t>(i) * w2, w2);
-        RowMap<T> z3(out[3] + static_cast<std::ptrdiff_t>(i) * w2, w2);
+        RowMap<T> z0(out.row(0, i), w2);
+        RowMap<T> z1(out.row(1, i), w2);
+        RowMap<T> z2(out.row(2, i), w2);
+        RowMap<T> z3(out.row(3, i), w2);
         z0.setZero();
         z1.setZero();
         z2.setZero();
@@ -156,12 +231,18 @@ void analyze_2d(const T* src, int h, int w, const SeparableTaps<T>& k, T* tmp, T
     }
 }
 
-// 2D synthesis of 4 bands of h2 x w2 into the top-left h x w of the 2*h2 x 2*w2 result.
-// tmp: 2 * h * w2 elements.
+// 2D synthesis of 4 bands of h2 x w2 into the top-left h x w of the 2*h2 x 2*w2 result (row
+// stride out_stride). tmp: transform_tmp_elems(h, 2 * w2, p) elements.
 template <class T>
-void synthesize_2d(const T* bands, int h2, int w2, const SeparableTaps<T>& k, int h, int w, T* tmp,
-                   T* out) {
-    const std::ptrdiff_t band = static_cast<std::ptrdiff_t>(h2) * w2;
+void synthesize_2d(const Bands<T>& in,
+                   int h2,
+                   int w2,
+                   const SeparableTaps<T>& k,
+                   int h,
+                   int w,
+                   T* tmp,
+                   T* out,
+                   int out_stride) {
     T* m_lo = tmp;  // bands 0 and 1 (low-pass along W), after the H pass
     T* m_hi = tmp + static_cast<std::ptrdiff_t>(h) * w2;
     for (int u = 0; u < h; ++u) {
@@ -173,14 +254,14 @@ void synthesize_2d(const T* bands, int h2, int w2, const SeparableTaps<T>& k, in
         const int i_end = std::min(h2 - 1, (u + k.pad) / 2);
         for (int i = i_begin; i <= i_end; ++i) {
             const int t = u + k.pad - 2 * i;
-            const std::ptrdiff_t row = static_cast<std::ptrdiff_t>(i) * w2;
-            lo += k.col_lo[t] * ConstRowMap<T>(bands + row, w2) +
-                  k.col_hi[t] * ConstRowMap<T>(bands + band + row, w2);
-            hi += k.col_lo[t] * ConstRowMap<T>(bands + 2 * band + row, w2) +
-                  k.col_hi[t] * ConstRowMap<T>(bands + 3 * band + row, w2);
+            lo += k.col_lo[t] * ConstRowMap<T>(in.row(0, i), w2) +
+                  k.col_hi[t] * ConstRowMap<T>(in.row(1, i), w2);
+            hi += k.col_lo[t] * ConstRowMap<T>(in.row(2, i), w2) +
+                  k.col_hi[t] * ConstRowMap<T>(in.row(3, i), w2);
         }
     }
-    synthesize_rows(m_lo, m_hi, h, w2, k.row_lo.data(), k.row_hi.data(), k.length, k.pad, w, out);
+    synthesize_rows(m_lo, m_hi, h, w2, k.row_lo.data(), k.row_hi.data(), k.length, k.pad, w, out,
+                    out_stride, m_hi + static_cast<std::ptrdiff_t>(h) * w2);
 }
 
 }  // namespace wtconv::cpu

@@ -1,6 +1,7 @@
 // WTConv1d forward and backward on the CPU: the 2D design on rows. Each (n, c) row runs the whole
 // pyramid (two sub-bands a level) in per-thread scratch; stride averages windows of s samples.
-#include <cstring>
+#include <algorithm>
+#include <memory>
 
 #include "cpu/depthwise.h"
 #include "cpu/parallel.h"
@@ -12,24 +13,34 @@ namespace wtconv::cpu {
 
 namespace {
 
+// Level geometry of one row: A_i has len[i] samples; every row (x, dy, each band) is stored
+// bordered (BorderedShape with one row) so the blocked convs read it without checks.
 struct Pyramid1d {
     int levels = 0;
-    std::vector<int> len;                // length of A_i, i = 0..L
-    std::vector<std::ptrdiff_t> offset;  // start of level i's two bands in a band store
+    std::vector<int> len;                 // length of A_i, i = 0..L
+    std::vector<BorderedShape> bordered;  // bordered[i]: a row of len[i]
+    std::vector<std::size_t> offset;      // start of level i's two bordered bands in a band store
     std::size_t band_elems = 0;
-    Pyramid1d(int length, int num_levels) : levels(num_levels) {
+    Pyramid1d(int length, int num_levels, int k, int lanes) : levels(num_levels) {
         len.push_back(length);
+        bordered.emplace_back(1, length, 1, k, lanes);
         for (int i = 0; i < levels; ++i) {
             len.push_back((len.back() + 1) / 2);
-            offset.push_back(static_cast<std::ptrdiff_t>(band_elems));
-            band_elems += 2 * static_cast<std::size_t>(len.back());
+            bordered.emplace_back(1, len.back(), 1, k, lanes);
+            offset.push_back(band_elems);
+            band_elems += 2 * bordered.back().elems();
         }
+    }
+    // Band b of level i, at its first sample.
+    template <class T>
+    T* band(T* store, int i, int b) const {
+        return store + offset[i] + b * bordered[i + 1].elems() + bordered[i + 1].origin();
     }
 };
 
 template <class T>
 struct Geometry1d {
-    int n_img, channels, length, k, s, l_out;
+    int n_img, channels, length, k, before, after, s, l_out;
     Pyramid1d pyr;
     WaveletBanks<T> banks;
     Geometry1d(const Tensor& x, const WTConvParams& p, int out_len, const detail::WaveletTaps& w)
@@ -37,78 +48,109 @@ struct Geometry1d {
           channels(static_cast<int>(x.size(1))),
           length(static_cast<int>(x.size(2))),
           k(p.kernel_size),
+          before((p.kernel_size - 1) / 2),
+          after(p.kernel_size / 2),
           s(std::max(1, p.stride)),
           l_out(out_len),
-          pyr(length, p.levels),
+          pyr(length, p.levels, p.kernel_size, kLanes<T>),
           banks(make_banks<T>(w)) {}
-    std::size_t pad_elems() const { return same_pad_elems(1, length, 1, k); }
+    int packed(int i) const { return round_up(pyr.len[i], kLanes<T>); }
+    std::size_t work_elems() const {
+        return polyphase_work_elems((length + 1) / 2, banks.analysis.pad);
+    }
+    // One 'same' correlation of the bordered row at `row` (level i's length) with taps g, padded
+    // by `pad` samples ahead, into a packed row.
+    Correlation<T> conv(
+        const T* row, int i, int pad, const T* g, const T* init, T add, T* out) const {
+        return same_correlation(row, pyr.bordered[i].stride, 1, pyr.len[i], g, 1, k, 0, pad)
+            .start(init, packed(i), add)
+            .write(out, packed(i), true);
+    }
 };
 
-// Z_0 .. Z_{L-1} of one row, each level's two bands side by side.
+// Z_0 .. Z_{L-1} of the bordered row at x, into a bordered band store.
 template <class T>
-void analyze_cascade_1d(const T* x, const Geometry1d<T>& g, T* bands) {
+void analyze_cascade_1d(const T* x,
+                        const Geometry1d<T>& g,
+                        const std::vector<T>& lo,
+                        const std::vector<T>& hi,
+                        T* store,
+                        T* work) {
     const T* a = x;
     for (int i = 0; i < g.pyr.levels; ++i) {
-        T* z = bands + g.pyr.offset[i];
-        const int half = g.pyr.len[i + 1];
-        analyze_rows(a, 1, g.pyr.len[i], g.banks.analysis_lo.data(), g.banks.analysis_hi.data(),
-                     g.banks.analysis.length, g.banks.analysis.pad, z, z + half);
-        a = z;
+        analyze_rows(a, 0, 1, g.pyr.len[i], lo.data(), hi.data(), g.banks.analysis.length,
+                     g.banks.analysis.pad, g.pyr.band(store, i, 0), g.pyr.band(store, i, 1), work);
+        a = g.pyr.band(store, i, 0);
     }
 }
 
 template <class T>
-void forward_rows(Context& ctx, const Tensor& x, const WTConvWeights& wts, const WTConvParams& p,
-                  const detail::WaveletTaps& wavelet, Tensor& y) {
+const T* scaled(const T* kernel, int n, T scale, bool flip, T* out) {
+    for (int t = 0; t < n; ++t) {
+        out[t] = scale * kernel[flip ? n - 1 - t : t];
+    }
+    return out;
+}
+
+template <class T>
+void forward_rows(Context& ctx,
+                  const Tensor& x,
+                  const WTConvWeights& wts,
+                  const WTConvParams& p,
+                  const detail::WaveletTaps& wavelet,
+                  Tensor& y) {
     const Geometry1d<T> g(x, p, static_cast<int>(y.size(2)), wavelet);
     const int k = g.k;
-    const std::size_t scratch = g.pad_elems() + 2 * g.pyr.band_elems + 2 * g.length;
+    const auto layout = [&](ScratchCursor<T>& cur) {
+        struct {
+            T *row, *bands, *filtered, *recon, *full, *taps, *work;
+        } b{cur.take(g.pyr.bordered[0].elems()),
+            cur.take(g.pyr.band_elems),
+            cur.take(2 * static_cast<std::size_t>(g.packed(0))),
+            cur.take(g.packed(0)),
+            cur.take(g.packed(0)),
+            cur.take(k),
+            cur.take(g.work_elems())};
+        return b;
+    };
+    ScratchCursor<T> sizing(nullptr);
+    layout(sizing);
     const T* xd = x.data<T>();
     T* yd = y.data<T>();
     parallel_for_planes<T>(
-        ctx.num_threads(), static_cast<std::int64_t>(g.n_img) * g.channels, scratch,
+        ctx.num_threads(), static_cast<std::int64_t>(g.n_img) * g.channels, sizing.used(),
         [&](std::int64_t nc, T* mem) {
             const int c = static_cast<int>(nc % g.channels);
             ScratchCursor<T> cur(mem);
-            T* pad = cur.take(g.pad_elems());
-            T* bands = cur.take(g.pyr.band_elems);
-            T* filtered = cur.take(g.pyr.band_elems);
-            T* recon = cur.take(g.length);
-            T* base = cur.take(g.length);
-            const T* xp = xd + nc * g.length;
-
-            analyze_cascade_1d(xp, g, bands);
-            for (int i = 0; i < g.pyr.levels; ++i) {
+            const auto sc = layout(cur);
+            T* row = sc.row + g.pyr.bordered[0].origin();
+            std::copy(xd + nc * g.length, xd + (nc + 1) * g.length, row);
+            analyze_cascade_1d(row, g, g.banks.analysis_lo, g.banks.analysis_hi, sc.bands, sc.work);
+            for (int i = g.pyr.levels - 1; i >= 0; --i) {
                 const int half = g.pyr.len[i + 1];
+                T* t[2] = {sc.filtered, sc.filtered + g.packed(i + 1)};
                 for (int band = 0; band < 2; ++band) {
                     const int q = 2 * c + band;
-                    const std::ptrdiff_t at = g.pyr.offset[i] + band * half;
-                    same_conv(bands + at, 1, half, wts.wavelet_weight[i].data<T>() + q * k, 1, k,
-                              pad, filtered + at);
-                    RowMap<T>(filtered + at, half) *= wts.wavelet_scale[i].data<T>()[q];
+                    const bool deeper = band == 0 && i + 1 < g.pyr.levels;
+                    correlate(g.conv(g.pyr.band(sc.bands, i, band), i + 1, g.before,
+                                     scaled(wts.wavelet_weight[i].data<T>() + q * k, k,
+                                            wts.wavelet_scale[i].data<T>()[q], false, sc.taps),
+                                     deeper ? sc.recon : nullptr, T(0), t[band]));
                 }
-            }
-            for (int i = g.pyr.levels - 1; i >= 0; --i) {
-                T* t = filtered + g.pyr.offset[i];
-                const int half = g.pyr.len[i + 1];
-                if (i + 1 < g.pyr.levels) {
-                    RowMap<T>(t, half) += ConstRowMap<T>(recon, half);
-                }
-                synthesize_rows(t, t + half, 1, half, g.banks.synthesis_lo.data(),
+                synthesize_rows(t[0], t[1], 1, half, g.banks.synthesis_lo.data(),
                                 g.banks.synthesis_hi.data(), g.banks.synthesis.length,
-                                g.banks.synthesis.pad, g.pyr.len[i], recon);
+                                g.banks.synthesis.pad, g.pyr.len[i], sc.recon, 0, sc.work);
             }
-            same_conv(xp, 1, g.length, wts.base_weight.data<T>() + c * k, 1, k, pad, base);
             const T bias = p.bias ? wts.base_bias.data<T>()[c] : T(0);
             const T scale = wts.base_scale.data<T>()[c];
-            for (int j = 0; j < g.length; ++j) {
-                base[j] = scale * (base[j] + bias) + (g.pyr.levels > 0 ? recon[j] : T(0));
-            }
+            correlate(g.conv(row, 0, g.before,
+                             scaled(wts.base_weight.data<T>() + c * k, k, scale, false, sc.taps),
+                             g.pyr.levels > 0 ? sc.recon : nullptr, scale * bias, sc.full));
             T* yp = yd + nc * g.l_out;
             for (int o = 0; o < g.l_out; ++o) {
                 T sum = 0;
                 for (int r = 0; r < g.s; ++r) {
-                    sum += base[o * g.s + r];
+                    sum += sc.full[o * g.s + r];
                 }
                 yp[o] = g.s > 1 ? sum / static_cast<T>(g.s) : sum;
             }
@@ -116,100 +158,123 @@ void forward_rows(Context& ctx, const Tensor& x, const WTConvWeights& wts, const
 }
 
 template <class T>
-void backward_rows(Context& ctx, const Tensor& dy, const Tensor& x, const WTConvWeights& wts,
-                   const WTConvParams& p, const detail::WaveletTaps& wavelet, WTConvGrads& grads) {
+void backward_rows(Context& ctx,
+                   const Tensor& dy,
+                   const Tensor& x,
+                   const WTConvWeights& wts,
+                   const WTConvParams& p,
+                   const detail::WaveletTaps& wavelet,
+                   WTConvGrads& grads) {
     const Geometry1d<T> g(x, p, static_cast<int>(dy.size(2)), wavelet);
     const int k = g.k;
     const PartialLayout lay{k, 2, p.levels};
     const std::int64_t rows = static_cast<std::int64_t>(g.n_img) * g.channels;
-    std::vector<double> partial(static_cast<std::size_t>(rows) * lay.total(), 0.0);
-    const std::size_t scratch = g.pad_elems() + 2 * g.pyr.band_elems + 5 * g.length + k;
+    // Not zeroed: every row writes each entry of its partials.
+    std::unique_ptr<double[]> partial(new double[static_cast<std::size_t>(rows) * lay.total()]);
+    const auto layout = [&](ScratchCursor<T>& cur) {
+        struct {
+            T *row, *grad, *bands, *dbands, *dz, *da, *taps, *work;
+        } b{cur.take(g.pyr.bordered[0].elems()),
+            cur.take(g.pyr.bordered[0].elems()),
+            cur.take(g.pyr.band_elems),
+            cur.take(g.pyr.band_elems),
+            cur.take(2 * static_cast<std::size_t>(g.packed(0))),
+            cur.take(g.packed(0)),
+            cur.take(k),
+            cur.take(g.work_elems())};
+        return b;
+    };
+    ScratchCursor<T> sizing(nullptr);
+    layout(sizing);
     const T* xd = x.data<T>();
     const T* dyd = dy.data<T>();
     T* dxd = grads.dx.data<T>();
-    parallel_for_planes<T>(ctx.num_threads(), rows, scratch, [&](std::int64_t nc, T* mem) {
+    parallel_for_planes<T>(ctx.num_threads(), rows, sizing.used(), [&](std::int64_t nc, T* mem) {
         const int c = static_cast<int>(nc % g.channels);
-        double* part = partial.data() + nc * lay.total();
+        double* part = partial.get() + nc * lay.total();
         ScratchCursor<T> cur(mem);
-        T* pad = cur.take(g.pad_elems());
-        T* bands = cur.take(g.pyr.band_elems);
-        T* dbands = cur.take(g.pyr.band_elems);
-        T* grad = cur.take(g.length);
-        T* work = cur.take(g.length);
-        T* dv = cur.take(g.length);
-        T* da = cur.take(g.length);
-        T* da_next = cur.take(g.length);
-        T* flipped = cur.take(k);
-        const T* xp = xd + nc * g.length;
-        T* dxp = dxd + nc * g.length;
+        const auto sc = layout(cur);
+        T* row = sc.row + g.pyr.bordered[0].origin();
+        T* grad = sc.grad + g.pyr.bordered[0].origin();
+        std::copy(xd + nc * g.length, xd + (nc + 1) * g.length, row);
 
         // Averaging adjoint: dy[o] / s on each sample of window o, zero on the dropped tail.
         std::fill(grad, grad + g.length, T(0));
         for (int o = 0; o < g.l_out; ++o) {
-            const T share = g.s > 1 ? dyd[nc * g.l_out + o] / static_cast<T>(g.s)
-                                    : dyd[nc * g.l_out + o];
+            const T share =
+                g.s > 1 ? dyd[nc * g.l_out + o] / static_cast<T>(g.s) : dyd[nc * g.l_out + o];
             for (int r = 0; r < g.s; ++r) {
                 grad[o * g.s + r] = share;
             }
         }
 
+        // Base branch (see wtconv2d_bwd.cpp): C = corr(x, G), dW = scale * C, dscale = <w, C>.
         const T* base_w = wts.base_weight.data<T>() + c * k;
         const T scale = wts.base_scale.data<T>()[c];
         const T bias = p.bias ? wts.base_bias.data<T>()[c] : T(0);
-        const PaddedPlane<T> x_pad = same_conv(xp, 1, g.length, base_w, 1, k, pad, work);
-        RowMap<T>(work, g.length) += bias;
-        part[lay.base_scale()] = static_cast<double>(
-            ConstRowMap<T>(grad, g.length).matrix().dot(ConstRowMap<T>(work, g.length).matrix()));
-        part[lay.base_bias()] =
-            static_cast<double>(scale) * static_cast<double>(ConstRowMap<T>(grad, g.length).sum());
-        RowMap<T>(dv, g.length) = scale * ConstRowMap<T>(grad, g.length);
-        correlate_weight_grad(x_pad, dv, 1, g.length, 1, k, part);
-        same_conv_input_grad(dv, 1, g.length, base_w, 1, k, flipped, pad, dxp);
-        if (g.pyr.levels == 0) {
-            return;
+        const int stride0 = g.pyr.bordered[0].stride;
+        weight_grad(row - g.before, stride0, grad, stride0, 1, g.length, 1, k, part);
+        const double g_sum = static_cast<double>(ConstRowMap<T>(grad, g.length).sum());
+        double base_dot = 0.0;
+        for (int t = 0; t < k; ++t) {
+            base_dot += static_cast<double>(base_w[t]) * part[t];
+            part[t] *= static_cast<double>(scale);
         }
+        part[lay.base_scale()] = base_dot + static_cast<double>(bias) * g_sum;
+        part[lay.base_bias()] = static_cast<double>(scale) * g_sum;
 
-        const T* dr = grad;
-        for (int i = 0; i < g.pyr.levels; ++i) {
-            T* dt = dbands + g.pyr.offset[i];
-            analyze_rows(dr, 1, g.pyr.len[i], g.banks.synthesis_lo.data(),
-                         g.banks.synthesis_hi.data(), g.banks.synthesis.length,
-                         g.banks.synthesis.pad, dt, dt + g.pyr.len[i + 1]);
-            dr = dt;
-        }
-        analyze_cascade_1d(xp, g, bands);
-        for (int i = g.pyr.levels - 1; i >= 0; --i) {
-            const int half = g.pyr.len[i + 1];
-            T* dz = bands + g.pyr.offset[i];  // Z_i is dead once used: dZ_i overwrites it
-            for (int band = 0; band < 2; ++band) {
-                const int q = 2 * c + band;
-                const T* kernel = wts.wavelet_weight[i].data<T>() + q * k;
-                T* z = dz + band * half;
-                const T* ds = dbands + g.pyr.offset[i] + band * half;
-                const PaddedPlane<T> z_pad = same_conv(z, 1, half, kernel, 1, k, pad, work);
-                part[lay.level_scale(i, band)] = static_cast<double>(
-                    ConstRowMap<T>(ds, half).matrix().dot(ConstRowMap<T>(work, half).matrix()));
-                RowMap<T>(dv, half) = wts.wavelet_scale[i].data<T>()[q] * ConstRowMap<T>(ds, half);
-                correlate_weight_grad(z_pad, dv, 1, half, 1, k, part + lay.level_weight(i, band));
-                same_conv_input_grad(dv, 1, half, kernel, 1, k, flipped, pad, z);
+        if (g.pyr.levels > 0) {
+            const T* dr = grad;
+            for (int i = 0; i < g.pyr.levels; ++i) {
+                analyze_rows(dr, 0, 1, g.pyr.len[i], g.banks.synthesis_lo.data(),
+                             g.banks.synthesis_hi.data(), g.banks.synthesis.length,
+                             g.banks.synthesis.pad, g.pyr.band(sc.dbands, i, 0),
+                             g.pyr.band(sc.dbands, i, 1), sc.work);
+                dr = g.pyr.band(sc.dbands, i, 0);
             }
-            if (i + 1 < g.pyr.levels) {
-                RowMap<T>(dz, half) += ConstRowMap<T>(da, half);
+            analyze_cascade_1d(row, g, g.banks.analysis_lo, g.banks.analysis_hi, sc.bands, sc.work);
+            for (int i = g.pyr.levels - 1; i >= 0; --i) {
+                const int half = g.pyr.len[i + 1];
+                const int stride = g.pyr.bordered[i + 1].stride;
+                T* dz[2] = {sc.dz, sc.dz + g.packed(i + 1)};
+                for (int band = 0; band < 2; ++band) {
+                    const int q = 2 * c + band;
+                    const T* kernel = wts.wavelet_weight[i].data<T>() + q * k;
+                    const T sigma = wts.wavelet_scale[i].data<T>()[q];
+                    const T* ds = g.pyr.band(sc.dbands, i, band);
+                    double* dg = part + lay.level_weight(i, band);
+                    weight_grad(g.pyr.band(sc.bands, i, band) - g.before, stride, ds, stride, 1,
+                                half, 1, k, dg);
+                    double dot = 0.0;
+                    for (int t = 0; t < k; ++t) {
+                        dot += static_cast<double>(kernel[t]) * dg[t];
+                        dg[t] *= static_cast<double>(sigma);
+                    }
+                    part[lay.level_scale(i, band)] = dot;
+                    const bool deeper = band == 0 && i + 1 < g.pyr.levels;
+                    correlate(g.conv(ds, i + 1, g.after, scaled(kernel, k, sigma, true, sc.taps),
+                                     deeper ? sc.da : nullptr, T(0), dz[band]));
+                }
+                synthesize_rows(dz[0], dz[1], 1, half, g.banks.analysis_lo.data(),
+                                g.banks.analysis_hi.data(), g.banks.analysis.length,
+                                g.banks.analysis.pad, g.pyr.len[i], sc.da, 0, sc.work);
             }
-            synthesize_rows(dz, dz + half, 1, half, g.banks.analysis_lo.data(),
-                            g.banks.analysis_hi.data(), g.banks.analysis.length,
-                            g.banks.analysis.pad, g.pyr.len[i], da_next);
-            std::swap(da, da_next);
         }
-        RowMap<T>(dxp, g.length) += ConstRowMap<T>(da, g.length);
+        correlate(g.conv(grad, 0, g.after, scaled(base_w, k, scale, true, sc.taps),
+                         g.pyr.levels > 0 ? sc.da : nullptr, T(0), nullptr)
+                      .write(dxd + nc * g.length, g.length, false));
     });
-    sum_partials_over_batch<T>(partial, g.n_img, g.channels, lay, p.bias, grads);
+    sum_partials_over_batch<T>(partial.get(), g.n_img, g.channels, lay, p.bias, grads);
 }
 
 }  // namespace
 
-void wtconv1d_forward(Context& ctx, const Tensor& x, const WTConvWeights& w, const WTConvParams& p,
-                      const detail::WaveletTaps& wavelet, Tensor& y) {
+void wtconv1d_forward(Context& ctx,
+                      const Tensor& x,
+                      const WTConvWeights& w,
+                      const WTConvParams& p,
+                      const detail::WaveletTaps& wavelet,
+                      Tensor& y) {
     switch (x.dtype()) {
         case DType::kFloat32:
             forward_rows<float>(ctx, x, w, p, wavelet, y);
@@ -220,8 +285,12 @@ void wtconv1d_forward(Context& ctx, const Tensor& x, const WTConvWeights& w, con
     }
 }
 
-void wtconv1d_backward(Context& ctx, const Tensor& dy, const Tensor& x, const WTConvWeights& w,
-                       const WTConvParams& p, const detail::WaveletTaps& wavelet,
+void wtconv1d_backward(Context& ctx,
+                       const Tensor& dy,
+                       const Tensor& x,
+                       const WTConvWeights& w,
+                       const WTConvParams& p,
+                       const detail::WaveletTaps& wavelet,
                        WTConvGrads& grads) {
     switch (x.dtype()) {
         case DType::kFloat32:

@@ -27,7 +27,7 @@ struct PartialLayout {
 
 // partial: (N * C) rows of layout.total() doubles, plane order n * C + c.
 template <class T>
-void sum_partials_over_batch(const std::vector<double>& partial,
+void sum_partials_over_batch(const double* partial,
                              std::int64_t n_img,
                              std::int64_t channels,
                              const PartialLayout& lay,
@@ -38,7 +38,7 @@ void sum_partials_over_batch(const std::vector<double>& partial,
     for (std::int64_t c = 0; c < channels; ++c) {
         std::fill(sum.begin(), sum.end(), 0.0);
         for (std::int64_t n = 0; n < n_img; ++n) {
-            const double* row = partial.data() + (n * channels + c) * lay.total();
+            const double* row = partial + (n * channels + c) * lay.total();
             for (int j = 0; j < lay.total(); ++j) {
                 sum[j] += row[j];
             }

@@ -2,12 +2,28 @@
 #include "support/comparator_report.h"
 
 #include <cstdio>
+#include <ostream>
 #include <unistd.h>
 #include <utility>
 
 namespace wtconv::bench {
 
 namespace {
+
+// Google Benchmark 1.7 (Debian 12) marks a failed run with error_occurred; 1.8 (the GPU machine)
+// replaced it with skipped. Either spelling compiles.
+template <class R>
+auto run_failed_impl(const R& run, int) -> decltype(static_cast<bool>(run.error_occurred)) {
+    return run.error_occurred;
+}
+template <class R>
+bool run_failed_impl(const R& run, long) {
+    return static_cast<bool>(run.skipped);
+}
+template <class R>
+bool run_failed(const R& run) {
+    return run_failed_impl(run, 0);
+}
 
 // Colour only on a terminal, as the library's own default reporter does; counters as columns,
 // because every row carries the same floor counters.
@@ -41,7 +57,7 @@ void ComparatorReporter::ReportRuns(const std::vector<Run>& runs) {
     benchmark::ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
         const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-        if (run.error_occurred || (run.run_type == Run::RT_Aggregate && !median)) {
+        if (run_failed(run) || (run.run_type == Run::RT_Aggregate && !median)) {
             continue;
         }
         // function_name is the registered name, without the /real_time and /iterations suffixes.
@@ -68,7 +84,7 @@ void ComparatorReporter::ReportRuns(const std::vector<Run>& runs) {
 void ComparatorReporter::Finalize() {
     std::ostream& out = GetOutputStream();
     char line[512];
-    std::snprintf(line, sizeof(line), "\n%-14s %-22s %-16s %10s %9s %12s %8s %12s %10s %9s\n",
+    std::snprintf(line, sizeof(line), "\n%-16s %-22s %-16s %10s %9s %12s %8s %12s %10s %9s\n",
                   "summary", "problem", "impl", "time_ms", "GFLOP/s", "frac_of_peak", "x_floor",
                   (comparator_ + "_ms").c_str(), "ratio", "rel_l2");
     out << line;
@@ -86,7 +102,7 @@ void ComparatorReporter::Finalize() {
             const double rel_l2 =
                 comp == p.by_impl.end() ? -1 : counter_or(comp->second.counters, "rel_l2_err", -1);
             std::snprintf(line, sizeof(line),
-                          "%-14s %-22s %-16s %10.3f %9.1f %12.4f %8.2f %12.1f %9.1fx %9.2e\n",
+                          "%-16s %-22s %-16s %10.3f %9.1f %12.4f %8.2f %12.1f %9.1fx %9.2e\n",
                           p.family.c_str(), p.problem.c_str(), impl.c_str(), r.seconds * 1e3,
                           counter_or(r.counters, "GFLOP/s", 0),
                           counter_or(r.counters, "frac_of_peak", 0),

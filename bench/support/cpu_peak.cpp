@@ -118,21 +118,31 @@ FmaRun run_fma(int threads, std::int64_t steps) {
     return {seconds, 2.0 * kLanes * kChains * static_cast<double>(steps) * ran};
 }
 
-}  // namespace
-
-CpuPeak measure_fma_peak(int threads) {
-    threads = std::max(1, threads);
-    // Calibrate to ~0.1 s a run: long against the fork/join cost, short enough to repeat.
+// Best GFLOP/s of 20 runs of ~25 ms: long against the fork/join cost (microseconds), short
+// enough that some run finds a window where no other process holds one of our cores, and the
+// first runs give the cores time to reach their clocks.
+double best_fma_gflops(int threads) {
     std::int64_t steps = 1 << 20;
     const FmaRun probe = run_fma(threads, steps);
-    steps = std::max<std::int64_t>(steps, static_cast<std::int64_t>(steps * 0.1 / probe.seconds));
-    // Best of 5: the first runs may still see cores ramping up their clocks.
+    steps = std::max<std::int64_t>(steps, static_cast<std::int64_t>(steps * 0.025 / probe.seconds));
     double best = 0;
-    for (int r = 0; r < 5; ++r) {
+    for (int r = 0; r < 20; ++r) {
         const FmaRun run = run_fma(threads, steps);
         best = std::max(best, run.flops / run.seconds * 1e-9);
     }
-    return {best, kIsa, threads};
+    return best;
+}
+
+}  // namespace
+
+CpuPeak measure_fma_peak(int threads) {
+    CpuPeak peak;
+    peak.threads = std::max(1, threads);
+    peak.isa = kIsa;
+    peak.all_threads_gflops = best_fma_gflops(peak.threads);
+    peak.one_thread_gflops = peak.threads == 1 ? peak.all_threads_gflops : best_fma_gflops(1);
+    peak.gflops = std::max(peak.all_threads_gflops, peak.threads * peak.one_thread_gflops);
+    return peak;
 }
 
 double measure_copy_bandwidth_gbs(int threads) {

@@ -6,12 +6,18 @@
 namespace wtconv::bench {
 
 struct CpuPeak {
-    double gflops = 0;     // float32, 2 FLOPs per fused multiply-add, all threads together
-    const char* isa = "";  // the vector width the FMA kernel ran with: "avx512f", "avx2+fma", ...
+    // The peak the floors use: max(all_threads, threads * one_thread). FMA throughput scales
+    // linearly with cores, and on a shared machine another process may hold one of our cores for
+    // the whole all-thread measurement, which would lower the peak and flatter every fraction.
+    double gflops = 0;              // float32, 2 FLOPs per fused multiply-add
+    double all_threads_gflops = 0;  // every thread at once
+    double one_thread_gflops = 0;   // one thread alone (its core may turbo higher)
+    const char* isa = "";           // the FMA kernel's vectors: "avx512f", "avx2+fma", "scalar"
     int threads = 0;
 };
 
-// Best of a few ~0.1 s runs of independent FMA chains on every thread (about 0.5 s in all).
+// Best of 20 runs of ~25 ms of independent FMA chains, on every thread and then on one (about
+// 1 s in all).
 CpuPeak measure_fma_peak(int threads);
 
 // STREAM-copy convention: (bytes read + bytes written) / s over buffers far larger than the

@@ -8,7 +8,8 @@
 namespace wtconv::detail {
 
 void* allocate(Device device, std::size_t bytes);
-void deallocate(Device device, void* ptr) noexcept;
+// bytes: what allocate was asked for (it picks the host alignment from it).
+void deallocate(Device device, void* ptr, std::size_t bytes) noexcept;
 // Copies bytes between any two devices; synchronous.
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
 

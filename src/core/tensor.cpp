@@ -10,7 +10,7 @@ namespace wtconv {
 namespace detail {
 struct Storage {
     Storage(Device d, std::size_t n) : device(d), bytes(n), ptr(allocate(d, n)) {}
-    ~Storage() { deallocate(device, ptr); }
+    ~Storage() { deallocate(device, ptr, bytes); }
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
 

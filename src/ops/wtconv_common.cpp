@@ -160,6 +160,54 @@ WTConvAlgo choose_wtconv_algo(const WTConvRank& r, Device device, WTConvAlgo req
                        device));
 }
 
+Tensor wtconv_forward(const WTConvRank& r,
+                      Context& ctx,
+                      const Tensor& x,
+                      const WTConvWeights& w,
+                      const WTConvParams& p,
+                      WTConvSaved* saved) {
+    const WaveletTaps& taps = check_wtconv_forward(r, ctx, x, w, p);
+    choose_wtconv_algo(r, x.device(), p.algo);
+    Tensor y = alloc_output(ctx, r.output_shape(x, p), x.dtype(), x.device());
+    switch (x.device().type) {
+        case DeviceType::kCpu:
+            r.cpu_forward(ctx, x, w, p, taps, y);
+            break;
+        case DeviceType::kCuda:
+            break;  // choose_wtconv_algo has thrown: no CUDA kernels yet (#4)
+    }  // no default: with -Wswitch a new DeviceType names every dispatch that must handle it
+    if (saved != nullptr) {
+        saved->x = x;
+    }
+    return y;
+}
+
+WTConvGrads wtconv_backward(const WTConvRank& r,
+                            Context& ctx,
+                            const Tensor& dy,
+                            const WTConvWeights& w,
+                            const WTConvParams& p,
+                            const WTConvSaved& saved) {
+    WTCONV_CHECK(saved.x.defined(), r.op,
+                 ": saved.x must hold the forward input, got an undefined tensor (was forward "
+                 "called with saved?)");
+    const Tensor& x = saved.x;
+    const WaveletTaps& taps = check_wtconv_forward(r, ctx, x, w, p);
+    choose_wtconv_algo(r, x.device(), p.algo);
+    check_shape(r.op, "dy", dy, r.output_shape(x, p));
+    check_dtype(r.op, "dy", dy, x.dtype());
+    check_device(r.op, "dy", dy, x.device());
+    WTConvGrads grads = alloc_wtconv_grads(r, ctx, x, p);
+    switch (x.device().type) {
+        case DeviceType::kCpu:
+            r.cpu_backward(ctx, dy, x, w, p, taps, grads);
+            break;
+        case DeviceType::kCuda:
+            break;  // choose_wtconv_algo has thrown: no CUDA kernels yet (#4)
+    }
+    return grads;
+}
+
 }  // namespace wtconv::detail
 
 namespace wtconv {

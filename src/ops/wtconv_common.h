@@ -8,11 +8,44 @@
 
 namespace wtconv::detail {
 
+using WTConvForwardKernel = void (*)(Context&,
+                                    const Tensor& x,
+                                    const WTConvWeights&,
+                                    const WTConvParams&,
+                                    const WaveletTaps&,
+                                    Tensor& y);
+using WTConvBackwardKernel = void (*)(Context&,
+                                     const Tensor& dy,
+                                     const Tensor& x,
+                                     const WTConvWeights&,
+                                     const WTConvParams&,
+                                     const WaveletTaps&,
+                                     WTConvGrads& grads);
+
+// What tells wtconv2d and wtconv1d apart: names, rank, bands, output size and kernels.
 struct WTConvRank {
     const char* op;  // "wtconv2d" or "wtconv1d", the prefix of every message
     int spatial;     // 2 or 1
     int bands;       // 4 or 2
+    Shape (*output_shape)(const Tensor& x, const WTConvParams& p);
+    WTConvForwardKernel cpu_forward;
+    WTConvBackwardKernel cpu_backward;
 };
+
+// The one dispatch point of the WTConv family: checks every argument, allocates every output,
+// then runs the kernel of x's device.
+Tensor wtconv_forward(const WTConvRank& r,
+                      Context& ctx,
+                      const Tensor& x,
+                      const WTConvWeights& w,
+                      const WTConvParams& p,
+                      WTConvSaved* saved);
+WTConvGrads wtconv_backward(const WTConvRank& r,
+                            Context& ctx,
+                            const Tensor& dy,
+                            const WTConvWeights& w,
+                            const WTConvParams& p,
+                            const WTConvSaved& saved);
 
 // Checks params (kernel size, levels, stride, wavelet), x (rank, sizes, dtype, device) and every
 // weight (shape, dtype, device); returns the wavelet's taps.
