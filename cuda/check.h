@@ -13,17 +13,17 @@ namespace wtconv::cuda::detail {
                                           int line) {
     const ErrorCode code =
         status == cudaErrorMemoryAllocation ? ErrorCode::kOutOfMemory : ErrorCode::kCudaError;
-    throw Error(code, ::wtconv::detail::concat("cuda: ", expr, " failed: ", cudaGetErrorName(status),
-                                               " (", cudaGetErrorString(status), ") at ", file, ":",
-                                               line));
+    throw Error(
+        code, ::wtconv::detail::concat("cuda: ", expr, " failed: ", cudaGetErrorName(status), " (",
+                                       cudaGetErrorString(status), ") at ", file, ":", line));
 }
 
 }  // namespace wtconv::cuda::detail
 
-#define WTCONV_CUDA_CHECK(expr)                                                            \
-    do {                                                                                   \
-        const cudaError_t wtconv_status_ = (expr);                                         \
-        if (wtconv_status_ != cudaSuccess) {                                               \
+#define WTCONV_CUDA_CHECK(expr)                                                                  \
+    do {                                                                                         \
+        const cudaError_t wtconv_status_ = (expr);                                               \
+        if (wtconv_status_ != cudaSuccess) {                                                     \
             ::wtconv::cuda::detail::throw_cuda_error(wtconv_status_, #expr, __FILE__, __LINE__); \
-        }                                                                                  \
+        }                                                                                        \
     } while (false)

@@ -80,11 +80,8 @@ void memcpy_device_to_host(int device, void* dst, const void* src, std::size_t b
     WTCONV_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
-void memcpy_device_to_device(int dst_device,
-                             void* dst,
-                             int src_device,
-                             const void* src,
-                             std::size_t bytes) {
+void memcpy_device_to_device(
+    int dst_device, void* dst, int src_device, const void* src, std::size_t bytes) {
     if (dst_device == src_device) {
         DeviceGuard guard(dst_device);
         WTCONV_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
@@ -93,7 +90,8 @@ void memcpy_device_to_device(int dst_device,
     }
 }
 
-void fill_pattern(int device, void* dst, std::size_t n, std::size_t elem_bytes, const void* pattern) {
+void fill_pattern(
+    int device, void* dst, std::size_t n, std::size_t elem_bytes, const void* pattern) {
     DeviceGuard guard(device);
     constexpr int kThreads = 256;
     const int blocks = static_cast<int>(std::min<std::size_t>((n + kThreads - 1) / kThreads, 4096));

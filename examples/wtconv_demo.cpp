@@ -65,8 +65,9 @@ int main() {
     start = Clock::now();
     const Tensor dx = layer.backward(dy);
     const double backward_ms = ms_since(start);
-    std::printf("x  %s\ny  %s   forward  %.2f ms\ndx %s   backward %.2f ms\n", x.shape().str().c_str(),
-                y.shape().str().c_str(), forward_ms, dx.shape().str().c_str(), backward_ms);
+    std::printf("x  %s\ny  %s   forward  %.2f ms\ndx %s   backward %.2f ms\n",
+                x.shape().str().c_str(), y.shape().str().c_str(), forward_ms,
+                dx.shape().str().c_str(), backward_ms);
 
     // The same layer in plain double-precision loops (tests/reference), for comparison.
     const WaveletFilterBank bank = wavelet_filter_bank("db1");

@@ -1,13 +1,13 @@
-// wtconv_golden_test: every golden case under $WTCONV_GOLDEN_DIR (default tests/golden), forward and
-// every gradient, in float64 (1e-12) and float32 (1e-5), on every backend present. Cases are found
-// at run time and grouped by their "op" metadata; an op the library does not implement yet is
+// wtconv_golden_test: every golden case under $WTCONV_GOLDEN_DIR (default tests/golden), forward
+// and every gradient, in float64 (1e-12) and float32 (1e-5), on every backend present. Cases are
+// found at run time and grouped by their "op" metadata; an op the library does not implement yet is
 // reported as skipped by name, and a case of an implemented op that cannot run fails.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include <wtconv/io/safetensors.h>
 #include <wtconv/ops/wtconv1d.h>
@@ -49,14 +49,15 @@ void run_wtconv_case(const std::string& path, DType dtype, Device device) {
     p.wavelet = meta(f, "wavelet");
 
     // Every stored tensor must be one this op expects: an unknown one means a case we misread.
-    std::set<std::string> expected{"x", "y", "grad_y", "grad_x", "base_weight", "base_scale",
-                                   "grad_base_weight", "grad_base_scale"};
+    std::set<std::string> expected{
+        "x",           "y",          "grad_y",           "grad_x",
+        "base_weight", "base_scale", "grad_base_weight", "grad_base_scale"};
     if (p.bias) {
         expected.insert({"base_bias", "grad_base_bias"});
     }
     for (int i = 0; i < p.levels; ++i) {
-        for (const char* stem : {"wavelet_weight_", "wavelet_scale_", "grad_wavelet_weight_",
-                                 "grad_wavelet_scale_"}) {
+        for (const char* stem :
+             {"wavelet_weight_", "wavelet_scale_", "grad_wavelet_weight_", "grad_wavelet_scale_"}) {
             expected.insert(stem + std::to_string(i));
         }
     }
@@ -85,8 +86,8 @@ void run_wtconv_case(const std::string& path, DType dtype, Device device) {
     Context ctx(device, options);
     WTConvSaved saved;
     const Tensor x = get("x");
-    const Tensor y = two_d ? wtconv2d_forward(ctx, x, w, p, &saved)
-                           : wtconv1d_forward(ctx, x, w, p, &saved);
+    const Tensor y =
+        two_d ? wtconv2d_forward(ctx, x, w, p, &saved) : wtconv1d_forward(ctx, x, w, p, &saved);
     const WTConvGrads g = two_d ? wtconv2d_backward(ctx, get("grad_y"), w, p, saved)
                                 : wtconv1d_backward(ctx, get("grad_y"), w, p, saved);
 
@@ -194,13 +195,12 @@ void register_cases() {
             // TODO(#4): add Device::cuda(0) here once the CUDA kernels exist.
             for (const Device device : {Device::cpu()}) {
                 for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
-                    const std::string name = stem + "_" + dtype_name(dtype) + "_" +
-                                             (device.is_cpu() ? "cpu" : "cuda");
+                    const std::string name =
+                        stem + "_" + dtype_name(dtype) + "_" + (device.is_cpu() ? "cpu" : "cuda");
                     const std::string suite = "Golden_" + op;
-                    testing::RegisterTest(suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__,
-                                          __LINE__, [=]() -> testing::Test* {
-                                              return new GoldenCase(path, dtype, device);
-                                          });
+                    testing::RegisterTest(
+                        suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+                        [=]() -> testing::Test* { return new GoldenCase(path, dtype, device); });
                 }
             }
         }

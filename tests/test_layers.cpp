@@ -1,8 +1,8 @@
 // nn::WTConv2d / nn::WTConv1d: the reference module's initialisation and parameter names, and the
 // layer's forward/backward glue (gradients accumulate until zero_grad).
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 #include <wtconv/layers/wtconv.h>
 #include <wtconv/ops/wtconv2d.h>
@@ -23,14 +23,15 @@ std::vector<std::string> names_of(nn::WTConvLayer& layer) {
 TEST(WTConvLayerParameters, NamesAndShapesFollowTheReferenceStateDict) {
     nn::WTConv2d layer(3, 3, 5, 1, true, 2, "db1");
     EXPECT_EQ(names_of(layer),
-              (std::vector<std::string>{"base_conv.weight (3, 1, 5, 5)", "base_conv.bias (3,)",
-                                        "base_scale.weight (3,)", "wavelet_convs.0.weight (12, 1, 5, 5)",
-                                        "wavelet_convs.1.weight (12, 1, 5, 5)",
-                                        "wavelet_scale.0.weight (12,)", "wavelet_scale.1.weight (12,)"}));
+              (std::vector<std::string>{
+                  "base_conv.weight (3, 1, 5, 5)", "base_conv.bias (3,)", "base_scale.weight (3,)",
+                  "wavelet_convs.0.weight (12, 1, 5, 5)", "wavelet_convs.1.weight (12, 1, 5, 5)",
+                  "wavelet_scale.0.weight (12,)", "wavelet_scale.1.weight (12,)"}));
     nn::WTConv1d one_d(2, 2, 3, 1, false, 1, "db2");
     EXPECT_EQ(names_of(one_d),
               (std::vector<std::string>{"base_conv.weight (2, 1, 3)", "base_scale.weight (2,)",
-                                        "wavelet_convs.0.weight (4, 1, 3)", "wavelet_scale.0.weight (4,)"}));
+                                        "wavelet_convs.0.weight (4, 1, 3)",
+                                        "wavelet_scale.0.weight (4,)"}));
 }
 
 // PyTorch's Conv default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = K*K (2D) or K (1D); the
@@ -49,13 +50,15 @@ void expect_uniform_within(const Tensor& t, double bound) {
 }
 
 TEST(WTConvLayerInit, MatchesTheReferenceModule) {
-    nn::WTConv2d layer(16, 16, 5, 1, true, 2, "db1", LayerOptions{DType::kFloat64, Device::cpu(), 7});
+    nn::WTConv2d layer(16, 16, 5, 1, true, 2, "db1",
+                       LayerOptions{DType::kFloat64, Device::cpu(), 7});
     expect_uniform_within(layer.weights().base_weight, 1.0 / 5);
     expect_uniform_within(layer.weights().wavelet_weight[1], 1.0 / 5);
     expect_uniform_within(layer.weights().base_bias, 1.0 / 5);
     EXPECT_EQ(layer.weights().base_scale.to_vector(), std::vector<double>(16, 1.0));
     EXPECT_EQ(layer.weights().wavelet_scale[0].to_vector(), std::vector<double>(64, 0.1));
-    EXPECT_NE(layer.weights().wavelet_weight[0].to_vector(), layer.weights().wavelet_weight[1].to_vector());
+    EXPECT_NE(layer.weights().wavelet_weight[0].to_vector(),
+              layer.weights().wavelet_weight[1].to_vector());
 
     nn::WTConv1d one_d(64, 64, 4, 1, true, 1, "db1");
     expect_uniform_within(one_d.weights().base_weight, 1.0 / 2);  // 1/sqrt(4)

@@ -1,8 +1,8 @@
 // Tensor: construction, shapes, dtypes, copies between host and CUDA devices, and bad input.
 // The CUDA cases skip without a GPU and run on the GPU machine (scripts/gpu-check).
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 #include <wtconv/context.h>
 #include <wtconv/tensor.h>
@@ -40,8 +40,8 @@ TEST(TensorHost, FullFromVectorToVectorAndCast) {
 
 TEST(TensorHost, CopiesShareOrCopyAsDocumented) {
     Tensor a = Tensor::full({4}, 1.0, DType::kFloat64);
-    Tensor shared = a;                   // shares storage
-    const Tensor cloned = a.clone();     // owns a copy
+    Tensor shared = a;                // shares storage
+    const Tensor cloned = a.clone();  // owns a copy
     const Tensor viewed = a.reshape({2, 2});
     a.data<double>()[0] = 9.0;
     EXPECT_EQ(shared.data<double>()[0], 9.0);
@@ -50,18 +50,33 @@ TEST(TensorHost, CopiesShareOrCopyAsDocumented) {
 }
 
 TEST(TensorHost, BadInputThrowsWithCategoryAndMessage) {
-    expect_error([] { Tensor::empty({1, 1, 1, 1, 1, 1, 1}, DType::kFloat32); },
-                 ErrorCode::kBadArgument, "rank must be <= 6");
-    expect_error([] { Tensor::empty({2, -1}, DType::kFloat32); }, ErrorCode::kBadArgument,
-                 "sizes must be >= 0");
-    expect_error([] { Tensor::empty({1LL << 40, 1LL << 40}, DType::kFloat32); },
-                 ErrorCode::kBadArgument, "must fit in int64");
+    expect_error(
+        [] {
+            Tensor::empty({1, 1, 1, 1, 1, 1, 1}, DType::kFloat32);
+        },
+        ErrorCode::kBadArgument, "rank must be <= 6");
+    expect_error(
+        [] {
+            Tensor::empty({2, -1}, DType::kFloat32);
+        },
+        ErrorCode::kBadArgument, "sizes must be >= 0");
+    expect_error(
+        [] {
+            Tensor::empty({1LL << 40, 1LL << 40}, DType::kFloat32);
+        },
+        ErrorCode::kBadArgument, "must fit in int64");
     expect_error([] { Tensor::zeros({3}, DType::kFloat32).data<double>(); },
                  ErrorCode::kBadArgument, "must match the dtype float32");
-    expect_error([] { Tensor::zeros({3}, DType::kFloat32).reshape({2, 2}); },
-                 ErrorCode::kBadArgument, "reshape must keep 3 elements");
-    expect_error([] { Tensor::from_vector(std::vector<float>{1, 2}, {3}); },
-                 ErrorCode::kBadArgument, "needs 3 values");
+    expect_error(
+        [] {
+            Tensor::zeros({3}, DType::kFloat32).reshape({2, 2});
+        },
+        ErrorCode::kBadArgument, "reshape must keep 3 elements");
+    expect_error(
+        [] {
+            Tensor::from_vector(std::vector<float>{1, 2}, {3});
+        },
+        ErrorCode::kBadArgument, "needs 3 values");
     expect_error([] { Tensor().to(Device::cpu()); }, ErrorCode::kBadArgument, "undefined");
     expect_error(
         [] {

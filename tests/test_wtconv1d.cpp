@@ -1,8 +1,8 @@
 // wtconv1d on every backend against the double reference: edge shapes, then at least 200 seeded
 // random configurations; NaN poisoning and propagation; bitwise determinism.
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 #include <wtconv/ops/wtconv1d.h>
 
@@ -24,10 +24,14 @@ TEST_P(WTConv1dVsReference, CpuMatchesForwardAndEveryGradient) {
     expect_matches_reference(ctx, GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Edge, WTConv1dVsReference, testing::ValuesIn(wtconv_edge_cases(1)),
+INSTANTIATE_TEST_SUITE_P(Edge,
+                         WTConv1dVsReference,
+                         testing::ValuesIn(wtconv_edge_cases(1)),
                          param_name);
-INSTANTIATE_TEST_SUITE_P(Random, WTConv1dVsReference,
-                         testing::ValuesIn(wtconv_random_cases(1, 220)), param_name);
+INSTANTIATE_TEST_SUITE_P(Random,
+                         WTConv1dVsReference,
+                         testing::ValuesIn(wtconv_random_cases(1, 220)),
+                         param_name);
 
 }  // namespace
 }  // namespace wtconv::test

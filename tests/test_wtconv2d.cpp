@@ -1,8 +1,8 @@
 // wtconv2d on every backend against the double reference: edge shapes, then at least 200 seeded
 // random configurations; NaN poisoning and propagation; bitwise determinism.
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 #include <wtconv/ops/wtconv2d.h>
 
@@ -24,10 +24,14 @@ TEST_P(WTConv2dVsReference, CpuMatchesForwardAndEveryGradient) {
     expect_matches_reference(ctx, GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Edge, WTConv2dVsReference, testing::ValuesIn(wtconv_edge_cases(2)),
+INSTANTIATE_TEST_SUITE_P(Edge,
+                         WTConv2dVsReference,
+                         testing::ValuesIn(wtconv_edge_cases(2)),
                          param_name);
-INSTANTIATE_TEST_SUITE_P(Random, WTConv2dVsReference,
-                         testing::ValuesIn(wtconv_random_cases(2, 220)), param_name);
+INSTANTIATE_TEST_SUITE_P(Random,
+                         WTConv2dVsReference,
+                         testing::ValuesIn(wtconv_random_cases(2, 220)),
+                         param_name);
 
 }  // namespace
 }  // namespace wtconv::test

@@ -37,13 +37,15 @@ constexpr ErrorCode kBad = ErrorCode::kBadArgument;
 TEST(WTConv2dBadInput, WrongRankOfX) {
     Valid2d v;
     v.x = v.x.reshape({2, 3, 64});
-    expect_error([&] { v.forward(); }, kBad, "wtconv2d: x must have rank 4 (N, C, H, W), got shape (2, 3, 64)");
+    expect_error([&] { v.forward(); }, kBad,
+                 "wtconv2d: x must have rank 4 (N, C, H, W), got shape (2, 3, 64)");
 }
 
 TEST(WTConv2dBadInput, ChannelMismatchBetweenXAndWeights) {
     Valid2d v;
     v.x = Tensor::zeros({2, 4, 8, 8}, DType::kFloat32);
-    expect_error([&] { v.forward(); }, kBad, "base_weight must have shape (4, 1, 3, 3), got (3, 1, 3, 3)");
+    expect_error([&] { v.forward(); }, kBad,
+                 "base_weight must have shape (4, 1, 3, 3), got (3, 1, 3, 3)");
 }
 
 TEST(WTConv2dBadInput, InChannelsDifferFromOutChannels) {
@@ -87,13 +89,16 @@ TEST(WTConv2dBadInput, ParameterOfTheWrongShape) {
                  "wtconv2d: wavelet_weight[1] must have shape (12, 1, 3, 3), got (12, 1, 5, 5)");
     Valid2d s;
     s.w.wavelet_scale[0] = Tensor::zeros({1, 12, 1, 1}, DType::kFloat32);  // the state_dict shape
-    expect_error([&] { s.forward(); }, kBad, "wavelet_scale[0] must have shape (12,), got (1, 12, 1, 1)");
+    expect_error([&] { s.forward(); }, kBad,
+                 "wavelet_scale[0] must have shape (12,), got (1, 12, 1, 1)");
     Valid2d n;
     n.w.wavelet_weight.pop_back();
-    expect_error([&] { n.forward(); }, kBad, "wavelet_weight must hold one tensor per level (2), got 1");
+    expect_error([&] { n.forward(); }, kBad,
+                 "wavelet_weight must hold one tensor per level (2), got 1");
     Valid2d b;
     b.w.base_bias = Tensor();
-    expect_error([&] { b.forward(); }, kBad, "base_bias must be a tensor of shape (3,), got an undefined tensor");
+    expect_error([&] { b.forward(); }, kBad,
+                 "base_bias must be a tensor of shape (3,), got an undefined tensor");
 }
 
 TEST(WTConv2dBadInput, DtypeMismatchBetweenInputAndWeights) {
@@ -117,7 +122,8 @@ TEST(WTConv2dBadInput, DeviceMismatch) {
 TEST(WTConv2dBadInput, EmptyImageOrBatch) {
     Valid2d v;
     v.x = Tensor::zeros({2, 3, 0, 8}, DType::kFloat32);
-    expect_error([&] { v.forward(); }, kBad, "x must have spatial sizes >= 1, got shape (2, 3, 0, 8)");
+    expect_error([&] { v.forward(); }, kBad,
+                 "x must have spatial sizes >= 1, got shape (2, 3, 0, 8)");
     v.x = Tensor::zeros({0, 3, 8, 8}, DType::kFloat32);
     expect_error([&] { v.forward(); }, kBad, "x must have N >= 1 and C >= 1");
 }
@@ -126,9 +132,12 @@ TEST(WTConv2dBadInput, BackwardChecksDyAndSavedState) {
     Valid2d v;
     WTConvSaved saved;
     const Tensor y = wtconv2d_forward(v.ctx, v.x, v.w, v.tc.params, &saved);
-    expect_error([&] { wtconv2d_backward(v.ctx, Tensor::zeros({2, 3, 8, 7}, DType::kFloat32), v.w,
-                                         v.tc.params, saved); },
-                 kBad, "wtconv2d: dy must have shape (2, 3, 8, 8), got (2, 3, 8, 7)");
+    expect_error(
+        [&] {
+            wtconv2d_backward(v.ctx, Tensor::zeros({2, 3, 8, 7}, DType::kFloat32), v.w, v.tc.params,
+                              saved);
+        },
+        kBad, "wtconv2d: dy must have shape (2, 3, 8, 8), got (2, 3, 8, 7)");
     expect_error([&] { wtconv2d_backward(v.ctx, y.to(DType::kFloat64), v.w, v.tc.params, saved); },
                  kBad, "wtconv2d: dy must be float32, got float64");
     expect_error([&] { wtconv2d_backward(v.ctx, y, v.w, v.tc.params, WTConvSaved{}); }, kBad,
@@ -138,7 +147,8 @@ TEST(WTConv2dBadInput, BackwardChecksDyAndSavedState) {
 TEST(WTConv2dBadInput, AlgorithmTheDeviceCannotRun) {
     Valid2d v;
     v.tc.params.algo = static_cast<WTConvAlgo>(99);
-    expect_error([&] { v.forward(); }, ErrorCode::kNotSupported, "algo must be auto or planewise on the CPU");
+    expect_error([&] { v.forward(); }, ErrorCode::kNotSupported,
+                 "algo must be auto or planewise on the CPU");
 }
 
 TEST(WTConv1dBadInput, WrongRankAndTooShortForTheStride) {
@@ -150,11 +160,17 @@ TEST(WTConv1dBadInput, WrongRankAndTooShortForTheStride) {
     Rng rng(4);
     const WTConvWeights w = random_wtconv_weights(rng, tc);
     Context ctx;
-    expect_error([&] { wtconv1d_forward(ctx, Tensor::zeros({1, 2, 5}, DType::kFloat64), w, tc.params); },
-                 kBad, "wtconv1d: x length must be >= stride 6");
+    expect_error(
+        [&] {
+            wtconv1d_forward(ctx, Tensor::zeros({1, 2, 5}, DType::kFloat64), w, tc.params);
+        },
+        kBad, "wtconv1d: x length must be >= stride 6");
     tc.params.stride = 1;
-    expect_error([&] { wtconv1d_forward(ctx, Tensor::zeros({1, 2, 5, 1}, DType::kFloat64), w, tc.params); },
-                 kBad, "wtconv1d: x must have rank 3 (N, C, L), got shape (1, 2, 5, 1)");
+    expect_error(
+        [&] {
+            wtconv1d_forward(ctx, Tensor::zeros({1, 2, 5, 1}, DType::kFloat64), w, tc.params);
+        },
+        kBad, "wtconv1d: x must have rank 3 (N, C, L), got shape (1, 2, 5, 1)");
 }
 
 }  // namespace

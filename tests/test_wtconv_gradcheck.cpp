@@ -1,10 +1,10 @@
 // WTConv2d and WTConv1d backward checked without the reference: central finite differences for
 // x and every parameter, the adjoint (dot-product) test of the linear map x -> y, NaN propagation
 // exactly over the receptive field, and bitwise determinism across runs and thread counts.
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstring>
+
+#include <gtest/gtest.h>
 
 #include "support/wtconv_check.h"
 
@@ -78,7 +78,8 @@ TEST_P(WTConvGradcheck, FiniteDifferencesMatchEveryGradient) {
     const ref::Grads want = reference_backward(tc, to_ref(x), to_ref(dy), to_ref(w));
     const double loss = std::abs(dot(run.y, dy));
 
-    const auto check = [&](const char* name, Tensor& param, const Tensor& got, const ref::Array& r) {
+    const auto check = [&](const char* name, Tensor& param, const Tensor& got,
+                           const ref::Array& r) {
         const double eps = 0.5;  // any step is exact for an affine function; large beats rounding
         std::vector<double> fd(static_cast<std::size_t>(param.numel()));
         double* v = param.data<double>();
@@ -105,7 +106,8 @@ TEST_P(WTConvGradcheck, FiniteDifferencesMatchEveryGradient) {
         EXPECT_GT(fd_norm, 0.0) << name << " does not act at all in " << describe(tc);
     };
     check("dx", x, run.grads.dx, want.dx);
-    check("d base_weight", w.base_weight, run.grads.dweights.base_weight, want.dweights.base_weight);
+    check("d base_weight", w.base_weight, run.grads.dweights.base_weight,
+          want.dweights.base_weight);
     if (tc.params.bias) {
         check("d base_bias", w.base_bias, run.grads.dweights.base_bias, want.dweights.base_bias);
     }
@@ -134,9 +136,13 @@ TEST_P(WTConvGradcheck, InputGradientIsTheAdjointOfTheForwardMap) {
     EXPECT_LT(std::abs(lhs - rhs) / scale, 1e-13) << describe(tc);
 }
 
-INSTANTIATE_TEST_SUITE_P(WTConv2d, WTConvGradcheck, testing::ValuesIn(gradcheck_cases(2)),
+INSTANTIATE_TEST_SUITE_P(WTConv2d,
+                         WTConvGradcheck,
+                         testing::ValuesIn(gradcheck_cases(2)),
                          param_name);
-INSTANTIATE_TEST_SUITE_P(WTConv1d, WTConvGradcheck, testing::ValuesIn(gradcheck_cases(1)),
+INSTANTIATE_TEST_SUITE_P(WTConv1d,
+                         WTConvGradcheck,
+                         testing::ValuesIn(gradcheck_cases(1)),
                          param_name);
 
 // The receptive field of input element p: where the reference, run with every filter tap, weight
@@ -197,7 +203,9 @@ std::vector<WTConvCase> nan_cases() {
     }
     return cases;
 }
-INSTANTIATE_TEST_SUITE_P(EveryRank, WTConvNanPropagation, testing::ValuesIn(nan_cases()),
+INSTANTIATE_TEST_SUITE_P(EveryRank,
+                         WTConvNanPropagation,
+                         testing::ValuesIn(nan_cases()),
                          param_name);
 
 // Each plane's work and the fixed-order batch sum do not depend on the thread count, so outputs
@@ -218,7 +226,8 @@ TEST(WTConvDeterminism, BitwiseIdenticalAcrossRunsAndThreadCounts) {
         const Tensor dy = random_normal(rng, wtconv_output_shape(tc), tc.dtype);
         const auto bytes = [](const WTConvRun& r) {
             std::vector<const Tensor*> all{&r.y, &r.grads.dx, &r.grads.dweights.base_weight,
-                                           &r.grads.dweights.base_bias, &r.grads.dweights.base_scale};
+                                           &r.grads.dweights.base_bias,
+                                           &r.grads.dweights.base_scale};
             for (std::size_t i = 0; i < r.grads.dweights.wavelet_weight.size(); ++i) {
                 all.push_back(&r.grads.dweights.wavelet_weight[i]);
                 all.push_back(&r.grads.dweights.wavelet_scale[i]);

@@ -38,11 +38,12 @@ std::string concat(const Parts&... parts) {
 }  // namespace wtconv
 
 // Throws Error(code, message) when cond is false; the message parts are streamed together.
-#define WTCONV_CHECK_CODE(cond, code, ...)                                                  \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            throw ::wtconv::Error((code), ::wtconv::detail::concat(__VA_ARGS__));           \
-        }                                                                                   \
+#define WTCONV_CHECK_CODE(cond, code, ...)                                        \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            throw ::wtconv::Error((code), ::wtconv::detail::concat(__VA_ARGS__)); \
+        }                                                                         \
     } while (false)
 
-#define WTCONV_CHECK(cond, ...) WTCONV_CHECK_CODE(cond, ::wtconv::ErrorCode::kBadArgument, __VA_ARGS__)
+#define WTCONV_CHECK(cond, ...) \
+    WTCONV_CHECK_CODE(cond, ::wtconv::ErrorCode::kBadArgument, __VA_ARGS__)

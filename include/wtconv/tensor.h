@@ -25,7 +25,10 @@ public:
     // Uninitialised memory. Ops that allocate outputs may poison it (Context::poison_outputs).
     static Tensor empty(const Shape& shape, DType dtype, Device device = Device::cpu());
     static Tensor zeros(const Shape& shape, DType dtype, Device device = Device::cpu());
-    static Tensor full(const Shape& shape, double value, DType dtype, Device device = Device::cpu());
+    static Tensor full(const Shape& shape,
+                       double value,
+                       DType dtype,
+                       Device device = Device::cpu());
     // A host tensor holding a copy of values; values.size() must equal shape.numel().
     template <class T>
     static Tensor from_vector(const std::vector<T>& values, const Shape& shape);

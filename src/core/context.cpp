@@ -1,10 +1,10 @@
 // Context and the per-thread default contexts: the one piece of implicit state in the library.
-#include <wtconv/context.h>
-
 #include <map>
 #include <utility>
 
 #include <omp.h>
+
+#include <wtconv/context.h>
 
 namespace wtconv {
 

@@ -1,8 +1,8 @@
 // Stand-ins for cuda/memory.cu in a build without CUDA: no devices, and every request for device
 // memory says so instead of failing later.
-#include "core/memory.h"
-
 #include <wtconv/error.h>
+
+#include "core/memory.h"
 
 namespace wtconv::cuda {
 

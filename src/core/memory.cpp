@@ -4,10 +4,9 @@
 // which on a VM took longer (25-45 ms) than the WTConv forward that filled it (about 2 ms).
 #include "core/memory.h"
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <new>
+#include <sys/mman.h>
 
 #include <wtconv/error.h>
 
@@ -53,7 +52,8 @@ void deallocate(Device device, void* ptr, std::size_t bytes) noexcept {
     }
 }
 
-void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
+void copy_bytes(
+    void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
     if (bytes == 0) {
         return;
     }

@@ -1,7 +1,7 @@
 // Tensor storage, construction, copies between devices and dtypes.
-#include <wtconv/tensor.h>
-
 #include <cstring>
+
+#include <wtconv/tensor.h>
 
 #include "core/memory.h"
 

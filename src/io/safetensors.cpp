@@ -8,9 +8,10 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <wtconv/error.h>
 #include <wtconv/io/safetensors.h>

@@ -4,9 +4,10 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <wtconv/error.h>
 #include <wtconv/io/safetensors.h>

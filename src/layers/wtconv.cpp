@@ -51,8 +51,8 @@ void accumulate(Tensor& into, const Tensor& from) {
     }
 }
 
-WTConvWeights empty_weights(int spatial, std::int64_t c, const WTConvParams& p, DType dtype,
-                            Device device) {
+WTConvWeights empty_weights(
+    int spatial, std::int64_t c, const WTConvParams& p, DType dtype, Device device) {
     return spatial == 2 ? wtconv2d_empty_weights(c, p, dtype, device)
                         : wtconv1d_empty_weights(c, p, dtype, device);
 }
@@ -74,8 +74,10 @@ WTConvLayer::WTConvLayer(int spatial,
                  ": out_channels must equal in_channels (the layer is depthwise), got in_channels ",
                  in_channels, " and out_channels ", out_channels);
     WTCONV_CHECK(stride >= 1, op, ": stride must be >= 1, got ", stride);
-    WTCONV_CHECK(is_wavelet(wavelet), op, ": wavelet must be a discrete pywt wavelet such as db1, "
-                 "db2, sym3, coif1 or bior2.2 (see wavelet_names()), got \"", wavelet, "\"");
+    WTCONV_CHECK(is_wavelet(wavelet), op,
+                 ": wavelet must be a discrete pywt wavelet such as db1, "
+                 "db2, sym3, coif1 or bior2.2 (see wavelet_names()), got \"",
+                 wavelet, "\"");
     params_.kernel_size = kernel_size;
     params_.stride = stride;
     params_.bias = bias;

@@ -14,8 +14,8 @@ Shape kernel_shape(const WTConvRank& r, std::int64_t rows, int k) {
     return r.spatial == 2 ? Shape{rows, 1, k, k} : Shape{rows, 1, k};
 }
 
-void check_param(const WTConvRank& r, const char* name, const Tensor& t, const Shape& shape,
-                 const Tensor& x) {
+void check_param(
+    const WTConvRank& r, const char* name, const Tensor& t, const Shape& shape, const Tensor& x) {
     check_shape(r.op, name, t, shape);
     check_dtype(r.op, name, t, x.dtype());
     check_device(r.op, name, t, x.device());
@@ -42,8 +42,10 @@ const WaveletTaps& check_wtconv_forward(const WTConvRank& r,
     WTCONV_CHECK(p.levels >= 0, r.op, ": levels must be >= 0, got ", p.levels);
     WTCONV_CHECK(p.stride >= 1, r.op, ": stride must be >= 1, got ", p.stride);
     const WaveletTaps* taps = find_wavelet(p.wavelet);
-    WTCONV_CHECK(taps != nullptr, r.op, ": wavelet must be a discrete pywt wavelet such as db1, "
-                 "db2, sym3, coif1 or bior2.2 (see wavelet_names()), got \"", p.wavelet, "\"");
+    WTCONV_CHECK(taps != nullptr, r.op,
+                 ": wavelet must be a discrete pywt wavelet such as db1, "
+                 "db2, sym3, coif1 or bior2.2 (see wavelet_names()), got \"",
+                 p.wavelet, "\"");
 
     WTCONV_CHECK(x.defined(), r.op, ": x must be a tensor, got an undefined tensor");
     const char* layout = r.spatial == 2 ? "(N, C, H, W)" : "(N, C, L)";
@@ -93,11 +95,8 @@ const WaveletTaps& check_wtconv_forward(const WTConvRank& r,
     return *taps;
 }
 
-WTConvWeights wtconv_empty_weights(const WTConvRank& r,
-                                   std::int64_t channels,
-                                   const WTConvParams& p,
-                                   DType dtype,
-                                   Device device) {
+WTConvWeights wtconv_empty_weights(
+    const WTConvRank& r, std::int64_t channels, const WTConvParams& p, DType dtype, Device device) {
     WTCONV_CHECK(channels >= 1, r.op, ": channels must be >= 1, got ", channels);
     WTCONV_CHECK(p.kernel_size >= 1, r.op, ": kernel_size must be >= 1, got ", p.kernel_size);
     WTCONV_CHECK(p.levels >= 0, r.op, ": levels must be >= 0, got ", p.levels);
@@ -123,7 +122,9 @@ Tensor alloc_output(Context& ctx, const Shape& shape, DType dtype, Device device
     return t;
 }
 
-WTConvGrads alloc_wtconv_grads(const WTConvRank& r, Context& ctx, const Tensor& x,
+WTConvGrads alloc_wtconv_grads(const WTConvRank& r,
+                               Context& ctx,
+                               const Tensor& x,
                                const WTConvParams& p) {
     WTConvGrads g;
     g.dx = alloc_output(ctx, x.shape(), x.dtype(), x.device());
@@ -155,9 +156,10 @@ WTConvAlgo choose_wtconv_algo(const WTConvRank& r, Device device, WTConvAlgo req
             break;
     }
     // TODO(#4): the CUDA direct and fused kernels.
-    throw Error(ErrorCode::kNotSupported,
-                concat(r.op, ": x must be on the CPU for now (CUDA kernels are not built yet), got ",
-                       device));
+    throw Error(
+        ErrorCode::kNotSupported,
+        concat(r.op, ": x must be on the CPU for now (CUDA kernels are not built yet), got ",
+               device));
 }
 
 Tensor wtconv_forward(const WTConvRank& r,

@@ -9,18 +9,18 @@
 namespace wtconv::detail {
 
 using WTConvForwardKernel = void (*)(Context&,
-                                    const Tensor& x,
-                                    const WTConvWeights&,
-                                    const WTConvParams&,
-                                    const WaveletTaps&,
-                                    Tensor& y);
-using WTConvBackwardKernel = void (*)(Context&,
-                                     const Tensor& dy,
                                      const Tensor& x,
                                      const WTConvWeights&,
                                      const WTConvParams&,
                                      const WaveletTaps&,
-                                     WTConvGrads& grads);
+                                     Tensor& y);
+using WTConvBackwardKernel = void (*)(Context&,
+                                      const Tensor& dy,
+                                      const Tensor& x,
+                                      const WTConvWeights&,
+                                      const WTConvParams&,
+                                      const WaveletTaps&,
+                                      WTConvGrads& grads);
 
 // What tells wtconv2d and wtconv1d apart: names, rank, bands, output size and kernels.
 struct WTConvRank {
@@ -56,14 +56,13 @@ const WaveletTaps& check_wtconv_forward(const WTConvRank& r,
                                         const WTConvParams& p);
 
 // The weights' shapes for C channels.
-WTConvWeights wtconv_empty_weights(const WTConvRank& r,
-                                   std::int64_t channels,
-                                   const WTConvParams& p,
-                                   DType dtype,
-                                   Device device);
+WTConvWeights wtconv_empty_weights(
+    const WTConvRank& r, std::int64_t channels, const WTConvParams& p, DType dtype, Device device);
 
 // Gradients shaped like x and the weights, poisoned when ctx asks for it.
-WTConvGrads alloc_wtconv_grads(const WTConvRank& r, Context& ctx, const Tensor& x,
+WTConvGrads alloc_wtconv_grads(const WTConvRank& r,
+                               Context& ctx,
+                               const Tensor& x,
                                const WTConvParams& p);
 
 // An output tensor: NaN-filled first when ctx.poison_outputs(), so unwritten elements show.

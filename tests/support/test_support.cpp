@@ -14,7 +14,8 @@ namespace wtconv::test {
 
 std::string golden_dir() {
     const char* env = std::getenv("WTCONV_GOLDEN_DIR");
-    return env != nullptr && *env != '\0' ? std::string(env) : std::string(WTCONV_DEFAULT_GOLDEN_DIR);
+    return env != nullptr && *env != '\0' ? std::string(env)
+                                          : std::string(WTCONV_DEFAULT_GOLDEN_DIR);
 }
 
 ref::FilterBank reference_filter_bank(const std::string& wavelet) {

@@ -11,8 +11,9 @@ std::string describe(const WTConvCase& tc) {
     const WTConvParams& p = tc.params;
     out << "WTCONV_TEST_SEED=" << test_seed() << " case: wtconv" << tc.spatial << "d x"
         << tc.x_shape() << " kernel_size=" << p.kernel_size << " levels=" << p.levels
-        << " stride=" << p.stride << " bias=" << (p.bias ? "true" : "false") << " wavelet="
-        << p.wavelet << " dtype=" << dtype_name(tc.dtype) << " data_seed=" << tc.seed;
+        << " stride=" << p.stride << " bias=" << (p.bias ? "true" : "false")
+        << " wavelet=" << p.wavelet << " dtype=" << dtype_name(tc.dtype)
+        << " data_seed=" << tc.seed;
     return out.str();
 }
 
@@ -43,9 +44,18 @@ std::uint64_t test_seed() {
 
 namespace {
 
-WTConvCase make_case(int spatial, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
-                     int k, int levels, int stride, bool bias, const std::string& wavelet,
-                     DType dtype, std::uint64_t seed) {
+WTConvCase make_case(int spatial,
+                     std::int64_t n,
+                     std::int64_t c,
+                     std::int64_t h,
+                     std::int64_t w,
+                     int k,
+                     int levels,
+                     int stride,
+                     bool bias,
+                     const std::string& wavelet,
+                     DType dtype,
+                     std::uint64_t seed) {
     WTConvCase tc;
     tc.spatial = spatial;
     tc.n = n;
@@ -74,21 +84,22 @@ std::vector<WTConvCase> wtconv_edge_cases(int spatial) {
     // Sizes 1, 2, 3, primes and odd/even mixes; K from 1 to 9, even K; L = 0 and L past the
     // halvings; strides beyond the image; short and long filters.
     const Edge edges[] = {
-        {1, 1, 1, 1, 1, 1, 1, true, "db1"},      {1, 2, 1, 1, 5, 3, 1, true, "db1"},
-        {2, 1, 1, 1, 4, 8, 1, false, "db2"},     {1, 1, 2, 3, 3, 4, 1, true, "db1"},
-        {1, 3, 3, 3, 5, 5, 2, true, "sym3"},     {2, 2, 7, 5, 2, 2, 1, true, "db1"},
-        {1, 2, 5, 7, 7, 1, 7, false, "db1"},     {1, 1, 1, 5, 3, 2, 1, true, "bior2.2"},
-        {1, 1, 7, 1, 3, 3, 3, true, "rbio1.3"},  {2, 3, 13, 11, 9, 2, 2, true, "coif1"},
-        {1, 2, 17, 5, 6, 4, 4, false, "db1"},    {1, 1, 9, 9, 1, 0, 1, true, "db1"},
-        {1, 2, 8, 8, 5, 0, 3, false, "db2"},     {1, 1, 3, 2, 3, 3, 1, true, "dmey"},
-        {3, 1, 16, 16, 5, 3, 1, true, "db1"},    {1, 1, 31, 29, 5, 6, 1, true, "db4"},
-        {1, 2, 12, 7, 4, 2, 2, true, "sym2"},    {1, 1, 5, 4, 8, 2, 1, true, "bior1.3"},
+        {1, 1, 1, 1, 1, 1, 1, true, "db1"},     {1, 2, 1, 1, 5, 3, 1, true, "db1"},
+        {2, 1, 1, 1, 4, 8, 1, false, "db2"},    {1, 1, 2, 3, 3, 4, 1, true, "db1"},
+        {1, 3, 3, 3, 5, 5, 2, true, "sym3"},    {2, 2, 7, 5, 2, 2, 1, true, "db1"},
+        {1, 2, 5, 7, 7, 1, 7, false, "db1"},    {1, 1, 1, 5, 3, 2, 1, true, "bior2.2"},
+        {1, 1, 7, 1, 3, 3, 3, true, "rbio1.3"}, {2, 3, 13, 11, 9, 2, 2, true, "coif1"},
+        {1, 2, 17, 5, 6, 4, 4, false, "db1"},   {1, 1, 9, 9, 1, 0, 1, true, "db1"},
+        {1, 2, 8, 8, 5, 0, 3, false, "db2"},    {1, 1, 3, 2, 3, 3, 1, true, "dmey"},
+        {3, 1, 16, 16, 5, 3, 1, true, "db1"},   {1, 1, 31, 29, 5, 6, 1, true, "db4"},
+        {1, 2, 12, 7, 4, 2, 2, true, "sym2"},   {1, 1, 5, 4, 8, 2, 1, true, "bior1.3"},
     };
     std::vector<WTConvCase> cases;
     std::uint64_t seed = 100;
     for (const Edge& e : edges) {
         for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
-            const std::int64_t len = spatial == 1 ? std::max(e.w * e.h, std::int64_t{e.stride}) : e.w;
+            const std::int64_t len =
+                spatial == 1 ? std::max(e.w * e.h, std::int64_t{e.stride}) : e.w;
             cases.push_back(make_case(spatial, e.n, e.c, e.h, len, e.k, e.levels, e.stride, e.bias,
                                       e.wavelet, dtype, seed++));
         }
@@ -105,9 +116,9 @@ std::vector<WTConvCase> wtconv_random_cases(int spatial, int count) {
     }
     Rng rng(test_seed());
     const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 16, 17, 19, 23, 24, 31, 32, 37};
-    const char* wavelets[] = {"db1",  "db1",  "db1",     "haar",    "db2",     "db3",
-                              "sym2", "sym3", "sym4",    "coif1",   "bior1.3", "bior2.2",
-                              "rbio1.3", "rbio2.2", "db4", "bior3.1", "coif2", "sym5"};
+    const char* wavelets[] = {"db1",     "db1",     "db1",  "haar",    "db2",     "db3",
+                              "sym2",    "sym3",    "sym4", "coif1",   "bior1.3", "bior2.2",
+                              "rbio1.3", "rbio2.2", "db4",  "bior3.1", "coif2",   "sym5"};
     const int n_sizes = static_cast<int>(sizeof(sizes) / sizeof(sizes[0]));
     const int n_wavelets = static_cast<int>(sizeof(wavelets) / sizeof(wavelets[0]));
     std::vector<WTConvCase> cases;
@@ -178,14 +189,17 @@ std::vector<std::pair<std::string, double>> gradient_errors(const WTConvGrads& g
                                                             const WTConvParams& p) {
     std::vector<std::pair<std::string, double>> e;
     e.emplace_back("dx", rel_l2_error(got.dx, want.dx));
-    e.emplace_back("d base_weight", rel_l2_error(got.dweights.base_weight, want.dweights.base_weight));
+    e.emplace_back("d base_weight",
+                   rel_l2_error(got.dweights.base_weight, want.dweights.base_weight));
     if (p.bias) {
-        e.emplace_back("d base_bias", rel_l2_error(got.dweights.base_bias, want.dweights.base_bias));
+        e.emplace_back("d base_bias",
+                       rel_l2_error(got.dweights.base_bias, want.dweights.base_bias));
     }
     e.emplace_back("d base_scale", rel_l2_error(got.dweights.base_scale, want.dweights.base_scale));
     for (int i = 0; i < p.levels; ++i) {
-        e.emplace_back("d wavelet_weight[" + std::to_string(i) + "]",
-                       rel_l2_error(got.dweights.wavelet_weight[i], want.dweights.wavelet_weight[i]));
+        e.emplace_back(
+            "d wavelet_weight[" + std::to_string(i) + "]",
+            rel_l2_error(got.dweights.wavelet_weight[i], want.dweights.wavelet_weight[i]));
         e.emplace_back("d wavelet_scale[" + std::to_string(i) + "]",
                        rel_l2_error(got.dweights.wavelet_scale[i], want.dweights.wavelet_scale[i]));
     }

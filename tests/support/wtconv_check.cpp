@@ -16,20 +16,26 @@ Shape wtconv_output_shape(const WTConvCase& tc) {
     return Shape{tc.n, tc.c, s > 1 ? (tc.h - 1) / s + 1 : tc.h, s > 1 ? (tc.w - 1) / s + 1 : tc.w};
 }
 
-Tensor wtconv_forward(Context& ctx, const WTConvCase& tc, const Tensor& x, const WTConvWeights& w,
+Tensor wtconv_forward(Context& ctx,
+                      const WTConvCase& tc,
+                      const Tensor& x,
+                      const WTConvWeights& w,
                       WTConvSaved* saved) {
     return tc.spatial == 2 ? wtconv2d_forward(ctx, x, w, tc.params, saved)
                            : wtconv1d_forward(ctx, x, w, tc.params, saved);
 }
 
-WTConvGrads wtconv_backward(Context& ctx, const WTConvCase& tc, const Tensor& dy,
-                            const WTConvWeights& w, const WTConvSaved& saved) {
+WTConvGrads wtconv_backward(Context& ctx,
+                            const WTConvCase& tc,
+                            const Tensor& dy,
+                            const WTConvWeights& w,
+                            const WTConvSaved& saved) {
     return tc.spatial == 2 ? wtconv2d_backward(ctx, dy, w, tc.params, saved)
                            : wtconv1d_backward(ctx, dy, w, tc.params, saved);
 }
 
-WTConvRun wtconv_run(Context& ctx, const WTConvCase& tc, const Tensor& x, const WTConvWeights& w,
-                     const Tensor& dy) {
+WTConvRun wtconv_run(
+    Context& ctx, const WTConvCase& tc, const Tensor& x, const WTConvWeights& w, const Tensor& dy) {
     WTConvSaved saved;
     WTConvRun run;
     run.y = wtconv_forward(ctx, tc, x, w, &saved);
@@ -40,10 +46,13 @@ WTConvRun wtconv_run(Context& ctx, const WTConvCase& tc, const Tensor& x, const 
 ref::Array reference_forward(const WTConvCase& tc, const ref::Array& x, const ref::Weights& w) {
     const ref::FilterBank fb = reference_filter_bank(tc.params.wavelet);
     const ref::Config cfg = to_ref_config(tc.params);
-    return tc.spatial == 2 ? ref::wtconv2d_forward(x, w, cfg, fb) : ref::wtconv1d_forward(x, w, cfg, fb);
+    return tc.spatial == 2 ? ref::wtconv2d_forward(x, w, cfg, fb)
+                           : ref::wtconv1d_forward(x, w, cfg, fb);
 }
 
-ref::Grads reference_backward(const WTConvCase& tc, const ref::Array& x, const ref::Array& dy,
+ref::Grads reference_backward(const WTConvCase& tc,
+                              const ref::Array& x,
+                              const ref::Array& dy,
                               const ref::Weights& w) {
     const ref::FilterBank fb = reference_filter_bank(tc.params.wavelet);
     const ref::Config cfg = to_ref_config(tc.params);

@@ -22,16 +22,24 @@ struct WTConvRun {
 };
 
 Shape wtconv_output_shape(const WTConvCase& tc);
-Tensor wtconv_forward(Context& ctx, const WTConvCase& tc, const Tensor& x, const WTConvWeights& w,
+Tensor wtconv_forward(Context& ctx,
+                      const WTConvCase& tc,
+                      const Tensor& x,
+                      const WTConvWeights& w,
                       WTConvSaved* saved = nullptr);
-WTConvGrads wtconv_backward(Context& ctx, const WTConvCase& tc, const Tensor& dy,
-                            const WTConvWeights& w, const WTConvSaved& saved);
+WTConvGrads wtconv_backward(Context& ctx,
+                            const WTConvCase& tc,
+                            const Tensor& dy,
+                            const WTConvWeights& w,
+                            const WTConvSaved& saved);
 // Forward, then backward with dy.
-WTConvRun wtconv_run(Context& ctx, const WTConvCase& tc, const Tensor& x, const WTConvWeights& w,
-                     const Tensor& dy);
+WTConvRun wtconv_run(
+    Context& ctx, const WTConvCase& tc, const Tensor& x, const WTConvWeights& w, const Tensor& dy);
 
 ref::Array reference_forward(const WTConvCase& tc, const ref::Array& x, const ref::Weights& w);
-ref::Grads reference_backward(const WTConvCase& tc, const ref::Array& x, const ref::Array& dy,
+ref::Grads reference_backward(const WTConvCase& tc,
+                              const ref::Array& x,
+                              const ref::Array& dy,
                               const ref::Weights& w);
 
 // The whole comparison: random x, weights and dy from tc.seed; library on ctx's device vs the

@@ -55,8 +55,8 @@ public:
              int levels = 1,
              const std::string& wavelet = "db1",
              const LayerOptions& options = {})
-        : WTConvLayer(2, in_channels, out_channels, kernel_size, stride, bias, levels, wavelet,
-                      options) {}
+        : WTConvLayer(
+              2, in_channels, out_channels, kernel_size, stride, bias, levels, wavelet, options) {}
 };
 
 class WTConv1d : public WTConvLayer {
@@ -69,8 +69,8 @@ public:
              int levels = 1,
              const std::string& wavelet = "db1",
              const LayerOptions& options = {})
-        : WTConvLayer(1, in_channels, out_channels, kernel_size, stride, bias, levels, wavelet,
-                      options) {}
+        : WTConvLayer(
+              1, in_channels, out_channels, kernel_size, stride, bias, levels, wavelet, options) {}
 };
 
 }  // namespace wtconv::nn

@@ -27,11 +27,12 @@ struct WTConvParams {
 
 // Parameters of one layer with C channels; B = 4 sub-bands in 2D, 2 in 1D; taps K x K (2D) or K.
 struct WTConvWeights {
-    Tensor base_weight;                  // (C, 1, K, K) | (C, 1, K)
-    Tensor base_bias;                    // (C); undefined when !params.bias
-    Tensor base_scale;                   // (C)
-    std::vector<Tensor> wavelet_weight;  // level i: (B*C, 1, K, K) | (B*C, 1, K), channel B*c + band
-    std::vector<Tensor> wavelet_scale;   // level i: (B*C)
+    Tensor base_weight;  // (C, 1, K, K) | (C, 1, K)
+    Tensor base_bias;    // (C); undefined when !params.bias
+    Tensor base_scale;   // (C)
+    std::vector<Tensor>
+        wavelet_weight;                 // level i: (B*C, 1, K, K) | (B*C, 1, K), channel B*c + band
+    std::vector<Tensor> wavelet_scale;  // level i: (B*C)
 };
 
 // What backward reads. Every backend recomputes what it does not find here, so any backend's
@@ -41,8 +42,8 @@ struct WTConvSaved {
 };
 
 struct WTConvGrads {
-    Tensor dx;                 // same shape as x
-    WTConvWeights dweights;    // same shapes as the weights; base_bias undefined when !bias
+    Tensor dx;               // same shape as x
+    WTConvWeights dweights;  // same shapes as the weights; base_bias undefined when !bias
 };
 
 }  // namespace wtconv

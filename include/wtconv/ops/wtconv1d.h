@@ -1,6 +1,7 @@
 #pragma once
 // WTConv1d forward and backward: the one-axis WTConv with two sub-bands per level; its stride
-// AVERAGES windows of s samples (2D subsamples). Exact semantics: docs/wtconv.md (from the project's WTConv specification).
+// AVERAGES windows of s samples (2D subsamples). Exact semantics: docs/wtconv.md (from the
+// project's WTConv specification).
 #include <wtconv/context.h>
 #include <wtconv/ops/wtconv.h>
 
