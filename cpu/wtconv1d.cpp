@@ -264,7 +264,8 @@ void backward_rows(Context& ctx,
                          g.pyr.levels > 0 ? sc.da : nullptr, T(0), nullptr)
                       .write(dxd + nc * g.length, g.length, false));
     });
-    sum_partials_over_batch<T>(partial.get(), g.n_img, g.channels, lay, p.bias, grads);
+    sum_partials_over_batch<T>(partial.get(), g.n_img, g.channels, lay, p.bias, ctx.num_threads(),
+                               grads);
 }
 
 }  // namespace

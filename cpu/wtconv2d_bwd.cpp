@@ -182,7 +182,8 @@ void backward_planes(Context& ctx,
                       .write(dxd + nc * plane, width, false));
     });
 
-    sum_partials_over_batch<T>(partial.get(), n_img, channels, lay, p.bias, grads);
+    sum_partials_over_batch<T>(partial.get(), n_img, channels, lay, p.bias, ctx.num_threads(),
+                               grads);
 }
 
 }  // namespace

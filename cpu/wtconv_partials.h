@@ -25,40 +25,53 @@ struct PartialLayout {
     int total() const { return taps + 2 + levels * per_level(); }
 };
 
-// partial: (N * C) rows of layout.total() doubles, plane order n * C + c.
+// partial: (N * C) rows of layout.total() doubles, plane order n * C + c. Channels are summed in
+// parallel; within a channel the batch is added in order, so threads never change the result.
 template <class T>
 void sum_partials_over_batch(const double* partial,
                              std::int64_t n_img,
                              std::int64_t channels,
                              const PartialLayout& lay,
                              bool bias,
+                             int num_threads,
                              WTConvGrads& grads) {
     WTConvWeights& d = grads.dweights;
-    std::vector<double> sum(static_cast<std::size_t>(lay.total()));
+    // Pointers taken here: nothing inside the parallel loop may throw.
+    T* const base_weight = d.base_weight.data<T>();
+    T* const base_scale = d.base_scale.data<T>();
+    T* const base_bias = bias ? d.base_bias.data<T>() : nullptr;
+    std::vector<T*> weight(static_cast<std::size_t>(lay.levels));
+    std::vector<T*> scale(static_cast<std::size_t>(lay.levels));
+    for (int i = 0; i < lay.levels; ++i) {
+        weight[i] = d.wavelet_weight[i].data<T>();
+        scale[i] = d.wavelet_scale[i].data<T>();
+    }
+    const int total = lay.total();
+    std::vector<double> sums(static_cast<std::size_t>(channels) * total, 0.0);
+#pragma omp parallel for num_threads(num_threads) schedule(static)
     for (std::int64_t c = 0; c < channels; ++c) {
-        std::fill(sum.begin(), sum.end(), 0.0);
+        double* sum = sums.data() + c * total;
         for (std::int64_t n = 0; n < n_img; ++n) {
-            const double* row = partial + (n * channels + c) * lay.total();
-            for (int j = 0; j < lay.total(); ++j) {
+            const double* row = partial + (n * channels + c) * total;
+            for (int j = 0; j < total; ++j) {
                 sum[j] += row[j];
             }
         }
         for (int t = 0; t < lay.taps; ++t) {
-            d.base_weight.data<T>()[c * lay.taps + t] = static_cast<T>(sum[t]);
+            base_weight[c * lay.taps + t] = static_cast<T>(sum[t]);
         }
-        d.base_scale.data<T>()[c] = static_cast<T>(sum[lay.base_scale()]);
-        if (bias) {
-            d.base_bias.data<T>()[c] = static_cast<T>(sum[lay.base_bias()]);
+        base_scale[c] = static_cast<T>(sum[lay.base_scale()]);
+        if (base_bias != nullptr) {
+            base_bias[c] = static_cast<T>(sum[lay.base_bias()]);
         }
         for (int i = 0; i < lay.levels; ++i) {
-            T* weight = d.wavelet_weight[i].data<T>();
-            T* scale = d.wavelet_scale[i].data<T>();
             for (int band = 0; band < lay.bands; ++band) {
                 const std::int64_t q = lay.bands * c + band;
                 for (int t = 0; t < lay.taps; ++t) {
-                    weight[q * lay.taps + t] = static_cast<T>(sum[lay.level_weight(i, band) + t]);
+                    weight[i][q * lay.taps + t] =
+                        static_cast<T>(sum[lay.level_weight(i, band) + t]);
                 }
-                scale[q] = static_cast<T>(sum[lay.level_scale(i, band)]);
+                scale[i][q] = static_cast<T>(sum[lay.level_scale(i, band)]);
             }
         }
     }

@@ -20,10 +20,15 @@ wtconv_install_missing() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# wtconv_configure_and_build BUILD_DIR [cmake args...]
-wtconv_configure_and_build() {
+# wtconv_configure BUILD_DIR [cmake args...]
+wtconv_configure() {
     local dir=$1
     shift
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
-    cmake --build "$dir" --parallel "$(nproc)"
+}
+
+# wtconv_configure_and_build BUILD_DIR [cmake args...]: every target.
+wtconv_configure_and_build() {
+    wtconv_configure "$@"
+    cmake --build "$1" --parallel "$(nproc)"
 }
