@@ -352,4 +352,26 @@ void weight_grad(const T* in,
     }
 }
 
+// The kernel taps times a scale (folding a per-channel scale into the conv), flipped for the
+// input gradient, which correlates with the flipped kernel (spec 6.1). out: n elements.
+template <class T>
+const T* scaled_taps(const T* kernel, int n, T scale, bool flip, T* out) {
+    for (int t = 0; t < n; ++t) {
+        out[t] = scale * kernel[flip ? n - 1 - t : t];
+    }
+    return out;
+}
+
+// dg holds C = corr(input, dO) of a conv whose output was scaled by `scale`: turns it into the
+// weight gradient scale * C and returns the scale gradient <kernel, C> (without any bias term).
+template <class T>
+double scale_grad_from_corr(const T* kernel, int n, T scale, double* dg) {
+    double sum = 0.0;
+    for (int t = 0; t < n; ++t) {
+        sum += static_cast<double>(kernel[t]) * dg[t];
+        dg[t] *= static_cast<double>(scale);
+    }
+    return sum;
+}
+
 }  // namespace wtconv::cpu

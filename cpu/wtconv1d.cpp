@@ -85,14 +85,6 @@ void analyze_cascade_1d(const T* x,
 }
 
 template <class T>
-const T* scaled(const T* kernel, int n, T scale, bool flip, T* out) {
-    for (int t = 0; t < n; ++t) {
-        out[t] = scale * kernel[flip ? n - 1 - t : t];
-    }
-    return out;
-}
-
-template <class T>
 void forward_rows(Context& ctx,
                   const Tensor& x,
                   const WTConvWeights& wts,
@@ -133,8 +125,8 @@ void forward_rows(Context& ctx,
                     const int q = 2 * c + band;
                     const bool deeper = band == 0 && i + 1 < g.pyr.levels;
                     correlate(g.conv(g.pyr.band(sc.bands, i, band), i + 1, g.before,
-                                     scaled(wts.wavelet_weight[i].data<T>() + q * k, k,
-                                            wts.wavelet_scale[i].data<T>()[q], false, sc.taps),
+                                     scaled_taps(wts.wavelet_weight[i].data<T>() + q * k, k,
+                                                 wts.wavelet_scale[i].data<T>()[q], false, sc.taps),
                                      deeper ? sc.recon : nullptr, T(0), t[band]));
                 }
                 synthesize_rows(t[0], t[1], 1, half, g.banks.synthesis_lo.data(),
@@ -143,9 +135,10 @@ void forward_rows(Context& ctx,
             }
             const T bias = p.bias ? wts.base_bias.data<T>()[c] : T(0);
             const T scale = wts.base_scale.data<T>()[c];
-            correlate(g.conv(row, 0, g.before,
-                             scaled(wts.base_weight.data<T>() + c * k, k, scale, false, sc.taps),
-                             g.pyr.levels > 0 ? sc.recon : nullptr, scale * bias, sc.full));
+            correlate(
+                g.conv(row, 0, g.before,
+                       scaled_taps(wts.base_weight.data<T>() + c * k, k, scale, false, sc.taps),
+                       g.pyr.levels > 0 ? sc.recon : nullptr, scale * bias, sc.full));
             T* yp = yd + nc * g.l_out;
             for (int o = 0; o < g.l_out; ++o) {
                 T sum = 0;
@@ -215,12 +208,8 @@ void backward_rows(Context& ctx,
         const int stride0 = g.pyr.bordered[0].stride;
         weight_grad(row - g.before, stride0, grad, stride0, 1, g.length, 1, k, part);
         const double g_sum = static_cast<double>(ConstRowMap<T>(grad, g.length).sum());
-        double base_dot = 0.0;
-        for (int t = 0; t < k; ++t) {
-            base_dot += static_cast<double>(base_w[t]) * part[t];
-            part[t] *= static_cast<double>(scale);
-        }
-        part[lay.base_scale()] = base_dot + static_cast<double>(bias) * g_sum;
+        part[lay.base_scale()] =
+            scale_grad_from_corr(base_w, k, scale, part) + static_cast<double>(bias) * g_sum;
         part[lay.base_bias()] = static_cast<double>(scale) * g_sum;
 
         if (g.pyr.levels > 0) {
@@ -245,14 +234,10 @@ void backward_rows(Context& ctx,
                     double* dg = part + lay.level_weight(i, band);
                     weight_grad(g.pyr.band(sc.bands, i, band) - g.before, stride, ds, stride, 1,
                                 half, 1, k, dg);
-                    double dot = 0.0;
-                    for (int t = 0; t < k; ++t) {
-                        dot += static_cast<double>(kernel[t]) * dg[t];
-                        dg[t] *= static_cast<double>(sigma);
-                    }
-                    part[lay.level_scale(i, band)] = dot;
+                    part[lay.level_scale(i, band)] = scale_grad_from_corr(kernel, k, sigma, dg);
                     const bool deeper = band == 0 && i + 1 < g.pyr.levels;
-                    correlate(g.conv(ds, i + 1, g.after, scaled(kernel, k, sigma, true, sc.taps),
+                    correlate(g.conv(ds, i + 1, g.after,
+                                     scaled_taps(kernel, k, sigma, true, sc.taps),
                                      deeper ? sc.da : nullptr, T(0), dz[band]));
                 }
                 synthesize_rows(dz[0], dz[1], 1, half, g.banks.analysis_lo.data(),
@@ -260,7 +245,7 @@ void backward_rows(Context& ctx,
                                 g.banks.analysis.pad, g.pyr.len[i], sc.da, 0, sc.work);
             }
         }
-        correlate(g.conv(grad, 0, g.after, scaled(base_w, k, scale, true, sc.taps),
+        correlate(g.conv(grad, 0, g.after, scaled_taps(base_w, k, scale, true, sc.taps),
                          g.pyr.levels > 0 ? sc.da : nullptr, T(0), nullptr)
                       .write(dxd + nc * g.length, g.length, false));
     });

@@ -40,27 +40,6 @@ struct BackwardScratch {
           tmp(cur.take(pyr.transform_tmp_elems(banks))) {}
 };
 
-// The input gradient of a 'same' conv correlates with the flipped kernel (spec 6.1).
-template <class T>
-const T* flipped_scaled(const T* kernel, int n, T scale, T* out) {
-    for (int t = 0; t < n; ++t) {
-        out[t] = scale * kernel[n - 1 - t];
-    }
-    return out;
-}
-
-// dg holds C = corr(input, dO) of a conv whose output was scaled by `scale`: turns it into the
-// weight gradient scale * C and returns the scale gradient <kernel, C>.
-template <class T>
-double scale_grad_from_corr(const T* kernel, int n, T scale, double* dg) {
-    double sum = 0.0;
-    for (int t = 0; t < n; ++t) {
-        sum += static_cast<double>(kernel[t]) * dg[t];
-        dg[t] *= static_cast<double>(scale);
-    }
-    return sum;
-}
-
 template <class T>
 void backward_planes(Context& ctx,
                      const Tensor& dy,
@@ -165,19 +144,20 @@ void backward_planes(Context& ctx,
                     // dZ_i = conv input gradient of scale * dS_i; the raw LL band also fed
                     // level i+1, so band 0 starts from dA_{i+1}.
                     const bool deeper = band == 0 && i + 1 < pyr.levels;
-                    correlate(
-                        same_correlation(ds.band[band], ds.stride, bh, bw,
-                                         flipped_scaled(kernels + q * kk, kk, scales[q], sc.taps),
-                                         k, k, after, after)
-                            .start(deeper ? sc.da : nullptr, pyr.packed_stride(i + 1))
-                            .write(dz.band[band], dz.stride, true));
+                    correlate(same_correlation(
+                                  ds.band[band], ds.stride, bh, bw,
+                                  scaled_taps(kernels + q * kk, kk, scales[q], true, sc.taps), k, k,
+                                  after, after)
+                                  .start(deeper ? sc.da : nullptr, pyr.packed_stride(i + 1))
+                                  .write(dz.band[band], dz.stride, true));
                 }
                 dwt.synthesize(dz, bh, bw, pyr.h[i], pyr.w[i], sc.da, pyr.packed_stride(i));
             }
         }
         // dx = conv input gradient of scale * G, started at dA_0.
         correlate(same_correlation(g, xs.stride, height, width,
-                                   flipped_scaled(base_w, kk, scale, sc.taps), k, k, after, after)
+                                   scaled_taps(base_w, kk, scale, true, sc.taps), k, k, after,
+                                   after)
                       .start(pyr.levels > 0 ? sc.da : nullptr, pyr.packed_stride(0))
                       .write(dxd + nc * plane, width, false));
     });

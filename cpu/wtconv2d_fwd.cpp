@@ -37,14 +37,6 @@ struct ForwardScratch {
 };
 
 template <class T>
-const T* scaled(const T* kernel, int n, T scale, T* out) {
-    for (int t = 0; t < n; ++t) {
-        out[t] = scale * kernel[t];
-    }
-    return out;
-}
-
-template <class T>
 void forward_planes(Context& ctx,
                     const Tensor& x,
                     const WTConvWeights& wts,
@@ -90,9 +82,10 @@ void forward_planes(Context& ctx,
                 for (int band = 0; band < 4; ++band) {
                     const int q = 4 * c + band;
                     const bool deeper = band == 0 && i + 1 < pyr.levels;
-                    correlate(same_correlation(z.band[band], z.stride, pyr.h[i + 1], pyr.w[i + 1],
-                                               scaled(kernels + q * kk, kk, scales[q], sc.taps), k,
-                                               k, before, before)
+                    correlate(same_correlation(
+                                  z.band[band], z.stride, pyr.h[i + 1], pyr.w[i + 1],
+                                  scaled_taps(kernels + q * kk, kk, scales[q], false, sc.taps), k,
+                                  k, before, before)
                                   .start(deeper ? sc.recon : nullptr, pyr.packed_stride(i + 1))
                                   .write(t.band[band], t.stride, true));
                 }
@@ -106,9 +99,10 @@ void forward_planes(Context& ctx,
             T* yp = yd + nc * static_cast<std::ptrdiff_t>(h_out) * w_out;
             const bool direct = s == 1;
             correlate(
-                same_correlation(sc.x + xs.origin(), xs.stride, height, width,
-                                 scaled(wts.base_weight.data<T>() + c * kk, kk, scale, sc.taps), k,
-                                 k, before, before)
+                same_correlation(
+                    sc.x + xs.origin(), xs.stride, height, width,
+                    scaled_taps(wts.base_weight.data<T>() + c * kk, kk, scale, false, sc.taps), k,
+                    k, before, before)
                     .start(pyr.levels > 0 ? sc.recon : nullptr, pyr.packed_stride(0), scale * bias)
                     .write(direct ? yp : sc.full, direct ? width : pyr.packed_stride(0), !direct));
             if (!direct) {
