@@ -154,21 +154,32 @@ void timed_loop(benchmark::State& state, const Work& work, const Machine& m, Ste
     state.counters["mem_floor_ms"] = work.bytes / (m.copy_gbs * 1e9) * 1e3;
 }
 
-void bm_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
+// The fixture's parameters with the algorithm under test.
+WTConvParams with_algo(const Fixture& f, WTConvAlgo algo) {
+    WTConvParams p = f.params;
+    p.algo = algo;
+    return p;
+}
+
+void bm_forward(
+    benchmark::State& state, Context& ctx, Fixture& f, const Machine& m, WTConvAlgo algo) {
+    const WTConvParams params = with_algo(f, algo);
     // One untimed call: the worker threads start and the allocator maps its pages.
-    benchmark::DoNotOptimize(wtconv2d_forward(ctx, f.x, f.w, f.params).raw_data());
+    benchmark::DoNotOptimize(wtconv2d_forward(ctx, f.x, f.w, params).raw_data());
     timed_loop(state, wtconv2d_forward_work(f.problem), m, [&] {
         // The output is allocated by the op and freed here, each iteration: part of its cost.
-        const Tensor y = wtconv2d_forward(ctx, f.x, f.w, f.params);
+        const Tensor y = wtconv2d_forward(ctx, f.x, f.w, params);
         benchmark::DoNotOptimize(y.raw_data());
     });
 }
 
-void bm_forward_backward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
+void bm_forward_backward(
+    benchmark::State& state, Context& ctx, Fixture& f, const Machine& m, WTConvAlgo algo) {
+    const WTConvParams params = with_algo(f, algo);
     const auto step = [&] {
         WTConvSaved saved;
-        const Tensor y = wtconv2d_forward(ctx, f.x, f.w, f.params, &saved);
-        const WTConvGrads g = wtconv2d_backward(ctx, f.dy, f.w, f.params, saved);
+        const Tensor y = wtconv2d_forward(ctx, f.x, f.w, params, &saved);
+        const WTConvGrads g = wtconv2d_backward(ctx, f.dy, f.w, params, saved);
         benchmark::DoNotOptimize(y.raw_data());
         benchmark::DoNotOptimize(g.dx.raw_data());
     };
@@ -178,7 +189,11 @@ void bm_forward_backward(benchmark::State& state, Context& ctx, Fixture& f, cons
 
 // The comparator also checks ours on the very same inputs: rel_l2_err of y (forward) or dx
 // (forward+backward) against the double result.
-void bm_reference_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
+void bm_reference_forward(benchmark::State& state,
+                          Context& ctx,
+                          Fixture& f,
+                          const Machine& m,
+                          WTConvAlgo /*algo: the reference has one*/) {
     const RefInputs& r = f.ref();
     ref::Array y;
     timed_loop(state, wtconv2d_forward_work(f.problem), m, [&] {
@@ -191,7 +206,8 @@ void bm_reference_forward(benchmark::State& state, Context& ctx, Fixture& f, con
 void bm_reference_forward_backward(benchmark::State& state,
                                    Context& ctx,
                                    Fixture& f,
-                                   const Machine& m) {
+                                   const Machine& m,
+                                   WTConvAlgo /*algo: the reference has one*/) {
     const RefInputs& r = f.ref();
     ref::Grads g;
     timed_loop(state, wtconv2d_forward_backward_work(f.problem), m, [&] {
@@ -208,16 +224,18 @@ void bm_reference_forward_backward(benchmark::State& state,
     state.counters["rel_l2_err"] = rel_l2_error(ours.dx, g.dx);
 }
 
-using BenchFn = void (*)(benchmark::State&, Context&, Fixture&, const Machine&);
+using BenchFn = void (*)(benchmark::State&, Context&, Fixture&, const Machine&, WTConvAlgo);
 
 void register_benchmark(const std::string& name,
                         BenchFn fn,
                         Context& ctx,
                         Fixture& f,
                         const Machine& m,
+                        WTConvAlgo algo,
                         bool reference) {
     benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(
-        name.c_str(), [fn, &ctx, &f, &m](benchmark::State& state) { fn(state, ctx, f, m); });
+        name.c_str(),
+        [fn, &ctx, &f, &m, algo](benchmark::State& state) { fn(state, ctx, f, m, algo); });
     // Wall time, since the op runs on several threads; the CPU column sums all of them.
     b->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
     if (reference) {
@@ -279,20 +297,28 @@ int run(int argc, char** argv) {
         p.filter_len = filter_len;
         fixtures.push_back(std::make_unique<Fixture>(p, seed++));
     }
-    const std::string ours = std::string("cpu_") + wtconv_algo_name(WTConvAlgo::kPlanewise);
+    // Ours: the default CPU algorithm (planewise) and the plain stage-by-stage one (direct).
+    const WTConvAlgo algos[] = {WTConvAlgo::kPlanewise, WTConvAlgo::kDirect};
+    const WTConvAlgo none = WTConvAlgo::kAuto;
     for (const auto& f : fixtures) {
         const std::string shape = problem_name(f->problem);
-        register_benchmark("wtconv2d_fwd/" + ours + "/" + shape, bm_forward, ctx, *f, machine,
-                           false);
+        for (const WTConvAlgo algo : algos) {
+            register_benchmark(
+                "wtconv2d_fwd/cpu_" + std::string(wtconv_algo_name(algo)) + "/" + shape, bm_forward,
+                ctx, *f, machine, algo, false);
+        }
         register_benchmark("wtconv2d_fwd/reference/" + shape, bm_reference_forward, ctx, *f,
-                           machine, true);
+                           machine, none, true);
     }
     for (const auto& f : fixtures) {
         const std::string shape = problem_name(f->problem);
-        register_benchmark("wtconv2d_fwdbwd/" + ours + "/" + shape, bm_forward_backward, ctx, *f,
-                           machine, false);
+        for (const WTConvAlgo algo : algos) {
+            register_benchmark(
+                "wtconv2d_fwdbwd/cpu_" + std::string(wtconv_algo_name(algo)) + "/" + shape,
+                bm_forward_backward, ctx, *f, machine, algo, false);
+        }
         register_benchmark("wtconv2d_fwdbwd/reference/" + shape, bm_reference_forward_backward, ctx,
-                           *f, machine, true);
+                           *f, machine, none, true);
     }
 
     if (console) {

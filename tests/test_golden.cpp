@@ -14,6 +14,7 @@
 #include <wtconv/ops/wtconv2d.h>
 
 #include "support/test_support.h"
+#include "support/wtconv_check.h"
 
 namespace wtconv::test {
 namespace {
@@ -38,7 +39,7 @@ const Tensor& tensor(const io::SafetensorsFile& f, const std::string& name) {
     return it->second;
 }
 
-void run_wtconv_case(const std::string& path, DType dtype, Device device) {
+void run_wtconv_case(const std::string& path, DType dtype, Device device, WTConvAlgo algo) {
     const io::SafetensorsFile f = io::read_safetensors(path);
     const bool two_d = meta(f, "op") == "wtconv2d";
     WTConvParams p;
@@ -47,6 +48,7 @@ void run_wtconv_case(const std::string& path, DType dtype, Device device) {
     p.stride = std::stoi(meta(f, "stride"));
     p.bias = meta(f, "bias") == "true";
     p.wavelet = meta(f, "wavelet");
+    p.algo = algo;
 
     // Every stored tensor must be one this op expects: an unknown one means a case we misread.
     std::set<std::string> expected{
@@ -111,19 +113,20 @@ void run_wtconv_case(const std::string& path, DType dtype, Device device) {
 
 class GoldenCase : public testing::Test {
 public:
-    GoldenCase(std::string path, DType dtype, Device device)
-        : path_(std::move(path)), dtype_(dtype), device_(device) {}
+    GoldenCase(std::string path, DType dtype, Device device, WTConvAlgo algo)
+        : path_(std::move(path)), dtype_(dtype), device_(device), algo_(algo) {}
     void TestBody() override {
         if (device_.is_cuda() && !cuda_present()) {
             GTEST_SKIP() << "no CUDA device";
         }
-        run_wtconv_case(path_, dtype_, device_);
+        run_wtconv_case(path_, dtype_, device_, algo_);
     }
 
 private:
     std::string path_;
     DType dtype_;
     Device device_;
+    WTConvAlgo algo_;
 };
 
 class GoldenOpNotImplemented : public testing::Test {
@@ -194,13 +197,17 @@ void register_cases() {
             const std::string stem = fs::path(path).stem().string();
             // TODO(#4): add Device::cuda(0) here once the CUDA kernels exist.
             for (const Device device : {Device::cpu()}) {
-                for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
-                    const std::string name =
-                        stem + "_" + dtype_name(dtype) + "_" + (device.is_cpu() ? "cpu" : "cuda");
-                    const std::string suite = "Golden_" + op;
-                    testing::RegisterTest(
-                        suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                        [=]() -> testing::Test* { return new GoldenCase(path, dtype, device); });
+                for (const WTConvAlgo algo : algos_on(device)) {
+                    for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
+                        const std::string name = stem + "_" + dtype_name(dtype) + "_" +
+                                                 device.str().substr(0, 4) + "_" +
+                                                 wtconv_algo_name(algo);
+                        const std::string suite = "Golden_" + op;
+                        testing::RegisterTest(suite.c_str(), name.c_str(), nullptr, nullptr,
+                                              __FILE__, __LINE__, [=]() -> testing::Test* {
+                                                  return new GoldenCase(path, dtype, device, algo);
+                                              });
+                    }
                 }
             }
         }

@@ -148,7 +148,7 @@ TEST(WTConv2dBadInput, AlgorithmTheDeviceCannotRun) {
     Valid2d v;
     v.tc.params.algo = static_cast<WTConvAlgo>(99);
     expect_error([&] { v.forward(); }, ErrorCode::kNotSupported,
-                 "algo must be auto or planewise on the CPU");
+                 "algo must be auto, planewise or direct on the CPU");
 }
 
 TEST(WTConv1dBadInput, WrongRankAndTooShortForTheStride) {

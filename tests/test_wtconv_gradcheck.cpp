@@ -173,19 +173,24 @@ TEST_P(WTConvNanPropagation, NanReachesExactlyTheOutputsWhoseReceptiveFieldHolds
         const std::int64_t p = rng.uniform_int(0, static_cast<int>(x.numel()) - 1);
         Tensor xn = x.clone();
         xn.data<double>()[p] = std::nan("");
-        const std::vector<double> y = wtconv_forward(ctx, tc, xn, w).to_vector();
         ref::Array onehot(tc.x_shape().sizes());
         onehot.data[static_cast<std::size_t>(p)] = 1.0;
         const ref::Config cfg = to_ref_config(tc.params);
         const ref::Array field = tc.spatial == 2 ? ref::wtconv2d_forward(onehot, ones, cfg, fb)
                                                  : ref::wtconv1d_forward(onehot, ones, cfg, fb);
-        std::int64_t reached = 0;
-        for (std::size_t i = 0; i < y.size(); ++i) {
-            ASSERT_EQ(std::isnan(y[i]), field.data[i] != 0.0)
-                << "output " << i << " with NaN at input " << p << ", " << describe(tc);
-            reached += std::isnan(y[i]) ? 1 : 0;
+        for (const WTConvAlgo algo : algos_on(Device::cpu())) {
+            WTConvCase run_case = tc;
+            run_case.params.algo = algo;
+            const std::vector<double> y = wtconv_forward(ctx, run_case, xn, w).to_vector();
+            std::int64_t reached = 0;
+            for (std::size_t i = 0; i < y.size(); ++i) {
+                ASSERT_EQ(std::isnan(y[i]), field.data[i] != 0.0)
+                    << "output " << i << " with NaN at input " << p << ", "
+                    << wtconv_algo_name(algo) << ", " << describe(tc);
+                reached += std::isnan(y[i]) ? 1 : 0;
+            }
+            EXPECT_GT(reached, 0) << describe(tc);  // the test must not pass vacuously
         }
-        EXPECT_GT(reached, 0) << describe(tc);  // the test must not pass vacuously
     }
 }
 
@@ -211,7 +216,9 @@ INSTANTIATE_TEST_SUITE_P(EveryRank,
 // Each plane's work and the fixed-order batch sum do not depend on the thread count, so outputs
 // and gradients are bitwise identical for the same input with 1, 2 or 3 threads.
 TEST(WTConvDeterminism, BitwiseIdenticalAcrossRunsAndThreadCounts) {
-    for (const int spatial : {2, 1}) {
+    for (const auto& [spatial, algo] :
+         {std::pair{2, WTConvAlgo::kPlanewise}, std::pair{1, WTConvAlgo::kPlanewise},
+          std::pair{2, WTConvAlgo::kDirect}, std::pair{1, WTConvAlgo::kDirect}}) {
         WTConvCase tc;
         tc.spatial = spatial;
         tc.n = 3;
@@ -219,6 +226,7 @@ TEST(WTConvDeterminism, BitwiseIdenticalAcrossRunsAndThreadCounts) {
         tc.h = spatial == 2 ? 23 : 1;
         tc.w = spatial == 2 ? 17 : 301;
         tc.params.levels = 3;
+        tc.params.algo = algo;
         tc.dtype = DType::kFloat32;
         Rng rng(77);
         const Tensor x = random_normal(rng, tc.x_shape(), tc.dtype);
@@ -244,7 +252,7 @@ TEST(WTConvDeterminism, BitwiseIdenticalAcrossRunsAndThreadCounts) {
         for (const int threads : {1, 3}) {
             Context ctx(Device::cpu(), ContextOptions{threads, false});
             EXPECT_EQ(first, bytes(wtconv_run(ctx, tc, x, w, dy)))
-                << threads << " threads vs 2, " << describe(tc);
+                << threads << " threads vs 2, " << wtconv_algo_name(algo) << ", " << describe(tc);
         }
     }
 }

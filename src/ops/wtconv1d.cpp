@@ -12,8 +12,14 @@ namespace {
 Shape output_shape(const Tensor& x, const WTConvParams& p) {
     return Shape{x.size(0), x.size(1), detail::averaged_size(x.size(2), p.stride)};
 }
-constexpr detail::WTConvRank kRank{
-    "wtconv1d", 1, 2, output_shape, cpu::wtconv1d_forward, cpu::wtconv1d_backward};
+constexpr detail::WTConvRank kRank{"wtconv1d",
+                                   1,
+                                   2,
+                                   output_shape,
+                                   cpu::wtconv1d_forward,
+                                   cpu::wtconv1d_backward,
+                                   cpu::wtconv1d_forward_direct,
+                                   cpu::wtconv1d_backward_direct};
 }  // namespace
 
 Tensor wtconv1d_forward(Context& ctx,

@@ -13,8 +13,14 @@ Shape output_shape(const Tensor& x, const WTConvParams& p) {
     return Shape{x.size(0), x.size(1), detail::subsampled_size(x.size(2), p.stride),
                  detail::subsampled_size(x.size(3), p.stride)};
 }
-constexpr detail::WTConvRank kRank{
-    "wtconv2d", 2, 4, output_shape, cpu::wtconv2d_forward, cpu::wtconv2d_backward};
+constexpr detail::WTConvRank kRank{"wtconv2d",
+                                   2,
+                                   4,
+                                   output_shape,
+                                   cpu::wtconv2d_forward,
+                                   cpu::wtconv2d_backward,
+                                   cpu::wtconv2d_forward_direct,
+                                   cpu::wtconv2d_backward_direct};
 }  // namespace
 
 Tensor wtconv2d_forward(Context& ctx,

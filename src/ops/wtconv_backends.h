@@ -38,4 +38,33 @@ void wtconv1d_backward(Context& ctx,
                        const detail::WaveletTaps& wavelet,
                        WTConvGrads& grads);
 
+// The same four on the direct algorithm (WTConvAlgo::kDirect): cpu/wtconv2d_direct.cpp and
+// cpu/wtconv1d_direct.cpp.
+void wtconv2d_forward_direct(Context& ctx,
+                             const Tensor& x,
+                             const WTConvWeights& w,
+                             const WTConvParams& p,
+                             const detail::WaveletTaps& wavelet,
+                             Tensor& y);
+void wtconv2d_backward_direct(Context& ctx,
+                              const Tensor& dy,
+                              const Tensor& x,
+                              const WTConvWeights& w,
+                              const WTConvParams& p,
+                              const detail::WaveletTaps& wavelet,
+                              WTConvGrads& grads);
+void wtconv1d_forward_direct(Context& ctx,
+                             const Tensor& x,
+                             const WTConvWeights& w,
+                             const WTConvParams& p,
+                             const detail::WaveletTaps& wavelet,
+                             Tensor& y);
+void wtconv1d_backward_direct(Context& ctx,
+                              const Tensor& dy,
+                              const Tensor& x,
+                              const WTConvWeights& w,
+                              const WTConvParams& p,
+                              const detail::WaveletTaps& wavelet,
+                              WTConvGrads& grads);
+
 }  // namespace wtconv::cpu

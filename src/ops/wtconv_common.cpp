@@ -29,6 +29,8 @@ const char* wtconv_algo_name_impl(WTConvAlgo algo) {
             return "auto";
         case WTConvAlgo::kPlanewise:
             return "planewise";
+        case WTConvAlgo::kDirect:
+            return "direct";
     }
     return "?";
 }
@@ -147,11 +149,16 @@ WTConvGrads alloc_wtconv_grads(const WTConvRank& r,
 WTConvAlgo choose_wtconv_algo(const WTConvRank& r, Device device, WTConvAlgo requested) {
     switch (device.type) {
         case DeviceType::kCpu:
-            WTCONV_CHECK_CODE(requested == WTConvAlgo::kAuto || requested == WTConvAlgo::kPlanewise,
-                              ErrorCode::kNotSupported, r.op,
-                              ": algo must be auto or planewise on the CPU, got ",
-                              wtconv_algo_name(requested));
-            return WTConvAlgo::kPlanewise;
+            switch (requested) {
+                case WTConvAlgo::kAuto:
+                case WTConvAlgo::kPlanewise:
+                    return WTConvAlgo::kPlanewise;
+                case WTConvAlgo::kDirect:
+                    return WTConvAlgo::kDirect;
+            }
+            throw Error(ErrorCode::kNotSupported,
+                        concat(r.op, ": algo must be auto, planewise or direct on the CPU, got ",
+                               wtconv_algo_name(requested)));
         case DeviceType::kCuda:
             break;
     }
@@ -169,11 +176,12 @@ Tensor wtconv_forward(const WTConvRank& r,
                       const WTConvParams& p,
                       WTConvSaved* saved) {
     const WaveletTaps& taps = check_wtconv_forward(r, ctx, x, w, p);
-    choose_wtconv_algo(r, x.device(), p.algo);
+    const WTConvAlgo algo = choose_wtconv_algo(r, x.device(), p.algo);
     Tensor y = alloc_output(ctx, r.output_shape(x, p), x.dtype(), x.device());
     switch (x.device().type) {
         case DeviceType::kCpu:
-            r.cpu_forward(ctx, x, w, p, taps, y);
+            (algo == WTConvAlgo::kDirect ? r.cpu_forward_direct : r.cpu_forward)(ctx, x, w, p, taps,
+                                                                                 y);
             break;
         case DeviceType::kCuda:
             break;  // choose_wtconv_algo has thrown: no CUDA kernels yet (#4)
@@ -195,14 +203,15 @@ WTConvGrads wtconv_backward(const WTConvRank& r,
                  "called with saved?)");
     const Tensor& x = saved.x;
     const WaveletTaps& taps = check_wtconv_forward(r, ctx, x, w, p);
-    choose_wtconv_algo(r, x.device(), p.algo);
+    const WTConvAlgo algo = choose_wtconv_algo(r, x.device(), p.algo);
     check_shape(r.op, "dy", dy, r.output_shape(x, p));
     check_dtype(r.op, "dy", dy, x.dtype());
     check_device(r.op, "dy", dy, x.device());
     WTConvGrads grads = alloc_wtconv_grads(r, ctx, x, p);
     switch (x.device().type) {
         case DeviceType::kCpu:
-            r.cpu_backward(ctx, dy, x, w, p, taps, grads);
+            (algo == WTConvAlgo::kDirect ? r.cpu_backward_direct : r.cpu_backward)(ctx, dy, x, w, p,
+                                                                                   taps, grads);
             break;
         case DeviceType::kCuda:
             break;  // choose_wtconv_algo has thrown: no CUDA kernels yet (#4)

@@ -28,8 +28,10 @@ struct WTConvRank {
     int spatial;     // 2 or 1
     int bands;       // 4 or 2
     Shape (*output_shape)(const Tensor& x, const WTConvParams& p);
-    WTConvForwardKernel cpu_forward;
+    WTConvForwardKernel cpu_forward;  // planewise
     WTConvBackwardKernel cpu_backward;
+    WTConvForwardKernel cpu_forward_direct;
+    WTConvBackwardKernel cpu_backward_direct;
 };
 
 // The one dispatch point of the WTConv family: checks every argument, allocates every output,

@@ -60,21 +60,38 @@ ref::Grads reference_backward(const WTConvCase& tc,
                            : ref::wtconv1d_backward(x, dy, w, cfg, fb);
 }
 
+std::vector<WTConvAlgo> algos_on(Device device) {
+    switch (device.type) {
+        case DeviceType::kCpu:
+            return {WTConvAlgo::kPlanewise, WTConvAlgo::kDirect};
+        case DeviceType::kCuda:
+            break;
+    }
+    return {};  // TODO(#4): the CUDA direct and fused algorithms
+}
+
 void expect_matches_reference(Context& ctx, const WTConvCase& tc) {
     Rng rng(tc.seed);
     const Device dev = ctx.device();
     const Tensor x = random_normal(rng, tc.x_shape(), tc.dtype, dev);
     const WTConvWeights w = random_wtconv_weights(rng, tc, dev);
     const Tensor dy = random_normal(rng, wtconv_output_shape(tc), tc.dtype, dev);
-
-    const WTConvRun run = wtconv_run(ctx, tc, x, w, dy);
     const ref::Array rx = to_ref(x);
     const ref::Weights rw = to_ref(w);
-    const double tol = tolerance(tc.dtype);
-    EXPECT_LT(rel_l2_error(run.y, reference_forward(tc, rx, rw)), tol) << "y of " << describe(tc);
+    const ref::Array want_y = reference_forward(tc, rx, rw);
     const ref::Grads want = reference_backward(tc, rx, to_ref(dy), rw);
-    for (const auto& [name, err] : gradient_errors(run.grads, want, tc.params)) {
-        EXPECT_LT(err, tol) << name << " of " << describe(tc);
+    const double tol = tolerance(tc.dtype);
+
+    for (const WTConvAlgo algo : algos_on(dev)) {
+        WTConvCase run_case = tc;
+        run_case.params.algo = algo;
+        const WTConvRun run = wtconv_run(ctx, run_case, x, w, dy);
+        const std::string where =
+            std::string(" by ") + wtconv_algo_name(algo) + " of " + describe(tc);
+        EXPECT_LT(rel_l2_error(run.y, want_y), tol) << "y" << where;
+        for (const auto& [name, err] : gradient_errors(run.grads, want, tc.params)) {
+            EXPECT_LT(err, tol) << name << where;
+        }
     }
 }
 

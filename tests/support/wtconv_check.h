@@ -42,8 +42,12 @@ ref::Grads reference_backward(const WTConvCase& tc,
                               const ref::Array& dy,
                               const ref::Weights& w);
 
+// Every algorithm the device runs (CPU: planewise and direct).
+std::vector<WTConvAlgo> algos_on(Device device);
+
 // The whole comparison: random x, weights and dy from tc.seed; library on ctx's device vs the
-// reference, forward and every gradient, each error under tolerance(tc.dtype).
+// reference, forward and every gradient, for every algorithm of the device, each error under
+// tolerance(tc.dtype).
 void expect_matches_reference(Context& ctx, const WTConvCase& tc);
 
 }  // namespace wtconv::test
