@@ -23,18 +23,6 @@ void check_param(
 
 }  // namespace
 
-const char* wtconv_algo_name_impl(WTConvAlgo algo) {
-    switch (algo) {
-        case WTConvAlgo::kAuto:
-            return "auto";
-        case WTConvAlgo::kPlanewise:
-            return "planewise";
-        case WTConvAlgo::kDirect:
-            return "direct";
-    }
-    return "?";
-}
-
 const WaveletTaps& check_wtconv_forward(const WTConvRank& r,
                                         Context& ctx,
                                         const Tensor& x,
@@ -223,6 +211,15 @@ WTConvGrads wtconv_backward(const WTConvRank& r,
 
 namespace wtconv {
 const char* wtconv_algo_name(WTConvAlgo algo) {
-    return detail::wtconv_algo_name_impl(algo);
+    switch (algo) {
+        case WTConvAlgo::kAuto:
+            return "auto";
+        case WTConvAlgo::kPlanewise:
+            return "planewise";
+        case WTConvAlgo::kDirect:
+            return "direct";
+    }
+    return "?";
 }
+
 }  // namespace wtconv
