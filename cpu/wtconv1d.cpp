@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cpu/depthwise.h"
+#include "cpu/float_types.h"
 #include "cpu/parallel.h"
 #include "cpu/wavelet_transform.h"
 #include "cpu/wtconv_partials.h"
@@ -261,14 +262,10 @@ void wtconv1d_forward(Context& ctx,
                       const WTConvParams& p,
                       const detail::WaveletTaps& wavelet,
                       Tensor& y) {
-    switch (x.dtype()) {
-        case DType::kFloat32:
-            forward_rows<float>(ctx, x, w, p, wavelet, y);
-            break;
-        case DType::kFloat64:
-            forward_rows<double>(ctx, x, w, p, wavelet, y);
-            break;
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        forward_rows<T>(ctx, x, w, p, wavelet, y);
+    });
 }
 
 void wtconv1d_backward(Context& ctx,
@@ -278,14 +275,10 @@ void wtconv1d_backward(Context& ctx,
                        const WTConvParams& p,
                        const detail::WaveletTaps& wavelet,
                        WTConvGrads& grads) {
-    switch (x.dtype()) {
-        case DType::kFloat32:
-            backward_rows<float>(ctx, dy, x, w, p, wavelet, grads);
-            break;
-        case DType::kFloat64:
-            backward_rows<double>(ctx, dy, x, w, p, wavelet, grads);
-            break;
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        backward_rows<T>(ctx, dy, x, w, p, wavelet, grads);
+    });
 }
 
 }  // namespace wtconv::cpu

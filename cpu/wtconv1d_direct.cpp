@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/direct_stages.h"
+#include "cpu/float_types.h"
 #include "ops/wtconv_backends.h"
 
 namespace wtconv::cpu {
@@ -142,23 +144,12 @@ struct Direct1d {
         }
     }
 
-    // A per-channel sum over the batch that is the same for any thread count: row q = (n, ch)
-    // writes `width` partial sums (double, one thread, fixed order) through row_fn(q, partial),
-    // then each channel adds its N partials in n order and out (channels, width) gets them as T.
+    PlaneBatch batch() const {
+        return PlaneBatch{n, threads};
+    }
     template <class Fn>
-    void batch_reduce(int64_t channels, int64_t width, T* out, const Fn& row_fn) const {
-        std::vector<double> partial(n * channels * width);
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t q = 0; q < n * channels; ++q) {
-            row_fn(q, partial.data() + q * width);
-        }
-        for (int64_t e = 0; e < channels * width; ++e) {
-            double total = 0;
-            for (int64_t b = 0; b < n; ++b) {
-                total += partial[b * channels * width + e];
-            }
-            out[e] = static_cast<T>(total);
-        }
+    void batch_reduce(int64_t channels, int64_t width, T* out, const Fn& plane_fn) const {
+        cpu::batch_reduce(batch(), channels, width, out, plane_fn);
     }
 
     // Weight gradient of conv (spec 6.1), summed over the batch, stored as T once:
@@ -180,36 +171,14 @@ struct Direct1d {
         });
     }
 
-    // out[ch] = sum_n sum_y a[n, ch, y] * b[n, ch, y], in double (b null: sum of a).
     void channel_dot(const T* a, const T* b, const Rows& g, T* out) const {
-        batch_reduce(g.channels, 1, out, [&](int64_t q, double* d) {
-            double acc = 0;
-            for (int64_t e = q * g.len; e < (q + 1) * g.len; ++e) {
-                acc += static_cast<double>(a[e]) * (b != nullptr ? static_cast<double>(b[e]) : 1.0);
-            }
-            *d = acc;
-        });
+        cpu::channel_dot(batch(), g.channels, g.len, a, b, out);
     }
-
-    // out_q = factor[q % channels] * in_q: a per-channel scale (spec 4) or its adjoint (6.1).
     void scale(const T* in, const T* factor, const Rows& g, T* out) const {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t q = 0; q < n * g.channels; ++q) {
-            for (int64_t e = q * g.len; e < (q + 1) * g.len; ++e) {
-                out[e] = factor[q % g.channels] * in[e];
-            }
-        }
+        scale_planes(batch(), g.channels, g.len, in, factor, out);
     }
-
-    // dst_q += src_q for the N * C rows of `m` samples, at strides src_stride, dst_stride:
-    // dst_stride = 2m adds into band 0 of a band tensor (T_i += R_{i+1}, dZ_i += dA_{i+1}).
     void add(const T* src, int64_t src_stride, T* dst, int64_t dst_stride, int64_t m) const {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t q = 0; q < n * c; ++q) {
-            for (int64_t e = 0; e < m; ++e) {
-                dst[q * dst_stride + e] += src[q * src_stride + e];
-            }
-        }
+        add_planes(batch(), c, src, src_stride, dst, dst_stride, m);
     }
 
     // The decomposition (fine to coarse: Z_i, V_i) and the base branch B of spec 4.
@@ -337,12 +306,10 @@ void wtconv1d_forward_direct(Context& ctx,
                              const WTConvParams& p,
                              const detail::WaveletTaps& wavelet,
                              Tensor& y) {
-    switch (x.dtype()) {
-        case DType::kFloat32:
-            return Direct1d<float>(ctx, x, p, wavelet).forward(w, y);
-        case DType::kFloat64:
-            return Direct1d<double>(ctx, x, p, wavelet).forward(w, y);
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        Direct1d<T>(ctx, x, p, wavelet).forward(w, y);
+    });
 }
 
 void wtconv1d_backward_direct(Context& ctx,
@@ -352,12 +319,10 @@ void wtconv1d_backward_direct(Context& ctx,
                               const WTConvParams& p,
                               const detail::WaveletTaps& wavelet,
                               WTConvGrads& grads) {
-    switch (x.dtype()) {
-        case DType::kFloat32:
-            return Direct1d<float>(ctx, x, p, wavelet).backward(dy, w, grads);
-        case DType::kFloat64:
-            return Direct1d<double>(ctx, x, p, wavelet).backward(dy, w, grads);
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        Direct1d<T>(ctx, x, p, wavelet).backward(dy, w, grads);
+    });
 }
 
 }  // namespace wtconv::cpu

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cpu/depthwise.h"
+#include "cpu/float_types.h"
 #include "cpu/parallel.h"
 #include "cpu/wtconv2d_plane.h"
 #include "cpu/wtconv_partials.h"
@@ -175,14 +176,10 @@ void wtconv2d_backward(Context& ctx,
                        const WTConvParams& p,
                        const detail::WaveletTaps& wavelet,
                        WTConvGrads& grads) {
-    switch (x.dtype()) {
-        case DType::kFloat32:
-            backward_planes<float>(ctx, dy, x, w, p, wavelet, grads);
-            break;
-        case DType::kFloat64:
-            backward_planes<double>(ctx, dy, x, w, p, wavelet, grads);
-            break;
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        backward_planes<T>(ctx, dy, x, w, p, wavelet, grads);
+    });
 }
 
 }  // namespace wtconv::cpu

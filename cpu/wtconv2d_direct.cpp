@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/direct_stages.h"
+#include "cpu/float_types.h"
 #include "ops/wtconv_backends.h"
 
 namespace wtconv::cpu {
@@ -174,23 +176,12 @@ struct Direct2d {
         }
     }
 
-    // A per-channel sum over the batch that is the same for any thread count: plane q = (n, ch)
-    // writes `width` partial sums (double, one thread, fixed order) through plane_fn(q, partial),
-    // then each channel adds its N partials in n order and out (channels, width) gets them as T.
+    PlaneBatch batch() const {
+        return PlaneBatch{n, threads};
+    }
     template <class Fn>
     void batch_reduce(int64_t channels, int64_t width, T* out, const Fn& plane_fn) const {
-        std::vector<double> partial(static_cast<size_t>(n * channels * width));
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t q = 0; q < n * channels; ++q) {
-            plane_fn(q, partial.data() + q * width);
-        }
-        for (int64_t e = 0; e < channels * width; ++e) {
-            double total = 0;
-            for (int64_t b = 0; b < n; ++b) {
-                total += partial[b * channels * width + e];
-            }
-            out[e] = static_cast<T>(total);
-        }
+        cpu::batch_reduce(batch(), channels, width, out, plane_fn);
     }
 
     // Weight gradient of conv (spec 6.1), summed over the batch, stored as T once:
@@ -218,36 +209,14 @@ struct Direct2d {
         });
     }
 
-    // out[ch] = sum_n sum_{y,x} a[n, ch, y, x] * b[n, ch, y, x], in double (b null: sum of a).
     void channel_dot(const T* a, const T* b, const Grid& g, T* out) const {
-        batch_reduce(g.channels, 1, out, [&](int64_t q, double* d) {
-            double acc = 0;
-            for (int64_t e = q * g.plane(); e < (q + 1) * g.plane(); ++e) {
-                acc += static_cast<double>(a[e]) * (b != nullptr ? static_cast<double>(b[e]) : 1.0);
-            }
-            *d = acc;
-        });
+        cpu::channel_dot(batch(), g.channels, g.plane(), a, b, out);
     }
-
-    // out_q = factor[q % channels] * in_q: a per-channel scale (spec 4) or its adjoint (6.1).
     void scale(const T* in, const T* factor, const Grid& g, T* out) const {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t q = 0; q < n * g.channels; ++q) {
-            for (int64_t e = q * g.plane(); e < (q + 1) * g.plane(); ++e) {
-                out[e] = factor[q % g.channels] * in[e];
-            }
-        }
+        scale_planes(batch(), g.channels, g.plane(), in, factor, out);
     }
-
-    // dst_q += src_q for the N * C planes of `plane` elements, at strides src_stride, dst_stride:
-    // dst_stride = 4 * plane adds into band 0 of a band tensor (T_i += R_{i+1}, dZ_i += dA_{i+1}).
-    void add(const T* src, int64_t src_stride, T* dst, int64_t dst_stride, int64_t plane) const {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t q = 0; q < n * c; ++q) {
-            for (int64_t e = 0; e < plane; ++e) {
-                dst[q * dst_stride + e] += src[q * src_stride + e];
-            }
-        }
+    void add(const T* src, int64_t src_stride, T* dst, int64_t dst_stride, int64_t m) const {
+        add_planes(batch(), c, src, src_stride, dst, dst_stride, m);
     }
 
     // fn(full, kept) for every pixel the 2D stride keeps (spec 4: rows and columns 0, s, 2s, ...),
@@ -373,12 +342,10 @@ void wtconv2d_forward_direct(Context& ctx,
                              const WTConvParams& p,
                              const detail::WaveletTaps& wavelet,
                              Tensor& y) {
-    switch (x.dtype()) {
-        case DType::kFloat32:
-            return Direct2d<float>(ctx, x, p, wavelet).forward(w, y);
-        case DType::kFloat64:
-            return Direct2d<double>(ctx, x, p, wavelet).forward(w, y);
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        Direct2d<T>(ctx, x, p, wavelet).forward(w, y);
+    });
 }
 
 void wtconv2d_backward_direct(Context& ctx,
@@ -388,12 +355,10 @@ void wtconv2d_backward_direct(Context& ctx,
                               const WTConvParams& p,
                               const detail::WaveletTaps& wavelet,
                               WTConvGrads& grads) {
-    switch (x.dtype()) {
-        case DType::kFloat32:
-            return Direct2d<float>(ctx, x, p, wavelet).backward(dy, w, grads);
-        case DType::kFloat64:
-            return Direct2d<double>(ctx, x, p, wavelet).backward(dy, w, grads);
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        Direct2d<T>(ctx, x, p, wavelet).backward(dy, w, grads);
+    });
 }
 
 }  // namespace wtconv::cpu

@@ -3,6 +3,7 @@
 // scale is folded into its conv's taps and each sum into the next conv's starting value, so the
 // last conv writes y directly.
 #include "cpu/depthwise.h"
+#include "cpu/float_types.h"
 #include "cpu/parallel.h"
 #include "cpu/wtconv2d_plane.h"
 #include "ops/wtconv_backends.h"
@@ -125,11 +126,10 @@ void wtconv2d_forward(Context& ctx,
                       const WTConvParams& p,
                       const detail::WaveletTaps& wavelet,
                       Tensor& y) {
-    if (x.dtype() == DType::kFloat32) {
-        forward_planes<float>(ctx, x, w, p, wavelet, y);
-    } else {
-        forward_planes<double>(ctx, x, w, p, wavelet, y);
-    }
+    with_float_type(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        forward_planes<T>(ctx, x, w, p, wavelet, y);
+    });
 }
 
 }  // namespace wtconv::cpu
