@@ -1,7 +1,9 @@
 // wtconv_golden_test: every golden case under $WTCONV_GOLDEN_DIR (default tests/golden), forward
-// and every gradient, in float64 (1e-12) and float32 (1e-5), on every backend present. Cases are
-// found at run time and grouped by their "op" metadata; an op the library does not implement yet is
-// reported as skipped by name, and a case of an implemented op that cannot run fails.
+// and every gradient, in float64 (1e-12) and float32 (1e-5), on every algorithm of every device
+// that is promised to run it (wtconv_promised: CUDA direct every case, CUDA fused the float32 db1
+// WTConv2d cases with K 3, 5, 7 and up to 3 levels) or says it supports it. Cases are found at run
+// time and grouped by their "op" metadata; an op the library does not implement yet is reported as
+// skipped by name, CUDA cases skip without a GPU, and a registered case that cannot run fails.
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -39,15 +41,20 @@ const Tensor& tensor(const io::SafetensorsFile& f, const std::string& name) {
     return it->second;
 }
 
-void run_wtconv_case(const std::string& path, DType dtype, Device device, WTConvAlgo algo) {
-    const io::SafetensorsFile f = io::read_safetensors(path);
-    const bool two_d = meta(f, "op") == "wtconv2d";
+WTConvParams params_of(const io::SafetensorsFile& f) {
     WTConvParams p;
     p.kernel_size = std::stoi(meta(f, "kernel_size"));
     p.levels = std::stoi(meta(f, "levels"));
     p.stride = std::stoi(meta(f, "stride"));
     p.bias = meta(f, "bias") == "true";
     p.wavelet = meta(f, "wavelet");
+    return p;
+}
+
+void run_wtconv_case(const std::string& path, DType dtype, Device device, WTConvAlgo algo) {
+    const io::SafetensorsFile f = io::read_safetensors(path);
+    const bool two_d = meta(f, "op") == "wtconv2d";
+    WTConvParams p = params_of(f);
     p.algo = algo;
 
     // Every stored tensor must be one this op expects: an unknown one means a case we misread.
@@ -117,7 +124,9 @@ public:
         : path_(std::move(path)), dtype_(dtype), device_(device), algo_(algo) {}
     void TestBody() override {
         if (device_.is_cuda() && !cuda_present()) {
-            GTEST_SKIP() << "no CUDA device";
+            GTEST_SKIP() << "no CUDA device (cuda_device_count() == 0): " << path_ << " in "
+                         << dtype_name(dtype_) << " by " << wtconv_algo_name(algo_)
+                         << " runs on cuda:0 only";
         }
         run_wtconv_case(path_, dtype_, device_, algo_);
     }
@@ -173,7 +182,11 @@ TEST(GoldenCopy, MatchesSharedGolden) {
 }
 
 void register_cases() {
-    std::map<std::string, std::vector<std::string>> by_op;
+    struct GoldenFile {
+        std::string path;
+        WTConvParams params;
+    };
+    std::map<std::string, std::vector<GoldenFile>> by_op;
     std::vector<fs::path> files;
     for (const auto& e : fs::recursive_directory_iterator(golden_dir())) {
         if (e.is_regular_file() && e.path().extension() == ".safetensors") {
@@ -182,23 +195,38 @@ void register_cases() {
     }
     std::sort(files.begin(), files.end());
     for (const fs::path& file : files) {
-        by_op[io::read_safetensors(file.string()).metadata["op"]].push_back(file.string());
+        const io::SafetensorsFile f = io::read_safetensors(file.string());
+        const auto op = f.metadata.find("op");
+        const std::string name = op == f.metadata.end() ? std::string() : op->second;
+        const bool wtconv = name == "wtconv2d" || name == "wtconv1d";
+        by_op[name].push_back({file.string(), wtconv ? params_of(f) : WTConvParams{}});
     }
-    for (const auto& [op, paths] : by_op) {
+    for (const auto& [op, cases] : by_op) {
         if (op != "wtconv2d" && op != "wtconv1d") {
             const std::string name = op.empty() ? std::string("unnamed") : op;
             testing::RegisterTest("GoldenNotImplemented", name.c_str(), nullptr, nullptr, __FILE__,
-                                  __LINE__, [op = name, n = paths.size()]() -> testing::Test* {
+                                  __LINE__, [op = name, n = cases.size()]() -> testing::Test* {
                                       return new GoldenOpNotImplemented(op, n);
                                   });
             continue;
         }
-        for (const std::string& path : paths) {
+        for (const GoldenFile& gf : cases) {
+            const std::string path = gf.path;
             const std::string stem = fs::path(path).stem().string();
-            // TODO(#4): add Device::cuda(0) here once the CUDA kernels exist.
-            for (const Device device : {Device::cpu()}) {
+            // Registered where promised, not only where wtconv*_supports() says so, so that a
+            // combination the library drops fails here instead of disappearing; beyond the promise,
+            // wherever the library says it runs. CUDA cases skip at run time without a GPU.
+            const int spatial = op == "wtconv2d" ? 2 : 1;
+            for (const Device device : {Device::cpu(), Device::cuda(0)}) {
                 for (const WTConvAlgo algo : algos_on(device)) {
                     for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
+                        const bool supported =
+                            spatial == 2 ? wtconv2d_supports(algo, device, dtype, gf.params)
+                                         : wtconv1d_supports(algo, device, dtype, gf.params);
+                        if (!wtconv_promised(algo, device, dtype, spatial, gf.params) &&
+                            !supported) {
+                            continue;
+                        }
                         const std::string name = stem + "_" + dtype_name(dtype) + "_" +
                                                  device.str().substr(0, 4) + "_" +
                                                  wtconv_algo_name(algo);

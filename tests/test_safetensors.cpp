@@ -59,6 +59,8 @@ TEST_F(SafetensorsRoundTrip, EveryRankAndDtypeWithZeroSizesAndMetadataComesBackB
         const std::string r = std::to_string(rank);
         tensors["f32_" + r] = patterned<float>(Shape(sizes), rank);
         tensors["f64_" + r] = patterned<double>(Shape(sizes), rank);
+        tensors["f16_" + r] = patterned<double>(Shape(sizes), rank).to(DType::kFloat16);
+        tensors["bf16_" + r] = patterned<double>(Shape(sizes), rank).to(DType::kBFloat16);
         if (rank > 0) {
             sizes[static_cast<std::size_t>(rank / 2)] = 0;
             tensors["f32_zero_" + r] = patterned<float>(Shape(sizes), rank);

@@ -148,7 +148,10 @@ TEST(WTConv2dBadInput, AlgorithmTheDeviceCannotRun) {
     Valid2d v;
     v.tc.params.algo = static_cast<WTConvAlgo>(99);
     expect_error([&] { v.forward(); }, ErrorCode::kNotSupported,
-                 "algo must be auto, planewise or direct on the CPU");
+                 "algo must be auto, planewise, direct or fused, got 99");
+    v.tc.params.algo = WTConvAlgo::kFused;  // a CUDA algorithm
+    expect_error([&] { v.forward(); }, ErrorCode::kNotSupported,
+                 "algo must be auto, planewise or direct on the CPU, got fused");
 }
 
 TEST(WTConv1dBadInput, WrongRankAndTooShortForTheStride) {

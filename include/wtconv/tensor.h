@@ -30,6 +30,7 @@ public:
                        DType dtype,
                        Device device = Device::cpu());
     // A host tensor holding a copy of values; values.size() must equal shape.numel().
+    // T: float, double, Half or BFloat16.
     template <class T>
     static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
 
@@ -52,16 +53,25 @@ public:
 
     // A new tensor with the same values on another device (always copies).
     Tensor to(Device device) const;
-    // A new tensor with the values converted to dtype (always copies; host tensors only).
+    // A new tensor with the values converted to dtype (always copies; host tensors only). Each
+    // value is rounded once, to nearest with ties to even; beyond the range of float16 or
+    // bfloat16 it becomes +-Inf, and NaN stays NaN.
     Tensor to(DType dtype) const;
     Tensor clone() const;
     // Same storage viewed with another shape of equal numel.
     Tensor reshape(const Shape& shape) const;
     // Copies src's values into this tensor: same shape and dtype, any pair of devices.
     void copy_from(const Tensor& src);
-    // Sets every element to value (host or CUDA).
+    // Sets every element to value, rounded once to dtype() (host or CUDA). On CUDA it is queued on
+    // the legacy default stream and the call returns before it runs: copies, frees and ops on that
+    // stream or on blocking streams see it; work on a cudaStreamNonBlocking stream must be
+    // synchronised by the caller first.
     void fill(double value);
-    // Host tensors only: the values as doubles, for tests and printing.
+    // this += other, element by element: same shape, dtype and device (host or CUDA, queued like
+    // fill). float16 and bfloat16 add in float and round once, which equals the exactly rounded
+    // sum. other may share this tensor's storage.
+    void add_(const Tensor& other);
+    // Host tensors only: the values as doubles (exact for every dtype), for tests and printing.
     std::vector<double> to_vector() const;
 
 private:

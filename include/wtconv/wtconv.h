@@ -1,6 +1,7 @@
 #pragma once
 // Umbrella header: the whole public API of wtconv.
 #include <wtconv/context.h>
+#include <wtconv/cuda_memory.h>
 #include <wtconv/device.h>
 #include <wtconv/dtype.h>
 #include <wtconv/error.h>

@@ -1,5 +1,6 @@
-// Stand-ins for cuda/memory.cu in a build without CUDA: no devices, and every request for device
-// memory says so instead of failing later.
+// Stand-ins for cuda/memory.cu in a build without CUDA: no devices, every request for device
+// memory says so instead of failing later, and the memory statistics are zeros.
+#include <wtconv/cuda_memory.h>
 #include <wtconv/error.h>
 
 #include "core/memory.h"
@@ -20,7 +21,7 @@ int device_count() noexcept {
 void* device_malloc(int, std::size_t) {
     not_built();
 }
-void device_free(int, void*) noexcept {}
+void device_free(int, void*, std::size_t) noexcept {}
 void memcpy_host_to_device(int, void*, const void*, std::size_t) {
     not_built();
 }
@@ -30,8 +31,22 @@ void memcpy_device_to_host(int, void*, const void*, std::size_t) {
 void memcpy_device_to_device(int, void*, int, const void*, std::size_t) {
     not_built();
 }
-void fill_pattern(int, void*, std::size_t, std::size_t, const void*) {
+void fill_pattern(int, void*, std::size_t, std::size_t, const void*, CUstream_st*) {
+    not_built();
+}
+void add_inplace(int, void*, const void*, std::size_t, DType, CUstream_st*) {
     not_built();
 }
 
 }  // namespace wtconv::cuda
+
+namespace wtconv {
+
+// No device memory exists here, so there is nothing to count, reset or give back.
+CudaMemoryStats cuda_memory_stats(int) {
+    return CudaMemoryStats{};
+}
+void cuda_reset_peak_memory(int) {}
+void cuda_empty_cache(int) {}
+
+}  // namespace wtconv

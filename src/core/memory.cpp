@@ -42,12 +42,13 @@ void* allocate(Device device, std::size_t bytes) {
 }
 
 void deallocate(Device device, void* ptr, std::size_t bytes) noexcept {
+    const std::size_t allocated = bytes == 0 ? 1 : bytes;  // as allocate rounded it
     switch (device.type) {
         case DeviceType::kCpu:
-            ::operator delete(ptr, host_alignment(bytes == 0 ? 1 : bytes));
+            ::operator delete(ptr, host_alignment(allocated));
             break;
         case DeviceType::kCuda:
-            cuda::device_free(device.index, ptr);
+            cuda::device_free(device.index, ptr, allocated);
             break;
     }
 }

@@ -4,13 +4,16 @@
 #include <cstddef>
 
 #include <wtconv/device.h>
+#include <wtconv/dtype.h>
+
+struct CUstream_st;  // cudaStream_t is CUstream_st*; declared so host files need no CUDA header
 
 namespace wtconv::detail {
 
 void* allocate(Device device, std::size_t bytes);
 // bytes: what allocate was asked for (it picks the host alignment from it).
 void deallocate(Device device, void* ptr, std::size_t bytes) noexcept;
-// Copies bytes between any two devices; synchronous.
+// Copies bytes between any two devices, ordered as the cuda::memcpy_* below.
 void copy_bytes(
     void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
 
@@ -19,14 +22,33 @@ void copy_bytes(
 namespace wtconv::cuda {
 
 int device_count() noexcept;
+// Stream-ordered on the legacy default stream, from the device's pool, which caches freed memory;
+// counted in cuda_memory_stats. Throws Error(kOutOfMemory) when even an emptied pool cannot serve.
 void* device_malloc(int device, std::size_t bytes);
-void device_free(int device, void* ptr) noexcept;
+// bytes: what device_malloc was asked for. The memory returns to the pool once the work queued on
+// the legacy default stream (and on blocking streams) before this call is done.
+void device_free(int device, void* ptr, std::size_t bytes) noexcept;
+// Ordered after the work queued on the legacy default stream (and on blocking streams); a copy
+// from the host may reuse its source, and one to the host has arrived, when the call returns.
 void memcpy_host_to_device(int device, void* dst, const void* src, std::size_t bytes);
 void memcpy_device_to_host(int device, void* dst, const void* src, std::size_t bytes);
 void memcpy_device_to_device(
     int dst_device, void* dst, int src_device, const void* src, std::size_t bytes);
-// Fills n elements of 4 or 8 bytes each with the same bit pattern.
-void fill_pattern(
-    int device, void* dst, std::size_t n, std::size_t elem_bytes, const void* pattern);
+// The element-wise kernels below are queued on stream (nullptr: the legacy default stream) and
+// return without waiting for it.
+// Fills n elements of 2, 4 or 8 bytes each with the same bit pattern.
+void fill_pattern(int device,
+                  void* dst,
+                  std::size_t n,
+                  std::size_t elem_bytes,
+                  const void* pattern,
+                  CUstream_st* stream = nullptr);
+// dst[i] += src[i] for n elements of dtype; float16 and bfloat16 add in float.
+void add_inplace(int device,
+                 void* dst,
+                 const void* src,
+                 std::size_t n,
+                 DType dtype,
+                 CUstream_st* stream = nullptr);
 
 }  // namespace wtconv::cuda

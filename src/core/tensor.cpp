@@ -1,5 +1,6 @@
 // Tensor storage, construction, copies between devices and dtypes.
 #include <cstring>
+#include <type_traits>
 
 #include <wtconv/tensor.h>
 
@@ -28,12 +29,59 @@ void check_shape_valid(const Shape& shape) {
     shape.numel();  // throws on a negative size or an overflowing element count
 }
 
-template <class T>
-void fill_host(void* dst, std::int64_t n, double value) {
-    T* p = static_cast<T*>(dst);
-    const T v = static_cast<T>(value);
-    for (std::int64_t i = 0; i < n; ++i) {
-        p[i] = v;
+// f(T{}) with T the storage type of dtype; no default, so -Wswitch names this place when DType
+// grows.
+template <class F>
+void with_storage_type(DType dtype, F&& f) {
+    switch (dtype) {
+        case DType::kFloat32:
+            f(float{});
+            return;
+        case DType::kFloat64:
+            f(double{});
+            return;
+        case DType::kFloat16:
+            f(Half{});
+            return;
+        case DType::kBFloat16:
+            f(BFloat16{});
+            return;
+    }
+}
+
+// Every stored value widens exactly to its compute type: float for the 16-bit types.
+float widen(float v) {
+    return v;
+}
+double widen(double v) {
+    return v;
+}
+float widen(Half v) {
+    return half_to_float(v);
+}
+float widen(BFloat16 v) {
+    return bfloat16_to_float(v);
+}
+
+// The nearest To of a float or double, rounded once: double goes to the 16-bit types directly,
+// never through float.
+template <class To, class From>
+To round_to(From v) {
+    static_assert(std::is_same_v<From, float> || std::is_same_v<From, double>);
+    if constexpr (std::is_same_v<To, Half>) {
+        if constexpr (std::is_same_v<From, double>) {
+            return double_to_half(v);
+        } else {
+            return float_to_half(v);
+        }
+    } else if constexpr (std::is_same_v<To, BFloat16>) {
+        if constexpr (std::is_same_v<From, double>) {
+            return double_to_bfloat16(v);
+        } else {
+            return float_to_bfloat16(v);
+        }
+    } else {
+        return static_cast<To>(v);
     }
 }
 
@@ -42,7 +90,16 @@ void convert_host(const void* src, void* dst, std::int64_t n) {
     const From* s = static_cast<const From*>(src);
     To* d = static_cast<To*>(dst);
     for (std::int64_t i = 0; i < n; ++i) {
-        d[i] = static_cast<To>(s[i]);
+        d[i] = round_to<To>(widen(s[i]));
+    }
+}
+
+template <class T>
+void add_host(void* dst, const void* src, std::int64_t n) {
+    T* d = static_cast<T*>(dst);
+    const T* s = static_cast<const T*>(src);
+    for (std::int64_t i = 0; i < n; ++i) {
+        d[i] = round_to<T>(widen(d[i]) + widen(s[i]));
     }
 }
 
@@ -87,6 +144,8 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
 }
 template Tensor Tensor::from_vector<float>(const std::vector<float>&, const Shape&);
 template Tensor Tensor::from_vector<double>(const std::vector<double>&, const Shape&);
+template Tensor Tensor::from_vector<Half>(const std::vector<Half>&, const Shape&);
+template Tensor Tensor::from_vector<BFloat16>(const std::vector<BFloat16>&, const Shape&);
 
 std::int64_t Tensor::size(int dim) const {
     const int d = dim < 0 ? dim + shape_.rank() : dim;
@@ -111,6 +170,10 @@ template float* Tensor::data<float>();
 template double* Tensor::data<double>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
+template Half* Tensor::data<Half>();
+template BFloat16* Tensor::data<BFloat16>();
+template const Half* Tensor::data<Half>() const;
+template const BFloat16* Tensor::data<BFloat16>() const;
 
 void* Tensor::raw_data() {
     return storage_ ? storage_->ptr : nullptr;
@@ -135,10 +198,12 @@ Tensor Tensor::to(DType dtype) const {
     void* dst = t.raw_data();
     if (dtype == dtype_) {
         std::memcpy(dst, src, nbytes());
-    } else if (dtype == DType::kFloat32) {
-        convert_host<float, double>(src, dst, numel_);
     } else {
-        convert_host<double, float>(src, dst, numel_);
+        const std::int64_t n = numel_;
+        with_storage_type(dtype_, [&](auto from) {
+            with_storage_type(
+                dtype, [&](auto to) { convert_host<decltype(to), decltype(from)>(src, dst, n); });
+        });
     }
     return t;
 }
@@ -167,19 +232,47 @@ void Tensor::copy_from(const Tensor& src) {
 
 void Tensor::fill(double value) {
     WTCONV_CHECK(defined(), "tensor: fill of an undefined tensor");
-    if (device_.is_cpu()) {
-        if (dtype_ == DType::kFloat32) {
-            fill_host<float>(raw_data(), numel_, value);
-        } else {
-            fill_host<double>(raw_data(), numel_, value);
+    with_storage_type(dtype_, [&](auto zero) {
+        using T = decltype(zero);
+        // Rounded on the host for either device, so a CUDA fill writes the bits a host fill does.
+        const T v = round_to<T>(value);
+        switch (device_.type) {
+            case DeviceType::kCpu: {
+                T* p = static_cast<T*>(raw_data());
+                for (std::int64_t i = 0; i < numel_; ++i) {
+                    p[i] = v;
+                }
+                break;
+            }
+            case DeviceType::kCuda:
+                cuda::fill_pattern(device_.index, raw_data(), static_cast<std::size_t>(numel_),
+                                   sizeof(T), &v);
+                break;
         }
-        return;
+    });
+}
+
+void Tensor::add_(const Tensor& other) {
+    WTCONV_CHECK(defined(), "tensor: add_ to an undefined tensor");
+    WTCONV_CHECK(other.defined(), "tensor: add_ other must be a tensor of shape ", shape_,
+                 ", got an undefined tensor");
+    WTCONV_CHECK(other.shape_ == shape_, "tensor: add_ other must have shape ", shape_, ", got ",
+                 other.shape_);
+    WTCONV_CHECK(other.dtype_ == dtype_, "tensor: add_ other must be ", dtype_name(dtype_),
+                 ", got ", dtype_name(other.dtype_));
+    WTCONV_CHECK(other.device_ == device_, "tensor: add_ other must be on ", device_, ", got ",
+                 other.device_);
+    switch (device_.type) {
+        case DeviceType::kCpu:
+            with_storage_type(dtype_, [&](auto zero) {
+                add_host<decltype(zero)>(raw_data(), other.raw_data(), numel_);
+            });
+            break;
+        case DeviceType::kCuda:
+            cuda::add_inplace(device_.index, raw_data(), other.raw_data(),
+                              static_cast<std::size_t>(numel_), dtype_);
+            break;
     }
-    const float as_float = static_cast<float>(value);
-    const void* pattern = dtype_ == DType::kFloat32 ? static_cast<const void*>(&as_float)
-                                                    : static_cast<const void*>(&value);
-    cuda::fill_pattern(device_.index, raw_data(), static_cast<std::size_t>(numel_),
-                       dtype_size(dtype_), pattern);
 }
 
 std::vector<double> Tensor::to_vector() const {
@@ -187,11 +280,13 @@ std::vector<double> Tensor::to_vector() const {
     WTCONV_CHECK_CODE(device_.is_cpu(), ErrorCode::kNotSupported,
                       "tensor: to_vector needs a cpu tensor, got one on ", device_);
     std::vector<double> out(static_cast<std::size_t>(numel_));
-    if (dtype_ == DType::kFloat64) {
-        std::memcpy(out.data(), raw_data(), nbytes());
-    } else {
-        convert_host<double, float>(raw_data(), out.data(), numel_);
-    }
+    with_storage_type(dtype_, [&](auto zero) {
+        using T = decltype(zero);
+        const T* p = static_cast<const T*>(raw_data());
+        for (std::int64_t i = 0; i < numel_; ++i) {
+            out[static_cast<std::size_t>(i)] = static_cast<double>(widen(p[i]));
+        }
+    });
     return out;
 }
 

@@ -31,26 +31,6 @@ void fill_uniform(Tensor& t, double bound, std::mt19937_64& rng, Device device) 
     t.copy_from(device.is_cpu() ? host : host.to(device));
 }
 
-// into += from, element-wise; both on the host (CUDA accumulation arrives with #4).
-void accumulate(Tensor& into, const Tensor& from) {
-    WTCONV_CHECK_CODE(into.device().is_cpu(), ErrorCode::kNotSupported,
-                      "wtconv layer: gradient accumulation needs cpu tensors, got ", into.device());
-    const std::int64_t n = into.numel();
-    if (into.dtype() == DType::kFloat32) {
-        float* d = into.data<float>();
-        const float* s = from.data<float>();
-        for (std::int64_t i = 0; i < n; ++i) {
-            d[i] += s[i];
-        }
-    } else {
-        double* d = into.data<double>();
-        const double* s = from.data<double>();
-        for (std::int64_t i = 0; i < n; ++i) {
-            d[i] += s[i];
-        }
-    }
-}
-
 WTConvWeights empty_weights(
     int spatial, std::int64_t c, const WTConvParams& p, DType dtype, Device device) {
     return spatial == 2 ? wtconv2d_empty_weights(c, p, dtype, device)
@@ -112,14 +92,14 @@ Tensor WTConvLayer::backward(const Tensor& dy) {
     Context& ctx = default_context(dy.device());
     WTConvGrads g = spatial_ == 2 ? wtconv2d_backward(ctx, dy, weights_, params_, saved_)
                                   : wtconv1d_backward(ctx, dy, weights_, params_, saved_);
-    accumulate(grads_.base_weight, g.dweights.base_weight);
+    grads_.base_weight.add_(g.dweights.base_weight);
     if (params_.bias) {
-        accumulate(grads_.base_bias, g.dweights.base_bias);
+        grads_.base_bias.add_(g.dweights.base_bias);
     }
-    accumulate(grads_.base_scale, g.dweights.base_scale);
+    grads_.base_scale.add_(g.dweights.base_scale);
     for (int i = 0; i < params_.levels; ++i) {
-        accumulate(grads_.wavelet_weight[i], g.dweights.wavelet_weight[i]);
-        accumulate(grads_.wavelet_scale[i], g.dweights.wavelet_scale[i]);
+        grads_.wavelet_weight[i].add_(g.dweights.wavelet_weight[i]);
+        grads_.wavelet_scale[i].add_(g.dweights.wavelet_scale[i]);
     }
     return g.dx;
 }

@@ -12,6 +12,7 @@ namespace {
 Shape output_shape(const Tensor& x, const WTConvParams& p) {
     return Shape{x.size(0), x.size(1), detail::averaged_size(x.size(2), p.stride)};
 }
+#if defined(WTCONV_WITH_CUDA)
 constexpr detail::WTConvRank kRank{"wtconv1d",
                                    1,
                                    2,
@@ -19,7 +20,27 @@ constexpr detail::WTConvRank kRank{"wtconv1d",
                                    cpu::wtconv1d_forward,
                                    cpu::wtconv1d_backward,
                                    cpu::wtconv1d_forward_direct,
-                                   cpu::wtconv1d_backward_direct};
+                                   cpu::wtconv1d_backward_direct,
+                                   cuda::wtconv1d_forward_direct,
+                                   cuda::wtconv1d_backward_direct,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr};  // no fused 1D kernel
+#else
+constexpr detail::WTConvRank kRank{"wtconv1d",
+                                   1,
+                                   2,
+                                   output_shape,
+                                   cpu::wtconv1d_forward,
+                                   cpu::wtconv1d_backward,
+                                   cpu::wtconv1d_forward_direct,
+                                   cpu::wtconv1d_backward_direct,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr};
+#endif
 }  // namespace
 
 Tensor wtconv1d_forward(Context& ctx,
@@ -43,6 +64,10 @@ WTConvWeights wtconv1d_empty_weights(std::int64_t channels,
                                      DType dtype,
                                      Device device) {
     return detail::wtconv_empty_weights(kRank, channels, params, dtype, device);
+}
+
+bool wtconv1d_supports(WTConvAlgo algo, Device device, DType dtype, const WTConvParams& params) {
+    return detail::wtconv_supports(kRank, algo, device, dtype, params);
 }
 
 }  // namespace wtconv

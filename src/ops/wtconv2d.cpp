@@ -13,6 +13,7 @@ Shape output_shape(const Tensor& x, const WTConvParams& p) {
     return Shape{x.size(0), x.size(1), detail::subsampled_size(x.size(2), p.stride),
                  detail::subsampled_size(x.size(3), p.stride)};
 }
+#if defined(WTCONV_WITH_CUDA)
 constexpr detail::WTConvRank kRank{"wtconv2d",
                                    2,
                                    4,
@@ -20,7 +21,27 @@ constexpr detail::WTConvRank kRank{"wtconv2d",
                                    cpu::wtconv2d_forward,
                                    cpu::wtconv2d_backward,
                                    cpu::wtconv2d_forward_direct,
-                                   cpu::wtconv2d_backward_direct};
+                                   cpu::wtconv2d_backward_direct,
+                                   cuda::wtconv2d_forward_direct,
+                                   cuda::wtconv2d_backward_direct,
+                                   cuda::wtconv2d_forward_fused,
+                                   cuda::wtconv2d_backward_fused,
+                                   cuda::wtconv2d_fused_supports};
+#else
+constexpr detail::WTConvRank kRank{"wtconv2d",
+                                   2,
+                                   4,
+                                   output_shape,
+                                   cpu::wtconv2d_forward,
+                                   cpu::wtconv2d_backward,
+                                   cpu::wtconv2d_forward_direct,
+                                   cpu::wtconv2d_backward_direct,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   nullptr};
+#endif
 }  // namespace
 
 Tensor wtconv2d_forward(Context& ctx,
@@ -44,6 +65,10 @@ WTConvWeights wtconv2d_empty_weights(std::int64_t channels,
                                      DType dtype,
                                      Device device) {
     return detail::wtconv_empty_weights(kRank, channels, params, dtype, device);
+}
+
+bool wtconv2d_supports(WTConvAlgo algo, Device device, DType dtype, const WTConvParams& params) {
+    return detail::wtconv_supports(kRank, algo, device, dtype, params);
 }
 
 }  // namespace wtconv

@@ -68,3 +68,52 @@ void wtconv1d_backward_direct(Context& ctx,
                               WTConvGrads& grads);
 
 }  // namespace wtconv::cpu
+
+namespace wtconv::cuda {
+
+// The CUDA direct algorithm ("baseline", cuda/wtconv_direct.cu): every option, float32 and
+// float64, one kernel per stage.
+void wtconv2d_forward_direct(Context& ctx,
+                             const Tensor& x,
+                             const WTConvWeights& w,
+                             const WTConvParams& p,
+                             const ::wtconv::detail::WaveletTaps& wavelet,
+                             Tensor& y);
+void wtconv2d_backward_direct(Context& ctx,
+                              const Tensor& dy,
+                              const Tensor& x,
+                              const WTConvWeights& w,
+                              const WTConvParams& p,
+                              const ::wtconv::detail::WaveletTaps& wavelet,
+                              WTConvGrads& grads);
+void wtconv1d_forward_direct(Context& ctx,
+                             const Tensor& x,
+                             const WTConvWeights& w,
+                             const WTConvParams& p,
+                             const ::wtconv::detail::WaveletTaps& wavelet,
+                             Tensor& y);
+void wtconv1d_backward_direct(Context& ctx,
+                              const Tensor& dy,
+                              const Tensor& x,
+                              const WTConvWeights& w,
+                              const WTConvParams& p,
+                              const ::wtconv::detail::WaveletTaps& wavelet,
+                              WTConvGrads& grads);
+
+// The fused algorithm (cuda/wtconv2d_fused.cu): what it runs, and its two entry points.
+bool wtconv2d_fused_supports(DType dtype, const WTConvParams& p);
+void wtconv2d_forward_fused(Context& ctx,
+                            const Tensor& x,
+                            const WTConvWeights& w,
+                            const WTConvParams& p,
+                            const ::wtconv::detail::WaveletTaps& wavelet,
+                            Tensor& y);
+void wtconv2d_backward_fused(Context& ctx,
+                             const Tensor& dy,
+                             const Tensor& x,
+                             const WTConvWeights& w,
+                             const WTConvParams& p,
+                             const ::wtconv::detail::WaveletTaps& wavelet,
+                             WTConvGrads& grads);
+
+}  // namespace wtconv::cuda

@@ -3,6 +3,7 @@
 #include "ops/wtconv_common.h"
 
 #include <limits>
+#include <string>
 
 #include <wtconv/wavelets.h>
 
@@ -41,8 +42,6 @@ const WaveletTaps& check_wtconv_forward(const WTConvRank& r,
     const char* layout = r.spatial == 2 ? "(N, C, H, W)" : "(N, C, L)";
     WTCONV_CHECK(x.dim() == r.spatial + 2, r.op, ": x must have rank ", r.spatial + 2, " ", layout,
                  ", got shape ", x.shape());
-    WTCONV_CHECK(x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64, r.op,
-                 ": x must be float32 or float64, got ", dtype_name(x.dtype()));
     WTCONV_CHECK(x.size(0) >= 1 && x.size(1) >= 1, r.op,
                  ": x must have N >= 1 and C >= 1, got shape ", x.shape());
     for (int d = 2; d < x.dim(); ++d) {
@@ -134,27 +133,90 @@ WTConvGrads alloc_wtconv_grads(const WTConvRank& r,
     return g;
 }
 
-WTConvAlgo choose_wtconv_algo(const WTConvRank& r, Device device, WTConvAlgo requested) {
+namespace {
+
+bool is_half(DType dtype) {
+    return dtype == DType::kFloat16 || dtype == DType::kBFloat16;
+}
+
+// Why algo cannot run (op, device, dtype, params), or nullptr when it can. Messages name the
+// argument, what is supported and what came.
+std::string why_not(
+    const WTConvRank& r, WTConvAlgo algo, Device device, DType dtype, const WTConvParams& p) {
+    const std::string got = concat(", got ", wtconv_algo_name(algo));
+    switch (algo) {
+        case WTConvAlgo::kAuto:
+        case WTConvAlgo::kPlanewise:
+        case WTConvAlgo::kDirect:
+        case WTConvAlgo::kFused:
+            break;
+        default:  // a value outside the enum (a cast): name it rather than run something
+            return concat(r.op, ": algo must be auto, planewise, direct or fused, got ",
+                          static_cast<int>(algo));
+    }
     switch (device.type) {
         case DeviceType::kCpu:
-            switch (requested) {
-                case WTConvAlgo::kAuto:
-                case WTConvAlgo::kPlanewise:
-                    return WTConvAlgo::kPlanewise;
-                case WTConvAlgo::kDirect:
-                    return WTConvAlgo::kDirect;
+            if (algo == WTConvAlgo::kFused) {
+                return concat(r.op, ": algo must be auto, planewise or direct on the CPU", got);
             }
-            throw Error(ErrorCode::kNotSupported,
-                        concat(r.op, ": algo must be auto, planewise or direct on the CPU, got ",
-                               wtconv_algo_name(requested)));
+            if (is_half(dtype)) {
+                return concat(r.op, ": x must be float32 or float64 on the CPU, got ",
+                              dtype_name(dtype));
+            }
+            return {};
         case DeviceType::kCuda:
             break;
     }
-    // TODO(#4): the CUDA direct and fused kernels.
-    throw Error(
-        ErrorCode::kNotSupported,
-        concat(r.op, ": x must be on the CPU for now (CUDA kernels are not built yet), got ",
-               device));
+    if (r.cuda_forward_direct == nullptr) {
+        return concat(r.op, ": x is on ", device, " but the library was built without CUDA");
+    }
+    if (algo == WTConvAlgo::kPlanewise) {
+        return concat(r.op, ": algo must be auto, direct or fused on CUDA", got);
+    }
+    const bool fused_ok = r.cuda_fused_supports != nullptr && r.cuda_fused_supports(dtype, p);
+    if (algo == WTConvAlgo::kFused && !fused_ok) {
+        return concat(
+            r.op,
+            ": algo fused runs WTConv2d with wavelet db1 (haar), kernel_size 3, 5 or 7 and "
+            "float32, float16 or bfloat16 (levels as far as shared memory allows), got ",
+            r.op, " with wavelet ", p.wavelet, ", kernel_size ", p.kernel_size, ", levels ",
+            p.levels, ", ", dtype_name(dtype));
+    }
+    if (algo != WTConvAlgo::kFused && is_half(dtype) && !(algo == WTConvAlgo::kAuto && fused_ok)) {
+        return concat(r.op, ": x of dtype ", dtype_name(dtype),
+                      " runs only on the fused algorithm (WTConv2d, db1, kernel_size 3, 5 or 7); "
+                      "algo ",
+                      wtconv_algo_name(algo), " runs float32 and float64");
+    }
+    return {};
+}
+
+}  // namespace
+
+WTConvAlgo choose_wtconv_algo(const WTConvRank& r,
+                              Device device,
+                              DType dtype,
+                              const WTConvParams& p) {
+    const std::string reason = why_not(r, p.algo, device, dtype, p);
+    if (!reason.empty()) {
+        throw Error(ErrorCode::kNotSupported, reason);
+    }
+    if (p.algo != WTConvAlgo::kAuto) {
+        return p.algo;
+    }
+    switch (device.type) {
+        case DeviceType::kCpu:
+            return WTConvAlgo::kPlanewise;
+        case DeviceType::kCuda:
+            break;
+    }
+    const bool fused_ok = r.cuda_fused_supports != nullptr && r.cuda_fused_supports(dtype, p);
+    return fused_ok ? WTConvAlgo::kFused : WTConvAlgo::kDirect;
+}
+
+bool wtconv_supports(
+    const WTConvRank& r, WTConvAlgo algo, Device device, DType dtype, const WTConvParams& p) {
+    return why_not(r, algo, device, dtype, p).empty();
 }
 
 Tensor wtconv_forward(const WTConvRank& r,
@@ -164,16 +226,18 @@ Tensor wtconv_forward(const WTConvRank& r,
                       const WTConvParams& p,
                       WTConvSaved* saved) {
     const WaveletTaps& taps = check_wtconv_forward(r, ctx, x, w, p);
-    const WTConvAlgo algo = choose_wtconv_algo(r, x.device(), p.algo);
+    const WTConvAlgo algo = choose_wtconv_algo(r, x.device(), x.dtype(), p);
     Tensor y = alloc_output(ctx, r.output_shape(x, p), x.dtype(), x.device());
+    WTConvForwardKernel kernel = nullptr;
     switch (x.device().type) {
         case DeviceType::kCpu:
-            (algo == WTConvAlgo::kDirect ? r.cpu_forward_direct : r.cpu_forward)(ctx, x, w, p, taps,
-                                                                                 y);
+            kernel = algo == WTConvAlgo::kDirect ? r.cpu_forward_direct : r.cpu_forward;
             break;
         case DeviceType::kCuda:
-            break;  // choose_wtconv_algo has thrown: no CUDA kernels yet (#4)
+            kernel = algo == WTConvAlgo::kFused ? r.cuda_forward_fused : r.cuda_forward_direct;
+            break;
     }  // no default: with -Wswitch a new DeviceType names every dispatch that must handle it
+    kernel(ctx, x, w, p, taps, y);
     if (saved != nullptr) {
         saved->x = x;
     }
@@ -191,19 +255,21 @@ WTConvGrads wtconv_backward(const WTConvRank& r,
                  "called with saved?)");
     const Tensor& x = saved.x;
     const WaveletTaps& taps = check_wtconv_forward(r, ctx, x, w, p);
-    const WTConvAlgo algo = choose_wtconv_algo(r, x.device(), p.algo);
+    const WTConvAlgo algo = choose_wtconv_algo(r, x.device(), x.dtype(), p);
     check_shape(r.op, "dy", dy, r.output_shape(x, p));
     check_dtype(r.op, "dy", dy, x.dtype());
     check_device(r.op, "dy", dy, x.device());
     WTConvGrads grads = alloc_wtconv_grads(r, ctx, x, p);
+    WTConvBackwardKernel kernel = nullptr;
     switch (x.device().type) {
         case DeviceType::kCpu:
-            (algo == WTConvAlgo::kDirect ? r.cpu_backward_direct : r.cpu_backward)(ctx, dy, x, w, p,
-                                                                                   taps, grads);
+            kernel = algo == WTConvAlgo::kDirect ? r.cpu_backward_direct : r.cpu_backward;
             break;
         case DeviceType::kCuda:
-            break;  // choose_wtconv_algo has thrown: no CUDA kernels yet (#4)
+            kernel = algo == WTConvAlgo::kFused ? r.cuda_backward_fused : r.cuda_backward_direct;
+            break;
     }
+    kernel(ctx, dy, x, w, p, taps, grads);
     return grads;
 }
 
@@ -218,6 +284,8 @@ const char* wtconv_algo_name(WTConvAlgo algo) {
             return "planewise";
         case WTConvAlgo::kDirect:
             return "direct";
+        case WTConvAlgo::kFused:
+            return "fused";
     }
     return "?";
 }

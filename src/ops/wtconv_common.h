@@ -32,6 +32,12 @@ struct WTConvRank {
     WTConvBackwardKernel cpu_backward;
     WTConvForwardKernel cpu_forward_direct;
     WTConvBackwardKernel cpu_backward_direct;
+    // CUDA; null in a build without CUDA, and the fused ones null where no fused kernel exists.
+    WTConvForwardKernel cuda_forward_direct;
+    WTConvBackwardKernel cuda_backward_direct;
+    WTConvForwardKernel cuda_forward_fused;
+    WTConvBackwardKernel cuda_backward_fused;
+    bool (*cuda_fused_supports)(DType, const WTConvParams&);
 };
 
 // The one dispatch point of the WTConv family: checks every argument, allocates every output,
@@ -70,7 +76,14 @@ WTConvGrads alloc_wtconv_grads(const WTConvRank& r,
 // An output tensor: NaN-filled first when ctx.poison_outputs(), so unwritten elements show.
 Tensor alloc_output(Context& ctx, const Shape& shape, DType dtype, Device device);
 
-// The algorithm that runs on device; throws kNotSupported for a choice the device cannot run.
-WTConvAlgo choose_wtconv_algo(const WTConvRank& r, Device device, WTConvAlgo requested);
+// The algorithm that runs on device for dtype and p.algo; throws kNotSupported, naming why, for
+// a choice the device cannot run.
+WTConvAlgo choose_wtconv_algo(const WTConvRank& r,
+                              Device device,
+                              DType dtype,
+                              const WTConvParams& p);
+// The public <op>_supports: choose_wtconv_algo without the throw.
+bool wtconv_supports(
+    const WTConvRank& r, WTConvAlgo algo, Device device, DType dtype, const WTConvParams& p);
 
 }  // namespace wtconv::detail

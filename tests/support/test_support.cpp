@@ -49,7 +49,10 @@ Tensor random_normal(Rng& rng, const Shape& shape, DType dtype, Device device) {
 }
 
 ref::Array to_ref(const Tensor& t) {
-    const Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
+    Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
+    if (host.dtype() == DType::kFloat16 || host.dtype() == DType::kBFloat16) {
+        host = host.to(DType::kFloat64);  // exact: every 16-bit value is a double
+    }
     ref::Array a;
     a.shape = host.shape().sizes();
     a.data = host.to_vector();
@@ -80,15 +83,41 @@ double rel_l2_error(const Tensor& got, const ref::Array& want) {
     return rel_l2_error(to_ref(got).data, want.data);
 }
 
+std::vector<bool> nan_mask(const Tensor& t) {
+    const std::vector<double> v = to_ref(t).data;
+    std::vector<bool> mask(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        mask[i] = std::isnan(v[i]);
+    }
+    return mask;
+}
+
+std::string host_bytes(const Tensor& t) {
+    if (!t.defined()) {
+        return std::string();
+    }
+    const Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
+    return std::string(static_cast<const char*>(host.raw_data()), host.nbytes());
+}
+
 void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& words) {
+    expect_error_all(fn, code, {words});
+}
+
+void expect_error_all(const std::function<void()>& fn,
+                      ErrorCode code,
+                      const std::vector<std::string>& words) {
     try {
         fn();
-        ADD_FAILURE() << "expected Error(" << error_code_name(code) << ") mentioning \"" << words
+        ADD_FAILURE() << "expected Error(" << error_code_name(code) << ") mentioning \""
+                      << (words.empty() ? std::string() : words.front())
                       << "\", nothing was thrown";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), code) << e.what();
-        EXPECT_NE(std::string(e.what()).find(words), std::string::npos)
-            << "message \"" << e.what() << "\" lacks \"" << words << "\"";
+        for (const std::string& w : words) {
+            EXPECT_NE(std::string(e.what()).find(w), std::string::npos)
+                << "message \"" << e.what() << "\" lacks \"" << w << "\"";
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers every test shares: the golden folder, random tensors, conversion to the double
-// reference's arrays, relative L2 error, and whether a GPU is here.
+// reference's arrays, relative L2 error, NaN masks and raw bytes, and whether a GPU is here.
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -37,7 +37,7 @@ private:
 // N(0, 1) values, never all zero.
 Tensor random_normal(Rng& rng, const Shape& shape, DType dtype, Device device = Device::cpu());
 
-// Any tensor (host or device, float32 or float64) as the reference's double array.
+// Any tensor (host or device, any floating dtype) as the reference's double array.
 ref::Array to_ref(const Tensor& t);
 Tensor from_ref(const ref::Array& a, DType dtype, Device device = Device::cpu());
 
@@ -45,9 +45,18 @@ Tensor from_ref(const ref::Array& a, DType dtype, Device device = Device::cpu())
 double rel_l2_error(const std::vector<double>& got, const std::vector<double>& want);
 double rel_l2_error(const Tensor& got, const ref::Array& want);
 
+// Which elements are NaN, and the tensor's bytes as stored (any device): what the NaN-propagation
+// and bitwise-determinism tests compare.
+std::vector<bool> nan_mask(const Tensor& t);
+std::string host_bytes(const Tensor& t);
+
 bool cuda_present();
 
 // Expects fn to throw wtconv::Error with this category and a message containing words.
 void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& words);
+// The same, with a message that must contain every one of words (in any order).
+void expect_error_all(const std::function<void()>& fn,
+                      ErrorCode code,
+                      const std::vector<std::string>& words);
 
 }  // namespace wtconv::test

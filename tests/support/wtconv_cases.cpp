@@ -6,6 +6,49 @@
 
 namespace wtconv::test {
 
+namespace {
+
+const char* dtype_tag(DType dtype) {
+    switch (dtype) {
+        case DType::kFloat32:
+            return "f32";
+        case DType::kFloat64:
+            return "f64";
+        case DType::kFloat16:
+            return "f16";
+        case DType::kBFloat16:
+            return "bf16";
+    }
+    return "?";
+}
+
+}  // namespace
+
+bool is_haar(const WTConvCase& tc) {
+    return tc.params.wavelet == "db1" || tc.params.wavelet == "haar";
+}
+
+bool wtconv_promised(
+    WTConvAlgo algo, Device device, DType dtype, int spatial, const WTConvParams& p) {
+    const bool full_precision = dtype == DType::kFloat32 || dtype == DType::kFloat64;
+    const int k = p.kernel_size;
+    switch (algo) {
+        case WTConvAlgo::kAuto:
+        case WTConvAlgo::kDirect:
+            return full_precision;
+        case WTConvAlgo::kPlanewise:
+            return device.is_cpu() && full_precision;
+        case WTConvAlgo::kFused:
+            return device.is_cuda() && spatial == 2 && dtype != DType::kFloat64 &&
+                   p.wavelet == "db1" && (k == 3 || k == 5 || k == 7) && p.levels <= 3;
+    }
+    return false;
+}
+
+bool wtconv_promised(WTConvAlgo algo, Device device, const WTConvCase& tc) {
+    return wtconv_promised(algo, device, tc.dtype, tc.spatial, tc.params);
+}
+
 std::string describe(const WTConvCase& tc) {
     std::ostringstream out;
     const WTConvParams& p = tc.params;
@@ -15,6 +58,10 @@ std::string describe(const WTConvCase& tc) {
         << " wavelet=" << p.wavelet << " dtype=" << dtype_name(tc.dtype)
         << " data_seed=" << tc.seed;
     return out.str();
+}
+
+void PrintTo(const WTConvCase& tc, std::ostream* os) {
+    *os << describe(tc);
 }
 
 std::string case_name(const WTConvCase& tc) {
@@ -28,7 +75,7 @@ std::string case_name(const WTConvCase& tc) {
     for (const char ch : tc.params.wavelet) {
         out << (ch == '.' ? '_' : ch);
     }
-    out << (tc.dtype == DType::kFloat32 ? "_f32" : "_f64") << "_seed" << tc.seed;
+    out << "_" << dtype_tag(tc.dtype) << "_seed" << tc.seed;
     return out.str();
 }
 
@@ -141,6 +188,82 @@ std::vector<WTConvCase> wtconv_random_cases(int spatial, int count) {
     return cases;
 }
 
+std::vector<WTConvCase> wtconv_cuda_random_cases(int count) {
+    const char* env = std::getenv("WTCONV_CUDA_RANDOM_CASES");
+    if (env != nullptr && *env != '\0') {
+        count = std::atoi(env);
+    }
+    // Another stream than wtconv_random_cases', so that the CUDA shapes are not the CPU ones.
+    Rng rng(test_seed() + 0x9e3779b97f4a7c15ULL);
+    const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 16, 17, 19, 23, 24, 31, 32, 37};
+    const char* haar[] = {"db1", "db1", "db1", "haar"};  // the fused algorithm takes "db1"
+    const char* others[] = {"db2",     "db3",     "sym2",    "sym3",    "sym4", "coif1", "bior1.3",
+                            "bior2.2", "rbio1.3", "rbio2.2", "bior3.1", "db4",  "coif2"};
+    // The fused algorithm runs the Haar cases only, and alone the half ones; float32 is the dtype
+    // both CUDA algorithms run, hence its double share.
+    const DType haar_dtypes[] = {DType::kFloat32, DType::kFloat32, DType::kFloat64, DType::kFloat16,
+                                 DType::kBFloat16};
+    // Large shapes cost the host reference most (about 50 ms each), so they are one in twenty,
+    // with N = 1 and C <= 2. Thin ones (1 x W, H x 1) take odd and prime lengths up to 127.
+    const std::int64_t large2d[][2] = {{128, 128}, {1, 128}, {128, 1}, {127, 61}, {96, 128}};
+    const std::int64_t large1d[] = {4096, 2047, 1000, 131};
+    const std::int64_t thin[] = {1, 2, 3, 7, 13, 31, 64, 97, 127};
+    const auto pick = [&rng](const auto& list) {
+        const int n = static_cast<int>(sizeof(list) / sizeof(list[0]));
+        return list[rng.uniform_int(0, n - 1)];
+    };
+    std::vector<WTConvCase> cases;
+    for (int i = 0; i < count; ++i) {
+        const int spatial = i % 3 == 2 ? 1 : 2;
+        const bool is_haar = rng.uniform_int(0, 4) < 3;
+        const std::string wavelet = is_haar ? pick(haar) : pick(others);
+        DType dtype = is_haar ? pick(haar_dtypes)
+                              : (rng.uniform_int(0, 1) == 0 ? DType::kFloat32 : DType::kFloat64);
+        // Three Haar cases in four take the fused algorithm's kernel sizes and levels, so that it
+        // runs hundreds of them; the rest, and every other wavelet, draw K 1-8 and L 0-5.
+        const bool fused_options = is_haar && rng.uniform_int(0, 3) != 0;
+        const int k = fused_options ? 2 * rng.uniform_int(1, 3) + 1 : rng.uniform_int(1, 8);
+        const int levels = fused_options ? rng.uniform_int(0, 3) : rng.uniform_int(0, 5);
+        const bool bias = rng.uniform_int(0, 1) == 1;
+        const int kind = rng.uniform_int(0, 19);  // 0: large, 1-2: thin, 3: tiny, else small
+        std::int64_t n = rng.uniform_int(1, 3);
+        std::int64_t c = rng.uniform_int(1, 4);
+        std::int64_t h = pick(sizes);
+        std::int64_t w = pick(sizes);
+        if (kind == 0) {
+            n = 1;
+            c = rng.uniform_int(1, 2);
+            const auto& hw = pick(large2d);
+            h = hw[0];
+            w = spatial == 2 ? hw[1] : pick(large1d);
+        } else if (kind <= 2) {
+            h = rng.uniform_int(0, 1) == 0 ? 1 : pick(thin);
+            w = h == 1 ? pick(thin) : 1;
+            if (spatial == 1) {
+                w = pick(thin);
+            }
+        } else if (kind == 3) {
+            h = rng.uniform_int(1, 2);  // 1x1, 1x2, 2x1, 2x2: every level is a single pixel
+            w = rng.uniform_int(1, 2);
+        } else if (spatial == 1) {
+            w = w * rng.uniform_int(1, 4) + rng.uniform_int(0, 3);  // 1D: longer signals
+        }
+        const int stride = rng.uniform_int(1, 4);
+        if (spatial == 1 && w < stride) {
+            w = stride;  // 1D averaging needs a full window (tested in the bad-input suite)
+        }
+        WTConvCase tc =
+            make_case(spatial, n, c, h, w, k, levels, stride, bias, wavelet, dtype, rng.next());
+        const Device cuda = Device::cuda(0);
+        if (!wtconv_promised(WTConvAlgo::kDirect, cuda, tc) &&
+            !wtconv_promised(WTConvAlgo::kFused, cuda, tc)) {
+            tc.dtype = DType::kFloat32;  // a half type no CUDA algorithm is promised for
+        }
+        cases.push_back(tc);
+    }
+    return cases;
+}
+
 WTConvWeights random_wtconv_weights(Rng& rng, const WTConvCase& tc, Device device) {
     const WTConvParams& p = tc.params;
     const std::int64_t bands = tc.spatial == 2 ? 4 : 2;
@@ -161,6 +284,19 @@ WTConvWeights random_wtconv_weights(Rng& rng, const WTConvCase& tc, Device devic
     return w;
 }
 
+WTConvWeights to_device(const WTConvWeights& w, Device device) {
+    const auto move = [device](const Tensor& t) { return t.defined() ? t.to(device) : Tensor(); };
+    WTConvWeights out;
+    out.base_weight = move(w.base_weight);
+    out.base_bias = move(w.base_bias);
+    out.base_scale = move(w.base_scale);
+    for (std::size_t i = 0; i < w.wavelet_weight.size(); ++i) {
+        out.wavelet_weight.push_back(move(w.wavelet_weight[i]));
+        out.wavelet_scale.push_back(move(w.wavelet_scale[i]));
+    }
+    return out;
+}
+
 ref::Weights to_ref(const WTConvWeights& w) {
     ref::Weights r;
     r.base_weight = to_ref(w.base_weight);
@@ -175,6 +311,13 @@ ref::Weights to_ref(const WTConvWeights& w) {
     return r;
 }
 
+ref::Grads to_ref(const WTConvGrads& g) {
+    ref::Grads r;
+    r.dx = to_ref(g.dx);
+    r.dweights = to_ref(g.dweights);
+    return r;
+}
+
 ref::Config to_ref_config(const WTConvParams& p) {
     ref::Config c;
     c.kernel_size = p.kernel_size;
@@ -184,24 +327,33 @@ ref::Config to_ref_config(const WTConvParams& p) {
     return c;
 }
 
-std::vector<std::pair<std::string, double>> gradient_errors(const WTConvGrads& got,
-                                                            const ref::Grads& want,
-                                                            const WTConvParams& p) {
-    std::vector<std::pair<std::string, double>> e;
-    e.emplace_back("dx", rel_l2_error(got.dx, want.dx));
-    e.emplace_back("d base_weight",
-                   rel_l2_error(got.dweights.base_weight, want.dweights.base_weight));
+std::vector<GradError> gradient_errors(const WTConvGrads& got,
+                                       const ref::Grads& want,
+                                       const WTConvCase& tc) {
+    const WTConvParams& p = tc.params;
+    const std::int64_t base_sum = tc.n * tc.h * tc.w;
+    std::vector<GradError> e;
+    e.push_back({"dx", rel_l2_error(got.dx, want.dx), 1});
+    e.push_back({"d base_weight", rel_l2_error(got.dweights.base_weight, want.dweights.base_weight),
+                 base_sum});
     if (p.bias) {
-        e.emplace_back("d base_bias",
-                       rel_l2_error(got.dweights.base_bias, want.dweights.base_bias));
+        e.push_back({"d base_bias", rel_l2_error(got.dweights.base_bias, want.dweights.base_bias),
+                     base_sum});
     }
-    e.emplace_back("d base_scale", rel_l2_error(got.dweights.base_scale, want.dweights.base_scale));
+    e.push_back({"d base_scale", rel_l2_error(got.dweights.base_scale, want.dweights.base_scale),
+                 base_sum});
+    std::int64_t h = tc.h;
+    std::int64_t w = tc.w;
     for (int i = 0; i < p.levels; ++i) {
-        e.emplace_back(
-            "d wavelet_weight[" + std::to_string(i) + "]",
-            rel_l2_error(got.dweights.wavelet_weight[i], want.dweights.wavelet_weight[i]));
-        e.emplace_back("d wavelet_scale[" + std::to_string(i) + "]",
-                       rel_l2_error(got.dweights.wavelet_scale[i], want.dweights.wavelet_scale[i]));
+        h = (h + 1) / 2;  // level i's bands are ceil-halved (1D keeps h = 1)
+        w = (w + 1) / 2;
+        const std::string level = "[" + std::to_string(i) + "]";
+        e.push_back({"d wavelet_weight" + level,
+                     rel_l2_error(got.dweights.wavelet_weight[i], want.dweights.wavelet_weight[i]),
+                     tc.n * h * w});
+        e.push_back({"d wavelet_scale" + level,
+                     rel_l2_error(got.dweights.wavelet_scale[i], want.dweights.wavelet_scale[i]),
+                     tc.n * h * w});
     }
     return e;
 }

@@ -11,10 +11,12 @@ namespace wtconv {
 // Which implementation runs. kAuto picks the best one for the input's device; an explicit choice
 // that the device cannot run throws Error(kNotSupported).
 enum class WTConvAlgo {
-    kAuto,       // the fastest algorithm for the device: kPlanewise on the CPU
+    kAuto,       // the fastest algorithm for the device: kPlanewise on the CPU, kFused on CUDA
     kPlanewise,  // CPU: each (n, c) plane runs the whole pyramid in cache, OpenMP over planes
-    kDirect,     // CPU: one plain loop nest per stage over whole tensors, as the reference module
-                 // computes; slower and memory-hungry, kept as the readable in-library reference
+    kDirect,  // CPU and CUDA (the "baseline"): one plain loop nest or kernel per stage over whole
+              // tensors, as the reference module computes; slower and memory-hungry, kept as
+              // the readable in-library reference
+    kFused,   // CUDA: one kernel per pass over device memory, the whole pyramid in shared memory
 };
 const char* wtconv_algo_name(WTConvAlgo algo);
 

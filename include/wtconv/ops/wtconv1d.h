@@ -29,4 +29,11 @@ WTConvWeights wtconv1d_empty_weights(std::int64_t channels,
                                      DType dtype,
                                      Device device = Device::cpu());
 
+// True when algo runs wtconv1d on device for dtype and params, so that a call would not throw
+// kNotSupported; kAuto is always supported for float32 and float64 and picks a supported one.
+// CUDA kDirect runs every option in float32 and float64. CUDA kFused runs WTConv2d only, with the
+// Haar wavelet (db1 or haar), kernel_size 3, 5 or 7, levels up to what shared memory holds (K3: 5,
+// K5: 4, K7: 3), any stride and size, in float32, float16 and bfloat16.
+bool wtconv1d_supports(WTConvAlgo algo, Device device, DType dtype, const WTConvParams& params);
+
 }  // namespace wtconv

@@ -1,0 +1,185 @@
+#pragma once
+// The fused WTConv2d forward kernel: one block per (plane, tile) stages x once, builds the Haar
+// pyramid, runs every level's four convolutions, the inverse cascade and the base convolution in
+// shared memory, and writes y once. The same kernel with kAdjoint computes dx: the adjoint of
+// WTConv is WTConv with every kernel rotated by 180 degrees, the same scales and no bias, applied
+// to dy zero-upsampled by the stride (the Haar block matrix is symmetric and orthogonal).
+#include "cuda/wtconv2d_fused_stages.cuh"
+
+namespace wtconv::cuda::fused {
+
+// Device pointers of one layer's parameters (or their gradients), in the tensors' storage type;
+// S = const T for inputs.
+template <class S>
+struct Weights {
+    S* base_weight;                      // (C, 1, K, K)
+    S* base_bias;                        // (C) or null
+    S* base_scale;                       // (C)
+    S* wavelet_weight[kFusedMaxLevels];  // (4C, 1, K, K)
+    S* wavelet_scale[kFusedMaxLevels];   // (4C)
+};
+
+// Shared-memory parameter block of one channel, as floats: the (1 + 4L) kernels, conv j = 0 the
+// base one and j = 1 + 4(m - 1) + b band b of level m; then the matching scales; then the bias.
+template <class S>
+__device__ void load_channel_weights(const FusedPlan& p,
+                                     const Weights<const S>& w,
+                                     int ch,
+                                     float* dst) {
+    const int kk = p.k * p.k, convs = 1 + 4 * p.levels;
+    for (int i = threadIdx.x; i < convs * kk + convs + 1; i += blockDim.x) {
+        float v;
+        if (i < convs * kk) {
+            const int j = i / kk, t = i % kk;
+            v = j == 0 ? to_float(w.base_weight[ch * kk + t])
+                       : to_float(w.wavelet_weight[(j - 1) / 4][(4 * ch + (j - 1) % 4) * kk + t]);
+        } else if (i < convs * kk + convs) {
+            const int j = i - convs * kk;
+            v = j == 0 ? to_float(w.base_scale[ch])
+                       : to_float(w.wavelet_scale[(j - 1) / 4][4 * ch + (j - 1) % 4]);
+        } else {
+            v = w.base_bias != nullptr ? to_float(w.base_bias[ch]) : 0.f;
+        }
+        dst[i] = v;
+    }
+}
+
+// Kernel j in registers; rotated by 180 degrees for the adjoint.
+template <int K, bool kAdjoint>
+__device__ inline void kernel_to_registers(const float* weights, int j, float (&wr)[K * K]) {
+#pragma unroll
+    for (int t = 0; t < K * K; ++t) {
+        wr[t] = weights[j * K * K + (kAdjoint ? K * K - 1 - t : t)];
+    }
+}
+
+// Level m's scaled, filtered bands on the tile (the LL plus the coarser reconstruction), into
+// `filtered`; a quarter of the block per band, each thread strips of kFusedStrip positions.
+template <int K, bool kAdjoint>
+__device__ void filter_level(const FusedPlan& p, int m, float* smem) {
+    constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
+    const float* weights = smem + p.weights_offset;
+    const int convs = 1 + 4 * p.levels;
+    const int th = p.tile_h >> m, tw = p.tile_w >> m;
+    const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
+    const int per_band = blockDim.x / 4;
+    const int b = threadIdx.x / per_band, j = 1 + 4 * (m - 1) + b;
+    float wr[K * K];
+    kernel_to_registers<K, kAdjoint>(weights, j, wr);
+    const float scale = weights[convs * K * K + j];
+    const FusedLevel& lv = p.level[m];
+    const float* band = level_array(p, smem, m, b);
+    const float* recon = smem + p.recon_offset;
+    float* out = smem + p.filtered_offset + b * th * tw;
+    const bool add_coarser = b == 0 && m < p.levels;
+    for (int task = threadIdx.x % per_band; task < th * strips; task += per_band) {
+        const int row = task / strips, col0 = task % strips * kFusedStrip;
+        float acc[kFusedStrip] = {};
+        correlate_strip<K>(band + (row + lv.ext - before) * lv.pitch + col0 + lv.ext - before,
+                           lv.pitch, wr, acc);
+#pragma unroll
+        for (int q = 0; q < kFusedStrip; ++q) {
+            const int col = col0 + q;
+            if (col < tw) {
+                float v = scale * acc[q];
+                if (add_coarser) {
+                    v += recon[row * tw + col];
+                }
+                out[row * tw + col] = v;
+            }
+        }
+    }
+}
+
+// Inverse Haar of `filtered` (level m) into `recon` (level m - 1 on the tile).
+__device__ inline void reconstruct_level(const FusedPlan& p, int m, float* smem) {
+    const int th = p.tile_h >> m, tw = p.tile_w >> m;
+    const float* f = smem + p.filtered_offset;
+    float* recon = smem + p.recon_offset;
+    for (int i = threadIdx.x; i < th * tw; i += blockDim.x) {
+        const float ll = f[i], lh = f[th * tw + i], hl = f[2 * th * tw + i],
+                    hh = f[3 * th * tw + i];
+        const int row = i / tw, col = i % tw;
+        float* dst = recon + 2 * row * (2 * tw) + 2 * col;
+        dst[0] = 0.5f * ((ll + lh) + (hl + hh));
+        dst[1] = 0.5f * ((ll + lh) - (hl + hh));
+        dst[2 * tw] = 0.5f * ((ll - lh) + (hl - hh));
+        dst[2 * tw + 1] = 0.5f * ((ll - lh) - (hl - hh));
+    }
+}
+
+// y = base_scale * (conv(x) + bias) + R_0 on the tile, stored where the stride keeps a pixel.
+// Adjoint: dx = base_scale * conv^T(dy) + R_0 at every pixel.
+template <int K, class S, bool kAdjoint>
+__device__ void finish_tile(const FusedPlan& p,
+                            const TileIndex& t,
+                            float* smem,
+                            S* __restrict__ out) {
+    constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
+    const float* weights = smem + p.weights_offset;
+    const int convs = 1 + 4 * p.levels;
+    float wr[K * K];
+    kernel_to_registers<K, kAdjoint>(weights, 0, wr);
+    const float scale = weights[convs * K * K];
+    const float bias = kAdjoint ? 0.f : weights[convs * K * K + convs];
+    const FusedLevel& lv = p.level[0];
+    const float* image = level_array(p, smem, 0, 0);
+    const int th = p.tile_h, tw = p.tile_w, hw = (th / 2) * (tw / 2);
+    const float* f = smem + p.filtered_offset;
+    const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
+    const int out_h = kAdjoint ? p.h : p.ho, out_w = kAdjoint ? p.w : p.wo;
+    S* plane = out + static_cast<long long>(t.plane) * out_h * out_w;
+    for (int task = threadIdx.x; task < th * strips; task += blockDim.x) {
+        const int row = task / strips, col0 = task % strips * kFusedStrip;
+        const int gy = t.row + row;
+        if (gy >= p.h || (!kAdjoint && gy % p.stride != 0)) {
+            continue;
+        }
+        float acc[kFusedStrip] = {};
+        correlate_strip<K>(image + (row + lv.ext - before) * lv.pitch + col0 + lv.ext - before,
+                           lv.pitch, wr, acc);
+#pragma unroll
+        for (int q = 0; q < kFusedStrip; ++q) {
+            const int col = col0 + q, gx = t.col + col;
+            if (col >= tw || gx >= p.w || (!kAdjoint && gx % p.stride != 0)) {
+                continue;
+            }
+            float v = scale * (acc[q] + bias);
+            if (p.levels > 0) {
+                const int i = row / 2 * (tw / 2) + col / 2;
+                const float ll = f[i], lh = f[hw + i], hl = f[2 * hw + i], hh = f[3 * hw + i];
+                const float lo = (row & 1) ? ll - lh : ll + lh;
+                const float hi = (row & 1) ? hl - hh : hl + hh;
+                v += 0.5f * ((col & 1) ? lo - hi : lo + hi);
+            }
+            if (kAdjoint) {
+                plane[gy * out_w + gx] = from_float<S>(v);
+            } else {
+                plane[gy / p.stride * out_w + gx / p.stride] = from_float<S>(v);
+            }
+        }
+    }
+}
+
+template <int K, class S, bool kAdjoint>
+__global__ void __launch_bounds__(kFusedThreads) wtconv2d_fused_kernel(FusedPlan p,
+                                                                       Weights<const S> w,
+                                                                       const S* __restrict__ in,
+                                                                       S* __restrict__ out) {
+    extern __shared__ float smem[];
+    const TileIndex t = tile_of_block(p, blockIdx.x);
+    load_channel_weights<S>(p, w, t.channel, smem + p.weights_offset);
+    stage_image<S, kAdjoint>(p, in, t, smem);
+    build_pyramid(p, t, smem);  // ends with a barrier
+    for (int m = p.levels; m >= 1; --m) {
+        filter_level<K, kAdjoint>(p, m, smem);
+        __syncthreads();
+        if (m > 1) {
+            reconstruct_level(p, m, smem);
+            __syncthreads();
+        }
+    }
+    finish_tile<K, S, kAdjoint>(p, t, smem, out);
+}
+
+}  // namespace wtconv::cuda::fused

@@ -1,0 +1,118 @@
+// Host side of the fused kernels' geometry (cuda/wtconv2d_fused_plan.h).
+#include "cuda/wtconv2d_fused_plan.h"
+
+#include <algorithm>
+
+namespace wtconv::cuda {
+
+namespace {
+
+// Shared memory per block the plans may use. Forward: at most ~100 KB keeps two blocks of 256
+// threads on each SM (228 KB), so one block's barriers overlap another's loads. Weight gradients
+// hold twice the arrays; one block per SM is accepted there (the limit is 227 KB).
+constexpr int kForwardBudgetFloats = 100 * 1024 / 4;
+constexpr int kGradBudgetFloats = 200 * 1024 / 4;
+
+int budget(FusedPass pass) {
+    return pass == FusedPass::kForward ? kForwardBudgetFloats : kGradBudgetFloats;
+}
+int floats_of(const FusedPlan& p, FusedPass pass) {
+    return pass == FusedPass::kForward ? p.smem_floats : p.grad_smem_floats;
+}
+
+int round_up(std::int64_t v, std::int64_t m) {
+    return static_cast<int>((v + m - 1) / m * m);
+}
+
+}  // namespace
+
+FusedPlan make_fused_plan(std::int64_t n,
+                          std::int64_t c,
+                          std::int64_t h,
+                          std::int64_t w,
+                          int k,
+                          int levels,
+                          int stride,
+                          int tile) {
+    FusedPlan p{};
+    p.n = static_cast<int>(n);
+    p.c = static_cast<int>(c);
+    p.h = static_cast<int>(h);
+    p.w = static_cast<int>(w);
+    p.stride = stride;
+    p.ho = static_cast<int>((h - 1) / stride + 1);
+    p.wo = static_cast<int>((w - 1) / stride + 1);
+    p.k = k;
+    p.levels = levels;
+    const int unit = 1 << levels;
+    p.padded_h = round_up(h, unit);
+    p.padded_w = round_up(w, unit);
+    p.whole_plane = tile <= 0 || (tile >= p.padded_h && tile >= p.padded_w);
+    p.tile_h = p.whole_plane ? p.padded_h : tile;
+    p.tile_w = p.whole_plane ? p.padded_w : tile;
+    p.tiles_h = (p.padded_h + p.tile_h - 1) / p.tile_h;
+    p.tiles_w = (p.padded_w + p.tile_w - 1) / p.tile_w;
+    const int r = k / 2;
+    int offset = 0;
+    for (int m = 0; m <= levels; ++m) {
+        FusedLevel& lv = p.level[m];
+        lv.ext = p.whole_plane ? r : r << (levels - m);
+        lv.rows = (p.tile_h >> m) + 2 * lv.ext;
+        lv.cols = (p.tile_w >> m) + 2 * lv.ext;
+        lv.pitch = lv.cols + kFusedStrip;
+        lv.offset = offset;
+        offset += (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
+    }
+    const int half_tile = (p.tile_h / 2) * (p.tile_w / 2);
+    p.filtered_offset = offset;
+    offset += levels > 0 ? 4 * half_tile : 0;
+    p.recon_offset = offset;
+    offset += levels > 1 ? half_tile : 0;
+    p.weights_offset = offset;
+    offset += (1 + 4 * levels) * k * k + 4 * levels + 2;
+    p.smem_floats = offset;
+    for (int m = 0; m <= levels; ++m) {
+        p.grad_pitch[m] = (p.tile_w >> m) + kFusedStrip;
+        p.grad_offset[m] = offset;
+        offset += (m == 0 ? 1 : 4) * (p.tile_h >> m) * p.grad_pitch[m];
+    }
+    // the end of the weight-gradient kernel reuses the arrays for kFusedThreads x K partials
+    p.grad_smem_floats = std::max(offset, kFusedThreads * k);
+    return p;
+}
+
+FusedPlan choose_fused_plan(std::int64_t n,
+                            std::int64_t c,
+                            std::int64_t h,
+                            std::int64_t w,
+                            int k,
+                            int levels,
+                            int stride,
+                            FusedPass pass) {
+    if (levels > kFusedMaxLevels) {
+        return FusedPlan{};
+    }
+    const FusedPlan whole = make_fused_plan(n, c, h, w, k, levels, stride, 0);
+    if (floats_of(whole, pass) <= budget(pass)) {
+        return whole;
+    }
+    for (int tile = 128; tile >= std::max(8, 1 << levels); tile /= 2) {
+        const FusedPlan tiled = make_fused_plan(n, c, h, w, k, levels, stride, tile);
+        if (floats_of(tiled, pass) <= budget(pass)) {
+            return tiled;
+        }
+    }
+    return FusedPlan{};
+}
+
+bool fused_plan_exists(int k, int levels) {
+    if (levels > kFusedMaxLevels || !fused_kernel_size(k)) {
+        return false;
+    }
+    const int tile = std::max(8, 1 << levels);
+    // an image larger than the tile, so the plan is tiled
+    const FusedPlan p = make_fused_plan(1, 1, 2 * tile, 2 * tile, k, levels, 1, tile);
+    return p.smem_floats <= kForwardBudgetFloats && p.grad_smem_floats <= kGradBudgetFloats;
+}
+
+}  // namespace wtconv::cuda

@@ -1,0 +1,78 @@
+#pragma once
+// The fused WTConv2d kernels' geometry, computed on the host once per call: which output tile each
+// block owns, and where each level's arrays sit in shared memory. Host- and device-readable.
+//
+// Every array is in level-m coordinates (level 0 = pixels, level m = 2^m pixels per position).
+// A block owns the tile [t, t + T) of level 0, T a multiple of 2^L; at level m it covers
+// [t >> m, (t + T) >> m). To compute y on the tile it needs the raw Haar bands of level m on the
+// tile widened by e_m on each side (the deeper levels' convolutions reach that far):
+//   tiled mode:       e_m = R 2^(L-m) (x itself: R 2^L), R = K / 2;
+//   whole-plane mode: the tile covers the padded plane, everything beyond it is zero, e_m = R.
+// Values beyond the image are zero, so every level's padding to even size and the convolutions'
+// zero padding are reproduced without special cases; values computed beyond a level's true size
+// only reach pixels that are never stored (PERF.md section 1).
+#include <cstdint>
+
+namespace wtconv::cuda {
+
+constexpr int kFusedMaxLevels = 8;
+constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded value feeds K FMAs
+constexpr int kFusedThreads = 256;  // a multiple of 4 * 32: the four bands get whole warps
+
+struct FusedLevel {
+    int ext;         // e_m
+    int rows, cols;  // (T >> m) + 2 e_m
+    int pitch;       // cols + kFusedStrip: strips may run past the last column into zeros
+    int offset;      // first float of this level's arrays (level 0: x; m >= 1: 4 bands)
+};
+
+struct FusedPlan {
+    int n, c, h, w;      // the full-resolution image (x, or dx in the adjoint pass)
+    int ho, wo, stride;  // the strided image (y, or dy in the adjoint pass)
+    int k, levels;
+    int tile_h, tile_w;      // T, multiples of 2^L
+    int tiles_h, tiles_w;    // tiles per plane
+    int padded_h, padded_w;  // the plane rounded up to a multiple of 2^L
+    bool whole_plane;
+    FusedLevel level[kFusedMaxLevels + 1];
+    int filtered_offset;  // 4 x (T/2)^2: one level's scaled, filtered bands
+    int recon_offset;     // (T/2)^2: the reconstruction handed to the next finer level
+    int weights_offset;   // (1 + 4L) K^2 weights, then 4L + 1 scales and the bias
+    int smem_floats;      // the forward and dx kernels' shared memory
+    // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after the
+    // forward's arrays: level 0 dy itself, level m >= 1 four bands of (T >> m) rows.
+    int grad_offset[kFusedMaxLevels + 1];
+    int grad_pitch[kFusedMaxLevels + 1];  // (T >> m) + kFusedStrip
+    int grad_smem_floats;
+};
+
+// The plan for a (N, C, H, W) image with the given tile, or the whole plane when tile <= 0.
+FusedPlan make_fused_plan(std::int64_t n,
+                          std::int64_t c,
+                          std::int64_t h,
+                          std::int64_t w,
+                          int k,
+                          int levels,
+                          int stride,
+                          int tile);
+
+// The plan a fused kernel runs: whole planes when they fit the kernel's shared-memory budget, else
+// the largest tile that does. smem_floats == 0 when nothing fits.
+enum class FusedPass { kForward, kWeightGrad };
+FusedPlan choose_fused_plan(std::int64_t n,
+                            std::int64_t c,
+                            std::int64_t h,
+                            std::int64_t w,
+                            int k,
+                            int levels,
+                            int stride,
+                            FusedPass pass);
+
+// Whether some plan fits for every image size: the smallest tile (2^L, at least 8) fits both
+// passes. The fused kernels are compiled for these kernel sizes only.
+bool fused_plan_exists(int k, int levels);
+constexpr bool fused_kernel_size(int k) {
+    return k == 3 || k == 5 || k == 7;
+}
+
+}  // namespace wtconv::cuda

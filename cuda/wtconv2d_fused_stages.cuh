@@ -1,0 +1,122 @@
+#pragma once
+// Device pieces shared by the fused WTConv2d kernels (forward, dx, weight gradients): staging an
+// image tile into shared memory, building its Haar pyramid in place, and a K x K strip
+// correlation. Geometry: cuda/wtconv2d_fused_plan.h.
+#include "cuda/numeric.cuh"
+#include "cuda/wtconv2d_fused_plan.h"
+
+namespace wtconv::cuda::fused {
+
+// Which tile of which plane this block owns.
+struct TileIndex {
+    int plane;     // n * C + c
+    int channel;   // c
+    int row, col;  // level-0 origin of the tile
+};
+
+__device__ inline TileIndex tile_of_block(const FusedPlan& p, int block) {
+    const int tiles = p.tiles_h * p.tiles_w;
+    TileIndex t;
+    t.plane = block / tiles;
+    t.channel = t.plane % p.c;
+    t.row = block % tiles / p.tiles_w * p.tile_h;
+    t.col = block % tiles % p.tiles_w * p.tile_w;
+    return t;
+}
+
+// Level m's array of band b (level 0: the image itself, b = 0).
+__device__ inline float* level_array(const FusedPlan& p, float* smem, int m, int b) {
+    const FusedLevel& lv = p.level[m];
+    return smem + lv.offset + b * lv.rows * lv.pitch;
+}
+
+// The level-0 array: the image on the tile widened by e_0, zero outside the image and in the
+// slack columns. Upsampled: src is the strided image (dy of a strided forward), placed at every
+// stride-th pixel with zeros between (the adjoint of the forward's subsampling).
+template <class S, bool kUpsampled>
+__device__ void stage_image(const FusedPlan& p,
+                            const S* __restrict__ src,
+                            const TileIndex& t,
+                            float* smem) {
+    const FusedLevel& lv = p.level[0];
+    float* dst = level_array(p, smem, 0, 0);
+    const int src_h = kUpsampled ? p.ho : p.h, src_w = kUpsampled ? p.wo : p.w;
+    const S* plane = src + static_cast<long long>(t.plane) * src_h * src_w;
+    for (int i = threadIdx.x; i < lv.rows * lv.pitch; i += blockDim.x) {
+        const int r = i / lv.pitch, cidx = i % lv.pitch;
+        const int gy = t.row - lv.ext + r, gx = t.col - lv.ext + cidx;
+        float v = 0.f;
+        if (cidx < lv.cols && gy >= 0 && gy < p.h && gx >= 0 && gx < p.w) {
+            if (!kUpsampled) {
+                v = to_float(plane[gy * src_w + gx]);
+            } else if (gy % p.stride == 0 && gx % p.stride == 0) {
+                v = to_float(plane[gy / p.stride * src_w + gx / p.stride]);
+            }
+        }
+        dst[i] = v;
+    }
+}
+
+// Levels 1..L of the Haar pyramid (spec 3.1: LL = (a+b+c+d)/2, LH = (a+b-c-d)/2,
+// HL = (a-b+c-d)/2, HH = (a-b-c+d)/2 on each 2x2 block), each from the raw LL of the level above,
+// over the whole widened tile. Positions outside the padded plane are zero.
+__device__ inline void build_pyramid(const FusedPlan& p, const TileIndex& t, float* smem) {
+    for (int m = 1; m <= p.levels; ++m) {
+        __syncthreads();  // level m - 1 complete
+        const FusedLevel& lv = p.level[m];
+        const FusedLevel& up = p.level[m - 1];
+        const float* src = level_array(p, smem, m - 1, 0);
+        float* bands[4];
+        for (int b = 0; b < 4; ++b) {
+            bands[b] = level_array(p, smem, m, b);
+        }
+        const int origin_y = (t.row >> m) - lv.ext, origin_x = (t.col >> m) - lv.ext;
+        const int plane_h = p.padded_h >> m, plane_w = p.padded_w >> m;
+        // level m - 1 local index of level-m global position g: 2g - origin_{m-1}
+        const int up_y = (t.row >> (m - 1)) - up.ext, up_x = (t.col >> (m - 1)) - up.ext;
+        for (int i = threadIdx.x; i < lv.rows * lv.pitch; i += blockDim.x) {
+            const int r = i / lv.pitch, cidx = i % lv.pitch;
+            const int gy = origin_y + r, gx = origin_x + cidx;
+            float ll = 0.f, lh = 0.f, hl = 0.f, hh = 0.f;
+            if (cidx < lv.cols && gy >= 0 && gy < plane_h && gx >= 0 && gx < plane_w) {
+                const float* s0 = src + (2 * gy - up_y) * up.pitch + 2 * gx - up_x;
+                const float a = s0[0], b = s0[1], c = s0[up.pitch], d = s0[up.pitch + 1];
+                ll = 0.5f * ((a + b) + (c + d));
+                lh = 0.5f * ((a + b) - (c + d));
+                hl = 0.5f * ((a - b) + (c - d));
+                hh = 0.5f * ((a - b) - (c - d));
+            }
+            bands[0][i] = ll;
+            bands[1][i] = lh;
+            bands[2][i] = hl;
+            bands[3][i] = hh;
+        }
+    }
+    __syncthreads();
+}
+
+// acc[q] += sum_{a,b} w[a][b] src[a * pitch + q + b] for q < kStrip: one strip of outputs of a
+// K x K correlation whose window starts at src. Each loaded value feeds up to K FMAs.
+template <int K>
+__device__ inline void correlate_strip(const float* src,
+                                       int pitch,
+                                       const float (&w)[K * K],
+                                       float (&acc)[kFusedStrip]) {
+#pragma unroll
+    for (int a = 0; a < K; ++a) {
+        float win[kFusedStrip + K - 1];
+#pragma unroll
+        for (int j = 0; j < kFusedStrip + K - 1; ++j) {
+            win[j] = src[a * pitch + j];
+        }
+#pragma unroll
+        for (int b = 0; b < K; ++b) {
+#pragma unroll
+            for (int q = 0; q < kFusedStrip; ++q) {
+                acc[q] = fmaf(w[a * K + b], win[q + b], acc[q]);
+            }
+        }
+    }
+}
+
+}  // namespace wtconv::cuda::fused

@@ -1,0 +1,206 @@
+#pragma once
+// The fused WTConv2d weight gradients, deterministic: every (1 + 4L) x K^2 correlation
+//   G_j[a][b] = sum over positions of dT_j(p) * Z_j(p - before + (a, b))
+// (Z_j: the Haar pyramid of x, dT_j: the Haar pyramid of dy zero-upsampled by the stride; j = 0
+// the base conv on x and dy themselves), plus sum(dy). A block (channel c, group g) walks the
+// items (n, tile) with n * tiles + tile = g, g + G, ... in order, every thread owning one
+// (conv j, kernel row a, row group) and K register accumulators; the block writes one vector of
+// partials, and finalize sums the G vectors in index order and applies the chain rule
+// (dW = scale G, dscale = sum W G, base: + bias sum(dy), dbias = base_scale sum(dy)). No atomics:
+// the same input gives bitwise identical gradients.
+#include "cuda/reduce.cuh"
+#include "cuda/wtconv2d_fused_forward.cuh"
+
+namespace wtconv::cuda::fused {
+
+constexpr int kMaxConvs = 1 + 4 * kFusedMaxLevels;
+
+// Which threads own which conv: conv j's K x groups[j] threads start at first_thread[j]
+// (thread = first + kernel row * groups + row group); threads from first_thread[convs] idle.
+struct GradThreads {
+    int first_thread[kMaxConvs + 1];
+    int groups[kMaxConvs];
+};
+
+// dy on the tile (zero-upsampled by the stride, zero beyond the image) and its Haar pyramid on the
+// tile; returns this thread's share of sum(dy).
+template <class S>
+__device__ float stage_dy_pyramid(const FusedPlan& p,
+                                  const S* __restrict__ dy,
+                                  const TileIndex& t,
+                                  float* smem) {
+    float sum = 0.f;
+    const S* plane = dy + static_cast<long long>(t.plane) * p.ho * p.wo;
+    float* d0 = smem + p.grad_offset[0];
+    for (int i = threadIdx.x; i < p.tile_h * p.grad_pitch[0]; i += blockDim.x) {
+        const int r = i / p.grad_pitch[0], cidx = i % p.grad_pitch[0];
+        const int gy = t.row + r, gx = t.col + cidx;
+        float v = 0.f;
+        if (cidx < p.tile_w && gy < p.h && gx < p.w && gy % p.stride == 0 && gx % p.stride == 0) {
+            v = to_float(plane[gy / p.stride * p.wo + gx / p.stride]);
+        }
+        d0[i] = v;
+        sum += v;
+    }
+    for (int m = 1; m <= p.levels; ++m) {
+        __syncthreads();
+        const int th = p.tile_h >> m, pitch = p.grad_pitch[m], up = p.grad_pitch[m - 1];
+        const float* src = smem + p.grad_offset[m - 1];  // LL (band 0) of level m - 1
+        float* bands = smem + p.grad_offset[m];
+        for (int i = threadIdx.x; i < th * pitch; i += blockDim.x) {
+            const int r = i / pitch, cidx = i % pitch;
+            float ll = 0.f, lh = 0.f, hl = 0.f, hh = 0.f;
+            if (cidx < (p.tile_w >> m)) {
+                const float* s0 = src + 2 * r * up + 2 * cidx;
+                const float a = s0[0], b = s0[1], c = s0[up], d = s0[up + 1];
+                ll = 0.5f * ((a + b) + (c + d));
+                lh = 0.5f * ((a + b) - (c + d));
+                hl = 0.5f * ((a - b) + (c - d));
+                hh = 0.5f * ((a - b) - (c - d));
+            }
+            bands[i] = ll;
+            bands[th * pitch + i] = lh;
+            bands[2 * th * pitch + i] = hl;
+            bands[3 * th * pitch + i] = hh;
+        }
+    }
+    __syncthreads();
+    return sum;
+}
+
+template <int K, class S>
+__global__ void __launch_bounds__(kFusedThreads)
+    wtconv2d_fused_wgrad_kernel(FusedPlan p,
+                                GradThreads g,
+                                const S* __restrict__ x,
+                                const S* __restrict__ dy,
+                                int groups,
+                                float* __restrict__ partials) {
+    extern __shared__ float smem[];
+    __shared__ float reduce_scratch[32];
+    constexpr int before = (K - 1) / 2;
+    const int channel = blockIdx.y, group = blockIdx.x;
+    const int convs = 1 + 4 * p.levels;
+    // this thread's conv j, kernel row a and row group
+    int j = 0;
+    while (j < convs && threadIdx.x >= g.first_thread[j + 1]) {
+        ++j;
+    }
+    const bool active = j < convs;
+    const int local = active ? threadIdx.x - g.first_thread[j] : 0;
+    const int groups_j = active ? g.groups[j] : 1;
+    const int a = local / groups_j, row_group = local % groups_j;
+    const int m = j == 0 ? 0 : 1 + (j - 1) / 4, b = j == 0 ? 0 : (j - 1) % 4;
+    const int th = p.tile_h >> m, tw = p.tile_w >> m;
+
+    float acc[K] = {};
+    float dy_sum = 0.f;
+    const int tiles = p.tiles_h * p.tiles_w;
+    for (int item = group; item < p.n * tiles; item += groups) {
+        TileIndex t;
+        t.plane = item / tiles * p.c + channel;
+        t.channel = channel;
+        t.row = item % tiles / p.tiles_w * p.tile_h;
+        t.col = item % tiles % p.tiles_w * p.tile_w;
+        __syncthreads();  // the previous item's arrays are no longer read
+        stage_image<S, false>(p, x, t, smem);
+        build_pyramid(p, t, smem);
+        dy_sum += stage_dy_pyramid(p, dy, t, smem);
+        if (!active) {
+            continue;
+        }
+        const FusedLevel& lv = p.level[m];
+        const float* z =
+            level_array(p, smem, m, b) + (lv.ext - before + a) * lv.pitch + lv.ext - before;
+        const float* d = smem + p.grad_offset[m] + b * th * p.grad_pitch[m];
+        for (int row = row_group; row < th; row += groups_j) {
+            for (int col0 = 0; col0 < tw; col0 += kFusedStrip) {
+                float dv[kFusedStrip], win[kFusedStrip + K - 1];
+#pragma unroll
+                for (int q = 0; q < kFusedStrip; ++q) {
+                    dv[q] = d[row * p.grad_pitch[m] + col0 + q];
+                }
+#pragma unroll
+                for (int q = 0; q < kFusedStrip + K - 1; ++q) {
+                    win[q] = z[row * lv.pitch + col0 + q];
+                }
+#pragma unroll
+                for (int c = 0; c < K; ++c) {
+#pragma unroll
+                    for (int q = 0; q < kFusedStrip; ++q) {
+                        acc[c] = fmaf(dv[q], win[q + c], acc[c]);
+                    }
+                }
+            }
+        }
+    }
+    // Combine the row groups of each (conv, kernel row) in a fixed order.
+    __syncthreads();
+    float* scratch = smem;  // blockDim.x x K
+#pragma unroll
+    for (int c = 0; c < K; ++c) {
+        scratch[threadIdx.x * K + c] = active ? acc[c] : 0.f;
+    }
+    dy_sum = block_sum(dy_sum, reduce_scratch);  // contains a barrier
+    const int values = convs * K * K;
+    float* out = partials + (static_cast<long long>(channel) * groups + group) * (values + 1);
+    for (int v = threadIdx.x; v < values; v += blockDim.x) {
+        const int jj = v / (K * K), aa = v % (K * K) / K, cc = v % K;
+        const int first = g.first_thread[jj] + aa * g.groups[jj];
+        float total = 0.f;
+        for (int r = 0; r < g.groups[jj]; ++r) {
+            total += scratch[(first + r) * K + cc];
+        }
+        out[v] = total;
+    }
+    if (threadIdx.x == 0) {
+        out[values] = dy_sum;
+    }
+}
+
+// One thread per (channel, conv): sums the groups' partials in order, applies the chain rule and
+// stores the gradients in the parameters' storage type.
+template <int K, class S>
+__global__ void wtconv2d_fused_finalize_kernel(FusedPlan p,
+                                               Weights<const S> w,
+                                               int groups,
+                                               const float* __restrict__ partials,
+                                               Weights<S> grads) {
+    const int convs = 1 + 4 * p.levels;
+    const int id = blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= p.c * convs) {
+        return;
+    }
+    const int ch = id / convs, j = id % convs, values = convs * K * K;
+    float gsum[K * K] = {};
+    float dy_sum = 0.f;
+    for (int r = 0; r < groups; ++r) {
+        const float* part = partials + (static_cast<long long>(ch) * groups + r) * (values + 1);
+#pragma unroll
+        for (int t = 0; t < K * K; ++t) {
+            gsum[t] += part[j * K * K + t];
+        }
+        dy_sum += part[values];
+    }
+    const int m = (j - 1) / 4, row = 4 * ch + (j - 1) % 4;  // wavelet conv: level m, row 4c + b
+    const S* weight = j == 0 ? w.base_weight + ch * K * K : w.wavelet_weight[m] + row * K * K;
+    const float scale = to_float(j == 0 ? w.base_scale[ch] : w.wavelet_scale[m][row]);
+    S* dweight = j == 0 ? grads.base_weight + ch * K * K : grads.wavelet_weight[m] + row * K * K;
+    float dscale = 0.f;
+#pragma unroll
+    for (int t = 0; t < K * K; ++t) {
+        dweight[t] = from_float<S>(scale * gsum[t]);
+        dscale = fmaf(to_float(weight[t]), gsum[t], dscale);
+    }
+    if (j == 0) {
+        if (w.base_bias != nullptr) {
+            dscale = fmaf(to_float(w.base_bias[ch]), dy_sum, dscale);
+            grads.base_bias[ch] = from_float<S>(scale * dy_sum);
+        }
+        grads.base_scale[ch] = from_float<S>(dscale);
+    } else {
+        grads.wavelet_scale[m][row] = from_float<S>(dscale);
+    }
+}
+
+}  // namespace wtconv::cuda::fused

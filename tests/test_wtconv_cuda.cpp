@@ -1,0 +1,236 @@
+// test_wtconv_cuda: the CUDA algorithms (direct and fused) of wtconv2d and wtconv1d against the
+// double reference on edge shapes and at least 1000 seeded random configurations, every run with
+// poisoned outputs; kAuto on CUDA against kAuto on the CPU. The other aspects live beside it in
+// test_wtconv_cuda_*.cpp. Every test that touches the GPU skips without one.
+#include <cstdlib>
+#include <map>
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <wtconv/cuda_memory.h>
+#include <wtconv/ops/wtconv1d.h>
+#include <wtconv/ops/wtconv2d.h>
+
+#include "support/wtconv_check.h"
+
+namespace wtconv::test {
+namespace {
+
+// The CPU suites' edge shapes (float64 and float32), plus in float16 and bfloat16 those the fused
+// algorithm, the only one for the half types, is promised to run.
+std::vector<WTConvCase> cuda_edge_cases(int spatial) {
+    std::vector<WTConvCase> cases = wtconv_edge_cases(spatial);
+    const std::size_t full = cases.size();
+    for (std::size_t i = 0; i < full; ++i) {
+        for (const DType half : {DType::kFloat16, DType::kBFloat16}) {
+            WTConvCase tc = cases[i];
+            tc.dtype = half;
+            if (cases[i].dtype == DType::kFloat32 &&
+                wtconv_promised(WTConvAlgo::kFused, Device::cuda(0), tc)) {
+                cases.push_back(tc);
+            }
+        }
+    }
+    return cases;
+}
+
+// Each promised algorithm must have run: expect_matches already fails when one reports itself
+// unsupported; this also catches algos_on() losing one.
+void expect_promised_ran(const WTConvCase& tc, const AlgoRuns& runs) {
+    for (const WTConvAlgo algo : {WTConvAlgo::kDirect, WTConvAlgo::kFused}) {
+        if (wtconv_promised(algo, Device::cuda(0), tc)) {
+            EXPECT_TRUE(runs.ran_algo(algo))
+                << wtconv_algo_name(algo) << " did not run " << describe(tc);
+        }
+    }
+    EXPECT_FALSE(runs.ran.empty()) << "no CUDA algorithm ran " << describe(tc);
+}
+
+class WTConvCudaEdge : public CudaTestWithParam<WTConvCase> {};
+
+TEST_P(WTConvCudaEdge, EveryCudaAlgorithmMatchesForwardAndEveryGradient) {
+    Context ctx = cuda_test_context();
+    expect_promised_ran(GetParam(), expect_matches_reference(ctx, GetParam()));
+}
+
+INSTANTIATE_TEST_SUITE_P(WTConv2d,
+                         WTConvCudaEdge,
+                         testing::ValuesIn(cuda_edge_cases(2)),
+                         param_name);
+INSTANTIATE_TEST_SUITE_P(WTConv1d,
+                         WTConvCudaEdge,
+                         testing::ValuesIn(cuda_edge_cases(1)),
+                         param_name);
+
+// The random configurations run in batches: ctest starts one process per test, and one per case
+// would spend far more on CUDA start-up than on the case (a few ms on the GPU, about 1 ms of host
+// reference on average, 50 ms at most at 128x128). A batch builds its references on every core,
+// then runs the GPU from the test's thread.
+constexpr int kRandomCases = 1000;
+constexpr int kCasesPerBatch = 25;
+
+const std::vector<WTConvCase>& random_cases() {
+    static const std::vector<WTConvCase> cases = wtconv_cuda_random_cases(kRandomCases);
+    return cases;
+}
+
+int random_batches() {
+    const int n = static_cast<int>(random_cases().size());
+    return (n + kCasesPerBatch - 1) / kCasesPerBatch;
+}
+
+class WTConvCudaRandom : public CudaTestWithParam<int> {};
+
+TEST_P(WTConvCudaRandom, EveryCudaAlgorithmMatchesForwardAndEveryGradient) {
+    const std::vector<WTConvCase>& all = random_cases();
+    const std::size_t begin = static_cast<std::size_t>(GetParam()) * kCasesPerBatch;
+    const std::size_t end = std::min(all.size(), begin + kCasesPerBatch);
+    const int count = static_cast<int>(end - begin);
+
+    // An exception may not leave an OpenMP region: each is kept and reported on this thread.
+    std::vector<ReferenceRun> refs(static_cast<std::size_t>(count));
+    std::vector<std::string> failures(static_cast<std::size_t>(count));
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < count; ++i) {
+        try {
+            refs[static_cast<std::size_t>(i)] = make_reference(all[begin + i]);
+        } catch (const std::exception& e) {
+            failures[static_cast<std::size_t>(i)] = e.what();
+        }
+    }
+
+    Context ctx = cuda_test_context();
+    std::map<WTConvAlgo, int> ran;
+    for (int i = 0; i < count; ++i) {
+        const WTConvCase& tc = all[begin + i];
+        if (!failures[static_cast<std::size_t>(i)].empty()) {
+            ADD_FAILURE() << "reference failed: " << failures[static_cast<std::size_t>(i)]
+                          << " for " << describe(tc);
+            continue;
+        }
+        const AlgoRuns runs = expect_matches(ctx, tc, refs[static_cast<std::size_t>(i)]);
+        expect_promised_ran(tc, runs);
+        for (const WTConvAlgo algo : runs.ran) {
+            ++ran[algo];
+        }
+    }
+    // Recorded in the XML report, so that a run shows how much each algorithm was exercised.
+    RecordProperty("cases", count);
+    RecordProperty("direct_runs", ran[WTConvAlgo::kDirect]);
+    RecordProperty("fused_runs", ran[WTConvAlgo::kFused]);
+}
+
+std::string batch_name(const testing::TestParamInfo<int>& batch) {
+    return "batch" + std::to_string(batch.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeded, WTConvCudaRandom, testing::Range(0, random_batches()), batch_name);
+// WTCONV_CUDA_RANDOM_CASES=0 leaves no batch, which is no error.
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(WTConvCudaRandom);
+
+// The generator itself: without a GPU this is the one random-case test that runs, so a change
+// that starves an algorithm, a dtype or a shape class of cases shows on any machine.
+TEST(WTConvCudaRandomCases, CoverEveryAlgorithmDtypeAndShapeClass) {
+    const std::vector<WTConvCase>& all = random_cases();
+    const char* env = std::getenv("WTCONV_CUDA_RANDOM_CASES");
+    if (env != nullptr && *env != '\0') {
+        GTEST_SKIP() << "WTCONV_CUDA_RANDOM_CASES=" << env << " shrinks the set below its coverage";
+    }
+    ASSERT_GE(all.size(), 1000u);
+    std::map<std::string, int> seen;
+    for (const WTConvCase& tc : all) {
+        ++seen[std::string(dtype_name(tc.dtype)) + (is_haar(tc) ? " haar" : " other")];
+        seen["haar name"] += tc.params.wavelet == "haar" ? 1 : 0;
+        ++seen[std::to_string(tc.spatial) + "d"];
+        seen["large"] += tc.h * tc.w >= 4096 || tc.w >= 1000 ? 1 : 0;
+        seen["1x1"] += tc.h == 1 && tc.w == 1 && tc.spatial == 2 ? 1 : 0;
+        seen["1xW"] += tc.h == 1 && tc.w > 1 && tc.spatial == 2 ? 1 : 0;
+        seen["Hx1"] += tc.h > 1 && tc.w == 1 ? 1 : 0;
+        seen["even K"] += tc.params.kernel_size % 2 == 0 ? 1 : 0;
+        seen["K8"] += tc.params.kernel_size == 8 ? 1 : 0;
+        seen["L0"] += tc.params.levels == 0 ? 1 : 0;
+        seen["L5"] += tc.params.levels == 5 ? 1 : 0;
+        seen["stride4"] += tc.params.stride == 4 ? 1 : 0;
+        seen["no bias"] += tc.params.bias ? 0 : 1;
+        seen["fused"] += wtconv_promised(WTConvAlgo::kFused, Device::cuda(0), tc);
+        seen["direct"] += wtconv_promised(WTConvAlgo::kDirect, Device::cuda(0), tc);
+    }
+    for (const char* key :
+         {"float32 haar", "float64 haar", "float16 haar", "bfloat16 haar", "float32 other",
+          "float64 other", "haar name", "2d", "1d", "large", "1x1", "1xW", "Hx1", "even K", "K8",
+          "L0", "L5", "stride4", "no bias"}) {
+        EXPECT_GE(seen[key], 5) << key;
+    }
+    EXPECT_GE(seen["fused"], 150);
+    EXPECT_GE(seen["direct"], 500);
+}
+
+// kAuto picks each device's own algorithm; the two must agree as closely as each agrees with the
+// reference (both are within about 1e-6 of it in float32 at these sizes).
+class WTConvCudaAuto : public CudaTest {};
+
+TEST_F(WTConvCudaAuto, AgreesWithCpuAutoOnForwardAndEveryGradient) {
+    const struct {
+        int spatial;
+        std::int64_t n, c, h, w;
+        int k, levels, stride;
+        const char* wavelet;
+        DType dtype;
+    } shapes[] = {
+        {2, 2, 3, 19, 23, 5, 2, 1, "db1", DType::kFloat32},
+        {2, 1, 2, 128, 128, 5, 4, 1, "db1", DType::kFloat32},
+        {2, 2, 2, 17, 12, 4, 3, 2, "db1", DType::kFloat64},
+        {2, 1, 3, 15, 9, 3, 2, 3, "db2", DType::kFloat32},
+        {1, 2, 3, 1, 301, 5, 3, 1, "db1", DType::kFloat32},
+        {1, 1, 2, 1, 97, 6, 2, 2, "coif1", DType::kFloat64},
+    };
+    std::uint64_t seed = 900;
+    for (const auto& s : shapes) {
+        WTConvCase tc;
+        tc.spatial = s.spatial;
+        tc.n = s.n;
+        tc.c = s.c;
+        tc.h = s.h;
+        tc.w = s.w;
+        tc.params.kernel_size = s.k;
+        tc.params.levels = s.levels;
+        tc.params.stride = s.stride;
+        tc.params.wavelet = s.wavelet;
+        tc.params.algo = WTConvAlgo::kAuto;
+        tc.dtype = s.dtype;
+        tc.seed = seed++;
+        ASSERT_TRUE(wtconv_supports(tc, WTConvAlgo::kAuto, Device::cuda(0))) << describe(tc);
+        Rng rng(tc.seed);
+        const Tensor x = random_normal(rng, tc.x_shape(), tc.dtype);
+        const WTConvWeights w = random_wtconv_weights(rng, tc);
+        const Tensor dy = random_normal(rng, wtconv_output_shape(tc), tc.dtype);
+        Context cpu;
+        const WTConvRun want = wtconv_run(cpu, tc, x, w, dy);
+
+        Context gpu = cuda_test_context();
+        const Device dev = Device::cuda(0);
+        const WTConvRun got = wtconv_run(gpu, tc, x.to(dev), to_device(w, dev), dy.to(dev));
+
+        EXPECT_LT(rel_l2_error(got.y, to_ref(want.y)), tolerance(tc.dtype)) << "y " << describe(tc);
+        for (const GradError& e : gradient_errors(got.grads, to_ref(want.grads), tc)) {
+            EXPECT_LT(e.error, gradient_tolerance(tc.dtype, e.summed))
+                << e.name << ", " << describe(tc);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace wtconv::test
+
+int main(int argc, char** argv) {
+    testing::InitGoogleTest(&argc, argv);
+    const int status = RUN_ALL_TESTS();
+    if (wtconv::cuda_device_count() > 0) {
+        // compute-sanitizer's leak check reports what is still allocated when the context goes:
+        // the pool's cache goes back first, so that only memory a tensor still holds is reported.
+        wtconv::cuda_empty_cache();
+        cudaDeviceReset();
+    }
+    return status;
+}
