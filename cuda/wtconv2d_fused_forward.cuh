@@ -70,10 +70,13 @@ __device__ void filter_level(const FusedPlan& p, int m, float* smem) {
     const FusedLevel& lv = p.level[m];
     const float* band = level_array(p, smem, m, b);
     const float* recon = smem + p.recon_offset;
-    float* out = smem + p.filtered_offset + b * th * tw;
+    const int fp = odd_pitch(tw);  // filtered and recon pitch at this level
+    float* out = smem + p.filtered_offset + b * th * fp;
     const bool add_coarser = b == 0 && m < p.levels;
+    // column-strip-major: a warp's lanes take consecutive rows of one strip (odd pitches: no bank
+    // conflicts)
     for (int task = threadIdx.x % per_band; task < th * strips; task += per_band) {
-        const int row = task / strips, col0 = task % strips * kFusedStrip;
+        const int row = task % th, col0 = task / th * kFusedStrip;
         float acc[kFusedStrip] = {};
         correlate_strip<K>(band + (row + lv.ext - before) * lv.pitch + col0 + lv.ext - before,
                            lv.pitch, wr, acc);
@@ -83,9 +86,9 @@ __device__ void filter_level(const FusedPlan& p, int m, float* smem) {
             if (col < tw) {
                 float v = scale * acc[q];
                 if (add_coarser) {
-                    v += recon[row * tw + col];
+                    v += recon[row * fp + col];
                 }
-                out[row * tw + col] = v;
+                out[row * fp + col] = v;
             }
         }
     }
@@ -94,17 +97,17 @@ __device__ void filter_level(const FusedPlan& p, int m, float* smem) {
 // Inverse Haar of `filtered` (level m) into `recon` (level m - 1 on the tile).
 __device__ inline void reconstruct_level(const FusedPlan& p, int m, float* smem) {
     const int th = p.tile_h >> m, tw = p.tile_w >> m;
+    const int fp = odd_pitch(tw), rp = odd_pitch(2 * tw), band = th * fp;
     const float* f = smem + p.filtered_offset;
     float* recon = smem + p.recon_offset;
-    for (int i = threadIdx.x; i < th * tw; i += blockDim.x) {
-        const float ll = f[i], lh = f[th * tw + i], hl = f[2 * th * tw + i],
-                    hh = f[3 * th * tw + i];
-        const int row = i / tw, col = i % tw;
-        float* dst = recon + 2 * row * (2 * tw) + 2 * col;
+    WTCONV_FOR_ROWS(row, col, th, tw) {
+        const int i = row * fp + col;
+        const float ll = f[i], lh = f[band + i], hl = f[2 * band + i], hh = f[3 * band + i];
+        float* dst = recon + 2 * row * rp + 2 * col;
         dst[0] = 0.5f * ((ll + lh) + (hl + hh));
         dst[1] = 0.5f * ((ll + lh) - (hl + hh));
-        dst[2 * tw] = 0.5f * ((ll - lh) + (hl - hh));
-        dst[2 * tw + 1] = 0.5f * ((ll - lh) - (hl - hh));
+        dst[rp] = 0.5f * ((ll - lh) + (hl - hh));
+        dst[rp + 1] = 0.5f * ((ll - lh) - (hl - hh));
     }
 }
 
@@ -124,13 +127,14 @@ __device__ void finish_tile(const FusedPlan& p,
     const float bias = kAdjoint ? 0.f : weights[convs * K * K + convs];
     const FusedLevel& lv = p.level[0];
     const float* image = level_array(p, smem, 0, 0);
-    const int th = p.tile_h, tw = p.tile_w, hw = (th / 2) * (tw / 2);
+    const int th = p.tile_h, tw = p.tile_w;
+    const int fp = odd_pitch(tw / 2), hw = (th / 2) * fp;  // level 1's filtered bands
     const float* f = smem + p.filtered_offset;
     const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
     const int out_h = kAdjoint ? p.h : p.ho, out_w = kAdjoint ? p.w : p.wo;
     S* plane = out + static_cast<long long>(t.plane) * out_h * out_w;
     for (int task = threadIdx.x; task < th * strips; task += blockDim.x) {
-        const int row = task / strips, col0 = task % strips * kFusedStrip;
+        const int row = task % th, col0 = task / th * kFusedStrip;  // as in filter_level
         const int gy = t.row + row;
         if (gy >= p.h || (!kAdjoint && gy % p.stride != 0)) {
             continue;
@@ -146,7 +150,7 @@ __device__ void finish_tile(const FusedPlan& p,
             }
             float v = scale * (acc[q] + bias);
             if (p.levels > 0) {
-                const int i = row / 2 * (tw / 2) + col / 2;
+                const int i = row / 2 * fp + col / 2;
                 const float ll = f[i], lh = f[hw + i], hl = f[2 * hw + i], hh = f[3 * hw + i];
                 const float lo = (row & 1) ? ll - lh : ll + lh;
                 const float hi = (row & 1) ? hl - hh : hl + hh;

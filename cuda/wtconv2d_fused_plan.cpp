@@ -59,11 +59,11 @@ FusedPlan make_fused_plan(std::int64_t n,
         lv.ext = p.whole_plane ? r : r << (levels - m);
         lv.rows = (p.tile_h >> m) + 2 * lv.ext;
         lv.cols = (p.tile_w >> m) + 2 * lv.ext;
-        lv.pitch = lv.cols + kFusedStrip;
+        lv.pitch = odd_pitch(lv.cols + kFusedStrip);
         lv.offset = offset;
         offset += (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
     }
-    const int half_tile = (p.tile_h / 2) * (p.tile_w / 2);
+    const int half_tile = (p.tile_h / 2) * odd_pitch(p.tile_w / 2);
     p.filtered_offset = offset;
     offset += levels > 0 ? 4 * half_tile : 0;
     p.recon_offset = offset;
@@ -72,7 +72,7 @@ FusedPlan make_fused_plan(std::int64_t n,
     offset += (1 + 4 * levels) * k * k + 4 * levels + 2;
     p.smem_floats = offset;
     for (int m = 0; m <= levels; ++m) {
-        p.grad_pitch[m] = (p.tile_w >> m) + kFusedStrip;
+        p.grad_pitch[m] = odd_pitch((p.tile_w >> m) + kFusedStrip);
         p.grad_offset[m] = offset;
         offset += (m == 0 ? 1 : 4) * (p.tile_h >> m) * p.grad_pitch[m];
     }

@@ -19,6 +19,12 @@ constexpr int kFusedMaxLevels = 8;
 constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded value feeds K FMAs
 constexpr int kFusedThreads = 256;  // a multiple of 4 * 32: the four bands get whole warps
 
+// Row pitches of the shared arrays are odd: the 32 lanes of a warp read 32 different rows at one
+// column, and an odd pitch puts those 32 words in 32 different banks.
+constexpr int odd_pitch(int n) {
+    return n | 1;
+}
+
 struct FusedLevel {
     int ext;         // e_m
     int rows, cols;  // (T >> m) + 2 e_m
@@ -42,7 +48,7 @@ struct FusedPlan {
     // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after the
     // forward's arrays: level 0 dy itself, level m >= 1 four bands of (T >> m) rows.
     int grad_offset[kFusedMaxLevels + 1];
-    int grad_pitch[kFusedMaxLevels + 1];  // (T >> m) + kFusedStrip
+    int grad_pitch[kFusedMaxLevels + 1];  // odd_pitch((T >> m) + kFusedStrip)
     int grad_smem_floats;
 };
 

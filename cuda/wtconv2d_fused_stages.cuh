@@ -7,6 +7,12 @@
 
 namespace wtconv::cuda::fused {
 
+// for each (row, col) of a rows x cols array: warps take rows, lanes take columns. Consecutive
+// lanes touch consecutive words (coalesced loads, no bank conflicts), with no division per element.
+#define WTCONV_FOR_ROWS(row, col, rows, cols)                              \
+    for (int row = threadIdx.x / 32; row < (rows); row += blockDim.x / 32) \
+        for (int col = threadIdx.x % 32; col < (cols); col += 32)
+
 // Which tile of which plane this block owns.
 struct TileIndex {
     int plane;     // n * C + c
@@ -42,8 +48,8 @@ __device__ void stage_image(const FusedPlan& p,
     float* dst = level_array(p, smem, 0, 0);
     const int src_h = kUpsampled ? p.ho : p.h, src_w = kUpsampled ? p.wo : p.w;
     const S* plane = src + static_cast<long long>(t.plane) * src_h * src_w;
-    for (int i = threadIdx.x; i < lv.rows * lv.pitch; i += blockDim.x) {
-        const int r = i / lv.pitch, cidx = i % lv.pitch;
+    WTCONV_FOR_ROWS(r, cidx, lv.rows, lv.pitch) {
+        const int i = r * lv.pitch + cidx;
         const int gy = t.row - lv.ext + r, gx = t.col - lv.ext + cidx;
         float v = 0.f;
         if (cidx < lv.cols && gy >= 0 && gy < p.h && gx >= 0 && gx < p.w) {
@@ -74,8 +80,8 @@ __device__ inline void build_pyramid(const FusedPlan& p, const TileIndex& t, flo
         const int plane_h = p.padded_h >> m, plane_w = p.padded_w >> m;
         // level m - 1 local index of level-m global position g: 2g - origin_{m-1}
         const int up_y = (t.row >> (m - 1)) - up.ext, up_x = (t.col >> (m - 1)) - up.ext;
-        for (int i = threadIdx.x; i < lv.rows * lv.pitch; i += blockDim.x) {
-            const int r = i / lv.pitch, cidx = i % lv.pitch;
+        WTCONV_FOR_ROWS(r, cidx, lv.rows, lv.pitch) {
+            const int i = r * lv.pitch + cidx;
             const int gy = origin_y + r, gx = origin_x + cidx;
             float ll = 0.f, lh = 0.f, hl = 0.f, hh = 0.f;
             if (cidx < lv.cols && gy >= 0 && gy < plane_h && gx >= 0 && gx < plane_w) {

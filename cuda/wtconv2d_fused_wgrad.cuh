@@ -32,8 +32,8 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
     float sum = 0.f;
     const S* plane = dy + static_cast<long long>(t.plane) * p.ho * p.wo;
     float* d0 = smem + p.grad_offset[0];
-    for (int i = threadIdx.x; i < p.tile_h * p.grad_pitch[0]; i += blockDim.x) {
-        const int r = i / p.grad_pitch[0], cidx = i % p.grad_pitch[0];
+    WTCONV_FOR_ROWS(r, cidx, p.tile_h, p.grad_pitch[0]) {
+        const int i = r * p.grad_pitch[0] + cidx;
         const int gy = t.row + r, gx = t.col + cidx;
         float v = 0.f;
         if (cidx < p.tile_w && gy < p.h && gx < p.w && gy % p.stride == 0 && gx % p.stride == 0) {
@@ -47,8 +47,8 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
         const int th = p.tile_h >> m, pitch = p.grad_pitch[m], up = p.grad_pitch[m - 1];
         const float* src = smem + p.grad_offset[m - 1];  // LL (band 0) of level m - 1
         float* bands = smem + p.grad_offset[m];
-        for (int i = threadIdx.x; i < th * pitch; i += blockDim.x) {
-            const int r = i / pitch, cidx = i % pitch;
+        WTCONV_FOR_ROWS(r, cidx, th, pitch) {
+            const int i = r * pitch + cidx;
             float ll = 0.f, lh = 0.f, hl = 0.f, hh = 0.f;
             if (cidx < (p.tile_w >> m)) {
                 const float* s0 = src + 2 * r * up + 2 * cidx;
