@@ -131,21 +131,20 @@ __device__ void finish_tile(const FusedPlan& p,
     const int fp = odd_pitch(tw / 2), hw = (th / 2) * fp;  // level 1's filtered bands
     const float* f = smem + p.filtered_offset;
     const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
-    const int out_h = kAdjoint ? p.h : p.ho, out_w = kAdjoint ? p.w : p.wo;
-    S* plane = out + static_cast<long long>(t.plane) * out_h * out_w;
+    // The finished tile goes to shared memory first (lanes hold one strip each of 32 different
+    // rows: stored directly, every store instruction would touch 32 sectors), then to y row by
+    // row, coalesced. Its buffer is level 1's band arrays, no longer read (L = 0: its own).
+    float* staged = smem + p.out_offset;
+    const int sp = odd_pitch(tw);
     for (int task = threadIdx.x; task < th * strips; task += blockDim.x) {
         const int row = task % th, col0 = task / th * kFusedStrip;  // as in filter_level
-        const int gy = t.row + row;
-        if (gy >= p.h || (!kAdjoint && gy % p.stride != 0)) {
-            continue;
-        }
         float acc[kFusedStrip] = {};
         correlate_strip<K>(image + (row + lv.ext - before) * lv.pitch + col0 + lv.ext - before,
                            lv.pitch, wr, acc);
 #pragma unroll
         for (int q = 0; q < kFusedStrip; ++q) {
-            const int col = col0 + q, gx = t.col + col;
-            if (col >= tw || gx >= p.w || (!kAdjoint && gx % p.stride != 0)) {
+            const int col = col0 + q;
+            if (col >= tw) {
                 continue;
             }
             float v = scale * (acc[q] + bias);
@@ -156,12 +155,21 @@ __device__ void finish_tile(const FusedPlan& p,
                 const float hi = (row & 1) ? hl - hh : hl + hh;
                 v += 0.5f * ((col & 1) ? lo - hi : lo + hi);
             }
-            if (kAdjoint) {
-                plane[gy * out_w + gx] = from_float<S>(v);
-            } else {
-                plane[gy / p.stride * out_w + gx / p.stride] = from_float<S>(v);
-            }
+            staged[row * sp + col] = v;
         }
+    }
+    __syncthreads();
+    const int out_h = kAdjoint ? p.h : p.ho, out_w = kAdjoint ? p.w : p.wo;
+    S* plane = out + static_cast<long long>(t.plane) * out_h * out_w;
+    const int s = kAdjoint ? 1 : p.stride;
+    // the tile's kept pixels: rows and columns gy = t.row + row with gy % s == 0, gy < h
+    const int first_y = (s - t.row % s) % s, first_x = (s - t.col % s) % s;
+    const int rows = max(0, (min(th, p.h - t.row) - first_y + s - 1) / s);
+    const int cols = max(0, (min(tw, p.w - t.col) - first_x + s - 1) / s);
+    WTCONV_FOR_ROWS(r, c, rows, cols) {
+        const int row = first_y + r * s, col = first_x + c * s;
+        plane[(t.row + row) / s * out_w + (t.col + col) / s] =
+            from_float<S>(staged[row * sp + col]);
     }
 }
 

@@ -70,6 +70,14 @@ FusedPlan make_fused_plan(std::int64_t n,
     offset += levels > 1 ? half_tile : 0;
     p.weights_offset = offset;
     offset += (1 + 4 * levels) * k * k + 4 * levels + 2;
+    // The finished tile reuses level 1's band arrays, free by then; they always hold it
+    // (4 (T/2 + 2e)(T/2 + 2e + 4) > T^2). Without levels it needs its own.
+    if (levels > 0) {
+        p.out_offset = p.level[1].offset;
+    } else {
+        p.out_offset = offset;
+        offset += p.tile_h * odd_pitch(p.tile_w);
+    }
     p.smem_floats = offset;
     for (int m = 0; m <= levels; ++m) {
         p.grad_pitch[m] = odd_pitch((p.tile_w >> m) + kFusedStrip);

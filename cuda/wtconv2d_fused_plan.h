@@ -44,6 +44,7 @@ struct FusedPlan {
     int filtered_offset;  // 4 x (T/2)^2: one level's scaled, filtered bands
     int recon_offset;     // (T/2)^2: the reconstruction handed to the next finer level
     int weights_offset;   // (1 + 4L) K^2 weights, then 4L + 1 scales and the bias
+    int out_offset;       // T rows of odd_pitch(T): the finished tile before it is stored
     int smem_floats;      // the forward and dx kernels' shared memory
     // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after the
     // forward's arrays: level 0 dy itself, level m >= 1 four bands of (T >> m) rows.
