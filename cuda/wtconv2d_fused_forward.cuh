@@ -102,12 +102,13 @@ __device__ inline void reconstruct_level(const FusedPlan& p, int m, float* smem)
     float* recon = smem + p.recon_offset;
     WTCONV_FOR_ROWS(row, col, th, tw) {
         const int i = row * fp + col;
-        const float ll = f[i], lh = f[band + i], hl = f[2 * band + i], hh = f[3 * band + i];
+        float v[4];
+        haar_butterfly(f[i], f[band + i], f[2 * band + i], f[3 * band + i], v);
         float* dst = recon + 2 * row * rp + 2 * col;
-        dst[0] = 0.5f * ((ll + lh) + (hl + hh));
-        dst[1] = 0.5f * ((ll + lh) - (hl + hh));
-        dst[rp] = 0.5f * ((ll - lh) + (hl - hh));
-        dst[rp + 1] = 0.5f * ((ll - lh) - (hl - hh));
+        dst[0] = v[0];
+        dst[1] = v[1];
+        dst[rp] = v[2];
+        dst[rp + 1] = v[3];
     }
 }
 

@@ -30,6 +30,16 @@ __device__ inline TileIndex tile_of_block(const FusedPlan& p, int block) {
     return t;
 }
 
+// The 2x2 Haar butterfly: out = 1/2 ((p+q)+(r+s), (p+q)-(r+s), (p-q)+(r-s), (p-q)-(r-s)). The
+// matrix is symmetric and orthogonal, so it is both the analysis (p..s = the block a, b, c, d;
+// out = LL, LH, HL, HH) and the synthesis (p..s = LL, LH, HL, HH; out = the block).
+__device__ inline void haar_butterfly(float p, float q, float r, float s, float (&out)[4]) {
+    out[0] = 0.5f * ((p + q) + (r + s));
+    out[1] = 0.5f * ((p + q) - (r + s));
+    out[2] = 0.5f * ((p - q) + (r - s));
+    out[3] = 0.5f * ((p - q) - (r - s));
+}
+
 // Level m's array of band b (level 0: the image itself, b = 0).
 __device__ inline float* level_array(const FusedPlan& p, float* smem, int m, int b) {
     const FusedLevel& lv = p.level[m];
@@ -83,19 +93,15 @@ __device__ inline void build_pyramid(const FusedPlan& p, const TileIndex& t, flo
         WTCONV_FOR_ROWS(r, cidx, lv.rows, lv.pitch) {
             const int i = r * lv.pitch + cidx;
             const int gy = origin_y + r, gx = origin_x + cidx;
-            float ll = 0.f, lh = 0.f, hl = 0.f, hh = 0.f;
+            float v[4] = {};
             if (cidx < lv.cols && gy >= 0 && gy < plane_h && gx >= 0 && gx < plane_w) {
                 const float* s0 = src + (2 * gy - up_y) * up.pitch + 2 * gx - up_x;
-                const float a = s0[0], b = s0[1], c = s0[up.pitch], d = s0[up.pitch + 1];
-                ll = 0.5f * ((a + b) + (c + d));
-                lh = 0.5f * ((a + b) - (c + d));
-                hl = 0.5f * ((a - b) + (c - d));
-                hh = 0.5f * ((a - b) - (c - d));
+                haar_butterfly(s0[0], s0[1], s0[up.pitch], s0[up.pitch + 1], v);
             }
-            bands[0][i] = ll;
-            bands[1][i] = lh;
-            bands[2][i] = hl;
-            bands[3][i] = hh;
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                bands[b][i] = v[b];
+            }
         }
     }
     __syncthreads();

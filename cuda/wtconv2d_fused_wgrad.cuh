@@ -49,19 +49,16 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
         float* bands = smem + p.grad_offset[m];
         WTCONV_FOR_ROWS(r, cidx, th, pitch) {
             const int i = r * pitch + cidx;
-            float ll = 0.f, lh = 0.f, hl = 0.f, hh = 0.f;
+            float v[4] = {};
             if (cidx < (p.tile_w >> m)) {
                 const float* s0 = src + 2 * r * up + 2 * cidx;
-                const float a = s0[0], b = s0[1], c = s0[up], d = s0[up + 1];
-                ll = 0.5f * ((a + b) + (c + d));
-                lh = 0.5f * ((a + b) - (c + d));
-                hl = 0.5f * ((a - b) + (c - d));
-                hh = 0.5f * ((a - b) - (c - d));
+                haar_butterfly(s0[0], s0[1], s0[up], s0[up + 1], v);
             }
-            bands[i] = ll;
-            bands[th * pitch + i] = lh;
-            bands[2 * th * pitch + i] = hl;
-            bands[3 * th * pitch + i] = hh;
+            const int band = th * pitch;
+            bands[i] = v[0];
+            bands[band + i] = v[1];
+            bands[2 * band + i] = v[2];
+            bands[3 * band + i] = v[3];
         }
     }
     __syncthreads();

@@ -75,7 +75,7 @@ public:
         for (int i = levels_ - 1; i >= 0; --i) {
             const ConvShape bg = bands(i);
             Tensor t = buffer(elems(bg));
-            scale(st.v[i], wts.wavelet_scale[i].template data<T>(), nullptr, bg,
+            scale(st.v[i].template data<T>(), wts.wavelet_scale[i].template data<T>(), nullptr, bg,
                   t.template data<T>());
             if (r.defined()) {
                 add(r.template data<T>(), plane(bg), t.template data<T>(), bands_ * plane(bg),
@@ -143,7 +143,7 @@ public:
         Tensor da;  // dA_{i+1}; dA_L = 0 is skipped
         for (int i = levels_ - 1; i >= 0; --i) {
             const ConvShape bg = bands(i);
-            channel_dot(dt[i].template data<T>(), st.v[i], bg,
+            channel_dot(dt[i].template data<T>(), st.v[i].template data<T>(), bg,
                         dw.wavelet_scale[i].template data<T>());
             Tensor dv = buffer(elems(bg));  // dV_i = scale_i * dS_i
             scale(dt[i].template data<T>(), wts.wavelet_scale[i].template data<T>(), nullptr, bg,
@@ -169,9 +169,8 @@ public:
 private:
     struct Stages {
         std::vector<Tensor> z;  // Z_i, the bands of level i
-        std::vector<const T*> v;
-        std::vector<Tensor> v_store;  // V_i = conv(Z_i), before the level's scale
-        Tensor b;                     // B = conv(x) + bias
+        std::vector<Tensor> v;  // V_i = conv(Z_i), before the level's scale
+        Tensor b;               // B = conv(x) + bias
     };
 
     Stages decompose(const WTConvWeights& wts) const {
@@ -179,16 +178,14 @@ private:
         for (int i = 0; i < levels_; ++i) {
             const ConvShape bg = bands(i);
             st.z.push_back(buffer(elems(bg)));
-            st.v_store.push_back(buffer(elems(bg)));
-            st.v.push_back(st.v_store.back().template data<T>());
+            st.v.push_back(buffer(elems(bg)));
             // A_0 = x; A_i = Z_{i-1} band 0, the raw LL
             const T* a = i == 0 ? x_ : st.z[i - 1].template data<T>();
             const int64_t stride = i == 0 ? plane(image(0)) : bands_ * plane(image(i));
             launch(analysis_kernel<T>, elems(bg), a, stride, level(i), dec_,
                    st.z[i].template data<T>());
             launch(conv_kernel<T>, elems(bg), st.z[i].template data<T>(),
-                   wts.wavelet_weight[i].template data<T>(), bg, false,
-                   st.v_store.back().template data<T>());
+                   wts.wavelet_weight[i].template data<T>(), bg, false, st.v[i].template data<T>());
         }
         const ConvShape img = image(0);
         st.b = buffer(elems(img));

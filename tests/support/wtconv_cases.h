@@ -71,9 +71,8 @@ ref::Grads to_ref(const WTConvGrads& g);
 ref::Config to_ref_config(const WTConvParams& p);
 
 struct GradError {
-    std::string name;     // "dx", "d base_weight", "d wavelet_scale[1]", ...
-    double error;         // relative L2 against the reference
-    std::int64_t summed;  // terms summed into each element over batch and pixels (1 for dx)
+    std::string name;  // "dx", "d base_weight", "d wavelet_scale[1]", ...
+    double error;      // relative L2 against the reference
 };
 // dx and every parameter gradient against the reference.
 std::vector<GradError> gradient_errors(const WTConvGrads& got,

@@ -126,7 +126,7 @@ AlgoRuns expect_matches(Context& ctx, const WTConvCase& tc, const ReferenceRun& 
         const WTConvRun run = wtconv_run(ctx, run_case, x, w, dy);
         EXPECT_LT(rel_l2_error(run.y, want.y), tolerance(tc.dtype)) << "y" << where;
         for (const GradError& e : gradient_errors(run.grads, want.grads, tc)) {
-            EXPECT_LT(e.error, gradient_tolerance(tc.dtype, e.summed)) << e.name << where;
+            EXPECT_LT(e.error, tolerance(tc.dtype)) << e.name << where;
         }
     }
     return runs;

@@ -38,15 +38,6 @@ inline double tolerance(DType dtype) {
     }
     return 0.0;
 }
-// A parameter gradient sums `summed` products over the batch and the pixels. A float32 running sum
-// of n random terms errs by about 2^-24 * sqrt(n) relative, so a kernel summing a 128x128 plane in
-// one thread reaches 1e-5 by rounding alone: above 2^-24 * 2 * sqrt(n) = 1e-5 (n ~ 7000, larger
-// than any CPU test's shape) the bound grows with it. A wrong term is still O(1 / sqrt(n)) or more.
-inline double gradient_tolerance(DType dtype, std::int64_t summed) {
-    const double running_sum = 2.0 * std::ldexp(1.0, -24) * std::sqrt(static_cast<double>(summed));
-    return dtype == DType::kFloat32 ? std::max(kTolFloat32, running_sum) : tolerance(dtype);
-}
-
 struct WTConvRun {
     Tensor y;
     WTConvGrads grads;
