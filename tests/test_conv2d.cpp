@@ -1,0 +1,1 @@
+// conv2d: in progress (issue 5).

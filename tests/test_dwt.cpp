@@ -1,0 +1,1 @@
+// dwt: in progress (issue 5).

@@ -1,0 +1,1 @@
+// fake_quant: in progress (issue 5).

@@ -1,0 +1,1 @@
+// prune: in progress (issue 5).
