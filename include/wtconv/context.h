@@ -2,6 +2,9 @@
 // Context: what an op call runs with: the device, the CPU thread count, the CUDA stream, and
 // debugging switches. Ops take it first; default_context(device) gives the calling thread's context
 // for a device.
+#include <cstddef>
+#include <memory>
+
 #include <wtconv/device.h>
 
 // The CUDA runtime's stream type (cudaStream_t is CUstream_st*), declared here so that the public
@@ -9,6 +12,10 @@
 struct CUstream_st;
 
 namespace wtconv {
+
+namespace detail {
+class HostWorkspace;
+}
 
 struct ContextOptions {
     int num_threads = 0;          // CPU threads for ops; 0 = OpenMP's default
@@ -22,6 +29,13 @@ struct ContextOptions {
 class Context {
 public:
     explicit Context(Device device = Device::cpu(), ContextOptions options = {});
+    // A copy takes the device and options, not the workspace: two contexts never share scratch.
+    Context(const Context& other);
+    Context& operator=(const Context& other);
+    Context(Context&& other) noexcept;
+    Context& operator=(Context&& other) noexcept;
+    ~Context();
+
     Device device() const { return device_; }
     int num_threads() const;  // the resolved count (>= 1)
     void set_num_threads(int num_threads) { options_.num_threads = num_threads; }
@@ -30,9 +44,16 @@ public:
     CUstream_st* cuda_stream() const { return options_.cuda_stream; }
     void set_cuda_stream(CUstream_st* stream) { options_.cuda_stream = stream; }
 
+    // Host scratch of at least bytes, 64-byte aligned, kept between calls so that ops do not
+    // allocate per call (its contents are not kept). One op call at a time may use it: a context
+    // is not shared between threads.
+    void* host_workspace(std::size_t bytes);
+    std::size_t host_workspace_bytes() const;
+
 private:
     Device device_;
     ContextOptions options_;
+    std::unique_ptr<detail::HostWorkspace> workspace_;
 };
 
 // The calling thread's context for device, created on first use.

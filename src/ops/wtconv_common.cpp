@@ -103,14 +103,6 @@ WTConvWeights wtconv_empty_weights(
     return w;
 }
 
-Tensor alloc_output(Context& ctx, const Shape& shape, DType dtype, Device device) {
-    Tensor t = Tensor::empty(shape, dtype, device);
-    if (ctx.poison_outputs()) {
-        t.fill(std::numeric_limits<double>::quiet_NaN());
-    }
-    return t;
-}
-
 WTConvGrads alloc_wtconv_grads(const WTConvRank& r,
                                Context& ctx,
                                const Tensor& x,

@@ -4,6 +4,7 @@
 #include <wtconv/context.h>
 #include <wtconv/ops/wtconv.h>
 
+#include "common/alloc_output.h"
 #include "common/wavelet_filters.h"
 
 namespace wtconv::detail {
@@ -72,9 +73,6 @@ WTConvGrads alloc_wtconv_grads(const WTConvRank& r,
                                Context& ctx,
                                const Tensor& x,
                                const WTConvParams& p);
-
-// An output tensor: NaN-filled first when ctx.poison_outputs(), so unwritten elements show.
-Tensor alloc_output(Context& ctx, const Shape& shape, DType dtype, Device device);
 
 // The algorithm that runs on device for dtype and p.algo; throws kNotSupported, naming why, for
 // a choice the device cannot run.

@@ -125,4 +125,9 @@ bool cuda_present() {
     return cuda_device_count() > 0;
 }
 
+int random_case_count(int count) {
+    const char* env = std::getenv("WTCONV_TEST_RANDOM_CASES");
+    return env != nullptr && *env != '\0' ? std::atoi(env) : count;
+}
+
 }  // namespace wtconv::test

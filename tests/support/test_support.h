@@ -52,6 +52,9 @@ std::string host_bytes(const Tensor& t);
 
 bool cuda_present();
 
+// $WTCONV_TEST_RANDOM_CASES when set (the sanitizer build runs fewer), else count.
+int random_case_count(int count);
+
 // Expects fn to throw wtconv::Error with this category and a message containing words.
 void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& words);
 // The same, with a message that must contain every one of words (in any order).

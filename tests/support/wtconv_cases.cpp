@@ -155,12 +155,7 @@ std::vector<WTConvCase> wtconv_edge_cases(int spatial) {
 }
 
 std::vector<WTConvCase> wtconv_random_cases(int spatial, int count) {
-    // The sanitizer build runs a reduced set (WTCONV_TEST_RANDOM_CASES); the full suite, the count
-    // asked for.
-    const char* env = std::getenv("WTCONV_TEST_RANDOM_CASES");
-    if (env != nullptr && *env != '\0') {
-        count = std::atoi(env);
-    }
+    count = random_case_count(count);
     Rng rng(test_seed());
     const int sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 16, 17, 19, 23, 24, 31, 32, 37};
     const char* wavelets[] = {"db1",     "db1",     "db1",  "haar",    "db2",     "db3",

@@ -1,0 +1,130 @@
+#pragma once
+// img2col and its adjoint col2im over a range of output pixels of one image and one group, in the
+// layout of COMPRESSION.md 1.3: row (c kh + i) kw + j, column p Wo + q (minus the range start).
+// The pixels a window row reads inside the image form one run of q, computed once per (j), so the
+// inner loops carry no bounds tests; unit stride turns the run into a contiguous copy.
+#include <algorithm>
+#include <cstdint>
+
+#include "common/conv2d_geometry.h"
+
+namespace wtconv::cpu {
+
+namespace detail_img2col {
+
+// The q in [0, Wo) whose input column q sw + j dw - pw lies inside [0, W): [begin, end).
+struct Run {
+    std::int64_t begin, end;
+};
+inline Run valid_columns(const ::wtconv::detail::Conv2dGeometry& g, int j) {
+    const std::int64_t offset = static_cast<std::int64_t>(j) * g.dw - g.pw;  // iw at q = 0
+    // q >= ceil(-offset / sw) and q <= floor((W - 1 - offset) / sw), clipped to [0, Wo).
+    const std::int64_t lo = offset >= 0 ? 0 : (-offset + g.sw - 1) / g.sw;
+    const std::int64_t last = g.w - 1 - offset;
+    const std::int64_t hi = last < 0 ? 0 : last / g.sw + 1;
+    const std::int64_t begin = std::min(lo, g.wo);
+    return Run{begin, std::max(begin, std::min(hi, g.wo))};
+}
+
+// Calls fn(dst_index, src_row, q_begin, q_end, run) for the pieces of output row p that fall in
+// the column range, where src_row is the input row index (maybe outside [0, H)).
+template <class Fn>
+void for_output_rows(const ::wtconv::detail::Conv2dGeometry& g,
+                     int i,
+                     std::int64_t p_begin,
+                     std::int64_t p_end,
+                     Fn&& fn) {
+    std::int64_t p = p_begin / g.wo;
+    std::int64_t q = p_begin % g.wo;
+    std::int64_t at = 0;
+    for (std::int64_t pixel = p_begin; pixel < p_end; ++p, q = 0) {
+        const std::int64_t q_end = std::min(g.wo, q + (p_end - pixel));
+        fn(at, p * g.sh + static_cast<std::int64_t>(i) * g.dh - g.ph, q, q_end);
+        at += q_end - q;
+        pixel += q_end - q;
+    }
+}
+
+}  // namespace detail_img2col
+
+// col[K x (p_end - p_begin)] (row stride ld) from x_group, the Cg planes of one image and group.
+template <class T>
+void img2col(const ::wtconv::detail::Conv2dGeometry& g,
+             const T* x_group,
+             std::int64_t p_begin,
+             std::int64_t p_end,
+             T* col,
+             std::int64_t ld) {
+    using namespace detail_img2col;
+    for (std::int64_t c = 0; c < g.cg(); ++c) {
+        const T* plane = x_group + c * g.hw();
+        for (int i = 0; i < g.kh; ++i) {
+            for (int j = 0; j < g.kw; ++j) {
+                T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
+                const Run run = valid_columns(g, j);
+                const std::int64_t offset = static_cast<std::int64_t>(j) * g.dw - g.pw;
+                for_output_rows(
+                    g, i, p_begin, p_end,
+                    [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t q1) {
+                        // out[q - q0] for q in [q0, q1); indices, not shifted
+                        // pointers, which could point before the arrays.
+                        T* out = row + at;
+                        if (ih < 0 || ih >= g.h) {
+                            std::fill(out, out + (q1 - q0), T(0));
+                            return;
+                        }
+                        const T* in = plane + ih * g.w;  // in[q sw + offset]
+                        const std::int64_t b = std::clamp(run.begin, q0, q1);
+                        const std::int64_t e = std::clamp(run.end, b, q1);
+                        std::fill(out, out + (b - q0), T(0));
+                        if (g.sw == 1) {
+                            std::copy(in + b + offset, in + e + offset, out + (b - q0));
+                        } else {
+                            for (std::int64_t qq = b; qq < e; ++qq) {
+                                out[qq - q0] = in[qq * g.sw + offset];
+                            }
+                        }
+                        std::fill(out + (e - q0), out + (q1 - q0), T(0));
+                    });
+            }
+        }
+    }
+}
+
+// The adjoint: dx_group += col2im(dcol), dropping what falls on the padding. Overlapping windows
+// add in a fixed order (rows of dcol in turn), so the result is deterministic.
+template <class T>
+void col2im_add(const ::wtconv::detail::Conv2dGeometry& g,
+                const T* dcol,
+                std::int64_t ld,
+                std::int64_t p_begin,
+                std::int64_t p_end,
+                T* dx_group) {
+    using namespace detail_img2col;
+    for (std::int64_t c = 0; c < g.cg(); ++c) {
+        T* plane = dx_group + c * g.hw();
+        for (int i = 0; i < g.kh; ++i) {
+            for (int j = 0; j < g.kw; ++j) {
+                const T* row = dcol + ((c * g.kh + i) * g.kw + j) * ld;
+                const Run run = valid_columns(g, j);
+                const std::int64_t offset = static_cast<std::int64_t>(j) * g.dw - g.pw;
+                for_output_rows(
+                    g, i, p_begin, p_end,
+                    [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t q1) {
+                        if (ih < 0 || ih >= g.h) {
+                            return;
+                        }
+                        const T* in = row + at;  // in[q - q0]
+                        T* out = plane + ih * g.w;
+                        const std::int64_t b = std::clamp(run.begin, q0, q1);
+                        const std::int64_t e = std::clamp(run.end, b, q1);
+                        for (std::int64_t qq = b; qq < e; ++qq) {
+                            out[qq * g.sw + offset] += in[qq - q0];
+                        }
+                    });
+            }
+        }
+    }
+}
+
+}  // namespace wtconv::cpu
