@@ -159,16 +159,18 @@ __device__ inline void store(double v, double* p) {
 }
 
 // No __restrict__: dst and src may be the same tensor (x.add_(x)).
-template <class T>
-__global__ void add_kernel(T* dst, const T* src, std::int64_t n) {
+template <class T, bool kMultiply>
+__global__ void combine_kernel(T* dst, const T* src, std::int64_t n) {
     WTCONV_GRID_STRIDE_LOOP(i, n) {
-        store(widen(dst[i]) + widen(src[i]), dst + i);
+        store(kMultiply ? widen(dst[i]) * widen(src[i]) : widen(dst[i]) + widen(src[i]), dst + i);
     }
 }
 
 template <class T>
-void launch_add(void* dst, const void* src, std::int64_t n, cudaStream_t stream) {
-    add_kernel<<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(
+void launch_combine(void* dst, const void* src, std::int64_t n, Combine op, cudaStream_t stream) {
+    const auto kernel =
+        op == Combine::kMultiply ? combine_kernel<T, true> : combine_kernel<T, false>;
+    kernel<<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(
         static_cast<T*>(dst), static_cast<const T*>(src), n);
     WTCONV_CUDA_CHECK_LAUNCH();
 }
@@ -282,8 +284,13 @@ void fill_pattern(int device,
     WTCONV_CUDA_CHECK_LAUNCH();
 }
 
-void add_inplace(
-    int device, void* dst, const void* src, std::size_t n, DType dtype, CUstream_st* stream) {
+void combine_inplace(int device,
+                     void* dst,
+                     const void* src,
+                     std::size_t n,
+                     DType dtype,
+                     Combine op,
+                     CUstream_st* stream) {
     if (n == 0) {
         return;
     }
@@ -292,16 +299,16 @@ void add_inplace(
     const cudaStream_t s = stream_or_legacy(stream);
     switch (dtype) {
         case DType::kFloat32:
-            launch_add<float>(dst, src, count, s);
+            launch_combine<float>(dst, src, count, op, s);
             break;
         case DType::kFloat64:
-            launch_add<double>(dst, src, count, s);
+            launch_combine<double>(dst, src, count, op, s);
             break;
         case DType::kFloat16:
-            launch_add<__half>(dst, src, count, s);
+            launch_combine<__half>(dst, src, count, op, s);
             break;
         case DType::kBFloat16:
-            launch_add<__nv_bfloat16>(dst, src, count, s);
+            launch_combine<__nv_bfloat16>(dst, src, count, op, s);
             break;
     }
 }

@@ -275,6 +275,26 @@ TEST(TensorHost, AddAccumulatesEveryDtypeRoundedOnce) {
     }
 }
 
+TEST(TensorHost, MulMultipliesEveryDtypeRoundedOnce) {
+    Rng rng(4);
+    for (const DType dtype : kAllDTypes) {
+        Tensor a = random_normal(rng, {3, 17}, dtype);
+        const Tensor b = random_normal(rng, {3, 17}, dtype);
+        const std::vector<double> x = a.to_vector();
+        const std::vector<double> y = b.to_vector();
+        std::vector<double> products(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            products[i] = x[i] * y[i];
+        }
+        a.mul_(b);
+        EXPECT_EQ(a.to_vector(), Tensor::from_vector(products, a.shape()).to(dtype).to_vector())
+            << dtype_name(dtype);
+    }
+    Tensor c = Tensor::zeros({2}, DType::kFloat32);
+    expect_error([&] { c.mul_(Tensor::zeros({3}, DType::kFloat32)); }, ErrorCode::kBadArgument,
+                 "mul_ other must have shape (2,), got (3,)");
+}
+
 TEST(TensorHost, AddAndCpuKernelsRejectWhatTheyCannotServe) {
     Tensor a = Tensor::zeros({2, 3}, DType::kFloat16);
     expect_error(
@@ -403,7 +423,7 @@ TEST_F(TensorCudaDevice, FillWritesTheBitsAHostFillWrites) {
     }
 }
 
-TEST_F(TensorCudaDevice, AddMatchesTheHostForEveryDtype) {
+TEST_F(TensorCudaDevice, AddAndMulMatchTheHostForEveryDtype) {
     Rng rng(9);
     // Less than one block, and many blocks with a ragged last one.
     for (const Shape& shape : {Shape{7}, Shape{3, 100003}}) {
@@ -415,6 +435,8 @@ TEST_F(TensorCudaDevice, AddMatchesTheHostForEveryDtype) {
             a.add_(b);
             da.add_(da);
             a.add_(a);
+            da.mul_(b.to(Device::cuda(0)));
+            a.mul_(b);
             const Tensor back = da.to(Device::cpu());
             EXPECT_EQ(std::memcmp(back.raw_data(), a.raw_data(), a.nbytes()), 0)
                 << dtype_name(dtype) << " " << shape;

@@ -71,10 +71,14 @@ public:
     // fill). float16 and bfloat16 add in float and round once, which equals the exactly rounded
     // sum. other may share this tensor's storage.
     void add_(const Tensor& other);
+    // this *= other, element by element, under the same rules as add_ (pruning masks use it).
+    void mul_(const Tensor& other);
     // Host tensors only: the values as doubles (exact for every dtype), for tests and printing.
     std::vector<double> to_vector() const;
 
 private:
+    void combine_(const Tensor& other, int op, const char* what);
+
     std::shared_ptr<detail::Storage> storage_;
     Shape shape_;
     std::int64_t numel_ = 0;

@@ -7,7 +7,9 @@
 #include <wtconv/error.h>
 #include <wtconv/io/safetensors.h>
 #include <wtconv/layer.h>
+#include <wtconv/layers/conv2d.h>
 #include <wtconv/layers/wtconv.h>
+#include <wtconv/ops/conv2d.h>
 #include <wtconv/ops/wtconv.h>
 #include <wtconv/ops/wtconv1d.h>
 #include <wtconv/ops/wtconv2d.h>

@@ -34,7 +34,7 @@ void memcpy_device_to_device(int, void*, int, const void*, std::size_t) {
 void fill_pattern(int, void*, std::size_t, std::size_t, const void*, CUstream_st*) {
     not_built();
 }
-void add_inplace(int, void*, const void*, std::size_t, DType, CUstream_st*) {
+void combine_inplace(int, void*, const void*, std::size_t, DType, Combine, CUstream_st*) {
     not_built();
 }
 

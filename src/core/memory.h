@@ -43,12 +43,15 @@ void fill_pattern(int device,
                   std::size_t elem_bytes,
                   const void* pattern,
                   CUstream_st* stream = nullptr);
-// dst[i] += src[i] for n elements of dtype; float16 and bfloat16 add in float.
-void add_inplace(int device,
-                 void* dst,
-                 const void* src,
-                 std::size_t n,
-                 DType dtype,
-                 CUstream_st* stream = nullptr);
+// dst[i] = dst[i] op src[i] for n elements of dtype; float16 and bfloat16 compute in float and
+// round once.
+enum class Combine { kAdd, kMultiply };
+void combine_inplace(int device,
+                     void* dst,
+                     const void* src,
+                     std::size_t n,
+                     DType dtype,
+                     Combine op,
+                     CUstream_st* stream = nullptr);
 
 }  // namespace wtconv::cuda

@@ -95,11 +95,12 @@ void convert_host(const void* src, void* dst, std::int64_t n) {
 }
 
 template <class T>
-void add_host(void* dst, const void* src, std::int64_t n) {
+void combine_host(void* dst, const void* src, std::int64_t n, cuda::Combine op) {
     T* d = static_cast<T*>(dst);
     const T* s = static_cast<const T*>(src);
     for (std::int64_t i = 0; i < n; ++i) {
-        d[i] = round_to<T>(widen(d[i]) + widen(s[i]));
+        d[i] = round_to<T>(op == cuda::Combine::kMultiply ? widen(d[i]) * widen(s[i])
+                                                          : widen(d[i]) + widen(s[i]));
     }
 }
 
@@ -252,27 +253,36 @@ void Tensor::fill(double value) {
     });
 }
 
-void Tensor::add_(const Tensor& other) {
-    WTCONV_CHECK(defined(), "tensor: add_ to an undefined tensor");
-    WTCONV_CHECK(other.defined(), "tensor: add_ other must be a tensor of shape ", shape_,
+void Tensor::combine_(const Tensor& other, int op, const char* what) {
+    WTCONV_CHECK(defined(), "tensor: ", what, " to an undefined tensor");
+    WTCONV_CHECK(other.defined(), "tensor: ", what, " other must be a tensor of shape ", shape_,
                  ", got an undefined tensor");
-    WTCONV_CHECK(other.shape_ == shape_, "tensor: add_ other must have shape ", shape_, ", got ",
-                 other.shape_);
-    WTCONV_CHECK(other.dtype_ == dtype_, "tensor: add_ other must be ", dtype_name(dtype_),
+    WTCONV_CHECK(other.shape_ == shape_, "tensor: ", what, " other must have shape ", shape_,
+                 ", got ", other.shape_);
+    WTCONV_CHECK(other.dtype_ == dtype_, "tensor: ", what, " other must be ", dtype_name(dtype_),
                  ", got ", dtype_name(other.dtype_));
-    WTCONV_CHECK(other.device_ == device_, "tensor: add_ other must be on ", device_, ", got ",
-                 other.device_);
+    WTCONV_CHECK(other.device_ == device_, "tensor: ", what, " other must be on ", device_,
+                 ", got ", other.device_);
+    const auto combine = static_cast<cuda::Combine>(op);
     switch (device_.type) {
         case DeviceType::kCpu:
             with_storage_type(dtype_, [&](auto zero) {
-                add_host<decltype(zero)>(raw_data(), other.raw_data(), numel_);
+                combine_host<decltype(zero)>(raw_data(), other.raw_data(), numel_, combine);
             });
             break;
         case DeviceType::kCuda:
-            cuda::add_inplace(device_.index, raw_data(), other.raw_data(),
-                              static_cast<std::size_t>(numel_), dtype_);
+            cuda::combine_inplace(device_.index, raw_data(), other.raw_data(),
+                                  static_cast<std::size_t>(numel_), dtype_, combine);
             break;
     }
+}
+
+void Tensor::add_(const Tensor& other) {
+    combine_(other, static_cast<int>(cuda::Combine::kAdd), "add_");
+}
+
+void Tensor::mul_(const Tensor& other) {
+    combine_(other, static_cast<int>(cuda::Combine::kMultiply), "mul_");
 }
 
 std::vector<double> Tensor::to_vector() const {

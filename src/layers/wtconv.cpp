@@ -1,12 +1,13 @@
 // nn::WTConv2d / nn::WTConv1d: the reference module's initialisation (PyTorch's default conv init,
 // bound 1/sqrt(fan_in), scales 1.0 and 0.1), forward/backward glue, gradient accumulation.
 #include <cmath>
-#include <random>
 
 #include <wtconv/layers/wtconv.h>
 #include <wtconv/ops/wtconv1d.h>
 #include <wtconv/ops/wtconv2d.h>
 #include <wtconv/wavelets.h>
+
+#include "layers/init.h"
 
 namespace wtconv {
 
@@ -19,17 +20,6 @@ void Layer::zero_grad() {
 namespace nn {
 
 namespace {
-
-// U[-bound, bound) from 53 random bits, so the same seed gives the same weights on every platform.
-void fill_uniform(Tensor& t, double bound, std::mt19937_64& rng, Device device) {
-    std::vector<double> v(static_cast<std::size_t>(t.numel()));
-    for (double& e : v) {
-        const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-        e = (2.0 * u - 1.0) * bound;
-    }
-    const Tensor host = Tensor::from_vector(v, t.shape()).to(t.dtype());
-    t.copy_from(device.is_cpu() ? host : host.to(device));
-}
 
 WTConvWeights empty_weights(
     int spatial, std::int64_t c, const WTConvParams& p, DType dtype, Device device) {
@@ -70,13 +60,13 @@ WTConvLayer::WTConvLayer(int spatial,
     // and bias alike; every level's weight is drawn independently.
     const double bound = 1.0 / std::sqrt(std::pow(static_cast<double>(kernel_size), spatial));
     std::mt19937_64 rng(options.seed);
-    fill_uniform(weights_.base_weight, bound, rng, device_);
+    detail::fill_uniform(weights_.base_weight, bound, rng);
     if (bias) {
-        fill_uniform(weights_.base_bias, bound, rng, device_);
+        detail::fill_uniform(weights_.base_bias, bound, rng);
     }
     weights_.base_scale.fill(1.0);
     for (int i = 0; i < levels; ++i) {
-        fill_uniform(weights_.wavelet_weight[i], bound, rng, device_);
+        detail::fill_uniform(weights_.wavelet_weight[i], bound, rng);
         weights_.wavelet_scale[i].fill(0.1);
     }
     zero_grad();
