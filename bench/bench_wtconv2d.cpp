@@ -23,6 +23,7 @@
 #include "reference/wtconv_ref.h"
 #include "support/comparator_report.h"
 #include "support/cpu_peak.h"
+#include "support/timed_loop.h"
 #include "support/wtconv2d_work.h"
 
 namespace wtconv::bench {
@@ -36,13 +37,6 @@ constexpr WTConv2dProblem kProblems[] = {
     {16, 64, 63, 65, 5, 2, 0},  // odd sizes: each level pads an odd side by one
 };
 constexpr const char* kWavelet = "db1";
-
-using Clock = std::chrono::steady_clock;
-
-struct Machine {
-    double peak_gflops = 0;  // float32 FMA peak over the benchmark's threads
-    double copy_gbs = 0;     // DRAM copy bandwidth over the same threads
-};
 
 struct RefInputs {
     ref::Array x, dy;
@@ -132,27 +126,6 @@ struct Fixture {
         return *ref_inputs;
     }
 };
-
-// Runs step() as the timed loop, then sets the counters from the loop's own wall time per
-// iteration, the same span UseRealTime reports. Plain values rather than the library's rate
-// counters, which the console would print as "14/s". The floors belong to the problem, so the
-// reference rows carry the same ones as ours.
-template <class Step>
-void timed_loop(benchmark::State& state, const Work& work, const Machine& m, Step&& step) {
-    const Clock::time_point start = Clock::now();
-    for (auto _ : state) {
-        step();
-    }
-    const double seconds =
-        std::chrono::duration<double>(Clock::now() - start).count() /
-        static_cast<double>(std::max<benchmark::IterationCount>(1, state.iterations()));
-    const double floor_s = work.flops * 1e-9 / m.peak_gflops;
-    state.counters["GFLOP/s"] = work.flops * 1e-9 / seconds;
-    state.counters["frac_of_peak"] = floor_s / seconds;  // = achieved / peak
-    state.counters["floor_ms"] = floor_s * 1e3;
-    state.counters["x_floor"] = seconds / floor_s;
-    state.counters["mem_floor_ms"] = work.bytes / (m.copy_gbs * 1e9) * 1e3;
-}
 
 // The fixture's parameters with the algorithm under test.
 WTConvParams with_algo(const Fixture& f, WTConvAlgo algo) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "support/timed_loop.h"
+
 namespace wtconv::bench {
 
 struct WTConv2dProblem {
@@ -11,11 +13,6 @@ struct WTConv2dProblem {
     int kernel_size;  // K
     int levels;       // L
     int filter_len;   // F: taps of the wavelet's 1D filters (2 for db1)
-};
-
-struct Work {
-    double flops = 0;
-    double bytes = 0;
 };
 
 // "N16_C64_64x64_K5_L1"

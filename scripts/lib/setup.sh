@@ -3,7 +3,7 @@
 set -euo pipefail
 
 WTCONV_PACKAGES=(cmake ninja-build g++ pkg-config libeigen3-dev nlohmann-json3-dev googletest
-                 libgtest-dev libbenchmark-dev libcli11-dev zlib1g-dev)
+                 libgtest-dev libbenchmark-dev libcli11-dev zlib1g-dev libdnnl-dev)
 
 wtconv_install_missing() {
     local missing=()
