@@ -1,13 +1,14 @@
 // conv2d on the CPU by img2col + GEMM (COMPRESSION.md 1.3-1.4). Work is split into items of
-// (image, group, range of output pixels) so that a column chunk stays in cache and both cores
-// have work even at batch 1; each thread builds its chunk in its slice of the context's workspace
-// and multiplies it with Eigen, serially inside our OpenMP region.
+// (group, chunk of the batch's columns) so that a column chunk stays near the core and every
+// thread has work even at batch 1; each thread builds its chunk in its slice of the context's
+// workspace and multiplies it with Eigen, serially inside our OpenMP region.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include <omp.h>
 
+#include "cpu/conv2d_columns.h"
 #include "cpu/float_types.h"
 #include "cpu/gemm.h"
 #include "cpu/img2col.h"
@@ -20,76 +21,74 @@ namespace {
 
 using detail::Conv2dGeometry;
 
-// Output pixels per work item: a column chunk of about kChunkBytes (L2-sized on current cores),
-// never fewer than kMinColumns (GEMM panels need some width) nor more than the image has.
-constexpr std::size_t kChunkBytes = 512 * 1024;
-constexpr std::int64_t kMinColumns = 64;
-
-template <class T>
-std::int64_t chunk_columns(const Conv2dGeometry& g) {
-    const std::int64_t fit = static_cast<std::int64_t>(kChunkBytes / sizeof(T)) / g.k();
-    return std::min(g.p(), std::max(kMinColumns, fit));
-}
-
-// Items (n, group, chunk) in that order, chunk fastest.
-struct Items {
-    std::int64_t chunk, chunks_per_image, count;
-    Items(const Conv2dGeometry& g, std::int64_t columns)
-        : chunk(columns),
-          chunks_per_image((g.p() + columns - 1) / columns),
-          count(g.n * g.groups * chunks_per_image) {}
-};
-
 int thread_count(const Context& ctx, std::int64_t items) {
     return static_cast<int>(
         std::max<std::int64_t>(1, std::min<std::int64_t>(ctx.num_threads(), items)));
 }
 
-// The column matrix of pixels [p0, p1) of image n, group gi: x itself for a pointwise conv,
-// else built in buf (row stride p1 - p0).
+// Each group's N P columns in chunks, enough of them that every thread has work, and a multiple of
+// the thread count when there is one group so that no thread gets one chunk more.
 template <class T>
-ConstMatrixView<T> columns(const Conv2dGeometry& g,
-                           const T* x,
-                           std::int64_t n,
-                           std::int64_t gi,
-                           std::int64_t p0,
-                           std::int64_t p1,
-                           T* buf) {
-    const T* x_group = x + (n * g.c + gi * g.cg()) * g.hw();
-    if (g.pointwise()) {
-        return view(x_group + p0, g.k(), p1 - p0, g.hw());
+ColumnChunks batch_chunks(const Context& ctx, const Conv2dGeometry& g) {
+    const std::int64_t threads = ctx.num_threads();
+    const std::int64_t per_group = (threads + g.groups - 1) / g.groups;
+    ColumnChunks chunks(g.n * g.p(), target_chunk_width<T>(g), per_group);
+    if (g.groups == 1 && chunks.count % threads != 0) {
+        const std::int64_t balanced = (chunks.count + threads - 1) / threads * threads;
+        chunks = ColumnChunks(g.n * g.p(), (g.n * g.p() + balanced - 1) / balanced, balanced);
     }
-    img2col(g, x_group, p0, p1, buf, p1 - p0);
-    return view(static_cast<const T*>(buf), g.k(), p1 - p0, p1 - p0);
+    return chunks;
 }
+
+// One thread's scratch: a column chunk, a chunk of output rows, and (weight gradient) a partial
+// sum of the whole weight.
+template <class T>
+struct Scratch {
+    std::size_t columns, rows, weight, per_thread;
+    Scratch(const Conv2dGeometry& g, std::int64_t width, bool weight_partial)
+        : columns(scratch_round<T>(g.k() * width)),
+          rows(scratch_round<T>(g.og() * width)),
+          weight(weight_partial ? scratch_round<T>(g.o * g.k()) : 0),
+          per_thread(columns + rows + weight) {}
+    T* take(Context& ctx, int threads) const {
+        return static_cast<T*>(ctx.host_workspace(per_thread * threads * sizeof(T)));
+    }
+};
 
 template <class T>
 void forward(
     Context& ctx, const Conv2dGeometry& g, const Tensor& x, const Conv2dWeights& w, Tensor& y) {
-    const Items items(g, chunk_columns<T>(g));
-    const int threads = thread_count(ctx, items.count);
-    const std::size_t per_thread = g.pointwise() ? 0 : scratch_round<T>(g.k() * items.chunk);
-    T* scratch = static_cast<T*>(ctx.host_workspace(per_thread * threads * sizeof(T)));
+    const ColumnChunks chunks = batch_chunks<T>(ctx, g);
+    const std::int64_t items = g.groups * chunks.count;
+    const int threads = thread_count(ctx, items);
+    const Scratch<T> scratch(g, chunks.width, false);
+    T* base = scratch.take(ctx, threads);
     const T* xp = x.data<T>();
     const T* wp = w.weight.data<T>();
     const T* bp = w.bias.defined() ? w.bias.data<T>() : nullptr;
     T* yp = y.data<T>();
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t item = 0; item < items.count; ++item) {
-        const std::int64_t chunk = item % items.chunks_per_image;
-        const std::int64_t gi = item / items.chunks_per_image % g.groups;
-        const std::int64_t n = item / items.chunks_per_image / g.groups;
-        const std::int64_t p0 = chunk * items.chunk;
-        const std::int64_t p1 = std::min(g.p(), p0 + items.chunk);
-        T* buf = scratch + per_thread * omp_get_thread_num();
-        const auto col = columns(g, xp, n, gi, p0, p1, buf);  // (K, p1 - p0)
+    for (std::int64_t item = 0; item < items; ++item) {
+        const std::int64_t gi = item / chunks.count;
+        const std::int64_t c0 = chunks.begin(item % chunks.count);
+        const std::int64_t c1 = chunks.end(item % chunks.count);
+        T* buf = base + scratch.per_thread * omp_get_thread_num();
+        T* rows = buf + scratch.columns;
+        const auto col = build_columns(g, xp, gi, c0, c1, buf);  // (K, c1 - c0)
         const auto weight = view(wp + gi * g.og() * g.k(), g.og(), g.k(), g.k());
-        auto out = view(yp + (n * g.o + gi * g.og()) * g.p() + p0, g.og(), p1 - p0, g.p());
+        const bool direct = single_image(g, c0, c1);
+        const std::int64_t n = c0 / g.p();
+        auto out = direct ? view(yp + (n * g.o + gi * g.og()) * g.p() + (c0 - n * g.p()), g.og(),
+                                 c1 - c0, g.p())
+                          : view(rows, g.og(), c1 - c0, c1 - c0);
         gemm(out, weight, col, false);
         if (bp != nullptr) {
             for (std::int64_t r = 0; r < g.og(); ++r) {
                 out.row(r).array() += bp[gi * g.og() + r];
             }
+        }
+        if (!direct) {
+            scatter_rows(g, static_cast<const T*>(rows), gi, c0, c1, yp);
         }
     }
 }
@@ -111,106 +110,119 @@ void bias_grad(Context& ctx, const Conv2dGeometry& g, const T* dy, T* db) {
     }
 }
 
-// dW_group += dY_group chunk * col chunk^T per thread, then the threads' partial sums are added
-// in thread order, so a given thread count gives bitwise-repeatable gradients.
+// dW_group += dY chunk * col chunk^T per thread, then the threads' partial sums are added in
+// thread order, so a given thread count gives bitwise-repeatable gradients.
 template <class T>
 void weight_grad(Context& ctx, const Conv2dGeometry& g, const T* x, const T* dy, T* dw) {
-    const Items items(g, chunk_columns<T>(g));
-    const int threads = thread_count(ctx, items.count);
+    const ColumnChunks chunks = batch_chunks<T>(ctx, g);
+    const std::int64_t items = g.groups * chunks.count;
+    const int threads = thread_count(ctx, items);
     const std::int64_t weight_numel = g.o * g.k();
-    const std::size_t col_elems = g.pointwise() ? 0 : scratch_round<T>(g.k() * items.chunk);
-    const std::size_t per_thread = col_elems + scratch_round<T>(weight_numel);
-    T* scratch = static_cast<T*>(ctx.host_workspace(per_thread * threads * sizeof(T)));
+    const Scratch<T> scratch(g, chunks.width, true);
+    T* base = scratch.take(ctx, threads);
+    const std::size_t partial_at = scratch.columns + scratch.rows;
 #pragma omp parallel num_threads(threads)
     {
-        T* buf = scratch + per_thread * omp_get_thread_num();
-        T* partial = buf + col_elems;
+        T* buf = base + scratch.per_thread * omp_get_thread_num();
+        T* partial = buf + partial_at;
         std::fill(partial, partial + weight_numel, T(0));
 #pragma omp for schedule(static)
-        for (std::int64_t item = 0; item < items.count; ++item) {
-            const std::int64_t chunk = item % items.chunks_per_image;
-            const std::int64_t gi = item / items.chunks_per_image % g.groups;
-            const std::int64_t n = item / items.chunks_per_image / g.groups;
-            const std::int64_t p0 = chunk * items.chunk;
-            const std::int64_t p1 = std::min(g.p(), p0 + items.chunk);
-            const auto col = columns(g, x, n, gi, p0, p1, buf);
-            const auto grad =
-                view(dy + (n * g.o + gi * g.og()) * g.p() + p0, g.og(), p1 - p0, g.p());
+        for (std::int64_t item = 0; item < items; ++item) {
+            const std::int64_t gi = item / chunks.count;
+            const std::int64_t c0 = chunks.begin(item % chunks.count);
+            const std::int64_t c1 = chunks.end(item % chunks.count);
+            const auto col = build_columns(g, x, gi, c0, c1, buf);
+            const auto grad = gather_rows(g, dy, gi, c0, c1, buf + scratch.columns);
             gemm(view(partial + gi * g.og() * g.k(), g.og(), g.k(), g.k()), grad, col.transpose(),
                  true);
         }
     }
-    std::copy(scratch + col_elems, scratch + col_elems + weight_numel, dw);
+    std::copy(base + partial_at, base + partial_at + weight_numel, dw);
     for (int t = 1; t < threads; ++t) {
-        const T* partial = scratch + per_thread * t + col_elems;
+        const T* partial = base + scratch.per_thread * t + partial_at;
         for (std::int64_t e = 0; e < weight_numel; ++e) {
             dw[e] += partial[e];
         }
     }
 }
 
-// dx of image n, group gi, pixels [p0, p1): dcol = W_group^T dY chunk, scattered by col2im (or,
-// pointwise, written straight into dx).
+// dx over columns [c0, c1) of group gi: dcol = W_group^T dY chunk, scattered by col2im (or, for
+// a pointwise conv within one image, written straight into dx). dx must start zeroed.
 template <class T>
 void input_grad_chunk(const Conv2dGeometry& g,
                       const T* w,
                       const T* dy,
-                      std::int64_t n,
                       std::int64_t gi,
-                      std::int64_t p0,
-                      std::int64_t p1,
+                      std::int64_t c0,
+                      std::int64_t c1,
                       T* buf,
-                      std::int64_t buf_ld,
+                      T* rows,
                       T* dx) {
+    const std::int64_t width = c1 - c0;
     const auto weight = view(w + gi * g.og() * g.k(), g.og(), g.k(), g.k());
-    const auto grad = view(dy + (n * g.o + gi * g.og()) * g.p() + p0, g.og(), p1 - p0, g.p());
-    T* dx_group = dx + (n * g.c + gi * g.cg()) * g.hw();
-    if (g.pointwise()) {
-        gemm(view(dx_group + p0, g.k(), p1 - p0, g.hw()), weight.transpose(), grad, false);
+    const auto grad = gather_rows(g, dy, gi, c0, c1, rows);
+    const auto dx_group = [&](std::int64_t n) { return dx + (n * g.c + gi * g.cg()) * g.hw(); };
+    if (g.pointwise() && single_image(g, c0, c1)) {
+        const std::int64_t n = c0 / g.p();
+        gemm(view(dx_group(n) + (c0 - n * g.p()), g.k(), width, g.hw()), weight.transpose(), grad,
+             false);
         return;
     }
-    gemm(view(buf, g.k(), p1 - p0, buf_ld), weight.transpose(), grad, false);
-    col2im_add(g, static_cast<const T*>(buf), buf_ld, p0, p1, dx_group);
+    gemm(view(buf, g.k(), width, width), weight.transpose(), grad, false);
+    for_each_image(g, c0, c1,
+                   [&](std::int64_t n, std::int64_t p0, std::int64_t p1, std::int64_t at) {
+                       col2im_add(g, static_cast<const T*>(buf + at), width, p0, p1, dx_group(n));
+                   });
 }
 
 template <class T>
 void input_grad(Context& ctx, const Conv2dGeometry& g, const T* w, const T* dy, T* dx) {
-    const Items items(g, chunk_columns<T>(g));
-    const std::int64_t planes = g.n * g.groups;
-    if (!g.pointwise()) {
-        std::memset(dx, 0, static_cast<std::size_t>(g.n * g.c * g.hw()) * sizeof(T));
-    }
-    if (planes >= ctx.num_threads()) {
-        // One (image, group) per item: its chunks scatter into its own planes of dx only.
-        const int threads = thread_count(ctx, planes);
-        const std::size_t per_thread = scratch_round<T>(g.k() * items.chunk);
-        T* scratch = static_cast<T*>(ctx.host_workspace(per_thread * threads * sizeof(T)));
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (std::int64_t plane = 0; plane < planes; ++plane) {
-            T* buf = scratch + per_thread * omp_get_thread_num();
-            for (std::int64_t p0 = 0; p0 < g.p(); p0 += items.chunk) {
-                input_grad_chunk(g, w, dy, plane / g.groups, plane % g.groups, p0,
-                                 std::min(g.p(), p0 + items.chunk), buf, items.chunk, dx);
+    std::memset(dx, 0, static_cast<std::size_t>(g.n * g.c * g.hw()) * sizeof(T));
+    const std::int64_t threads = ctx.num_threads();
+    const std::int64_t target = target_chunk_width<T>(g);
+    if (g.n * g.groups >= threads) {
+        // Items of whole images (so no two threads write one image's dx) times groups: as many
+        // images per item as fill a chunk, while every thread still gets an item.
+        const std::int64_t per_group = (threads + g.groups - 1) / g.groups;
+        const std::int64_t fill = std::max<std::int64_t>(1, target / g.p());
+        const std::int64_t images = std::max<std::int64_t>(1, std::min(fill, g.n / per_group));
+        const std::int64_t blocks = (g.n + images - 1) / images;
+        const std::int64_t items = blocks * g.groups;
+        const std::int64_t width = std::min(target, images * g.p());
+        const Scratch<T> scratch(g, width, false);
+        const int used = thread_count(ctx, items);
+        T* base = scratch.take(ctx, used);
+#pragma omp parallel for num_threads(used) schedule(static)
+        for (std::int64_t item = 0; item < items; ++item) {
+            const std::int64_t gi = item % g.groups;
+            const std::int64_t n0 = item / g.groups * images;
+            const std::int64_t end = std::min(g.n, n0 + images) * g.p();
+            T* buf = base + scratch.per_thread * omp_get_thread_num();
+            for (std::int64_t c0 = n0 * g.p(); c0 < end; c0 += width) {
+                input_grad_chunk(g, w, dy, gi, c0, std::min(end, c0 + width), buf,
+                                 buf + scratch.columns, dx);
             }
         }
         return;
     }
-    // Few images: the whole column gradient of one (image, group) by chunks in parallel, then
-    // col2im in parallel over input channels (each writes its own plane).
+    // Fewer images than threads: the whole column gradient of one (image, group) by chunks in
+    // parallel, then col2im in parallel over input channels (each writes its own plane).
+    const ColumnChunks chunks(g.p(), target, threads);
     const std::size_t dcol_elems = static_cast<std::size_t>(g.k() * g.p());
     T* dcol = static_cast<T*>(ctx.host_workspace(dcol_elems * sizeof(T)));
-    for (std::int64_t plane = 0; plane < planes; ++plane) {
+    for (std::int64_t plane = 0; plane < g.n * g.groups; ++plane) {
         const std::int64_t n = plane / g.groups;
         const std::int64_t gi = plane % g.groups;
-        const int threads = thread_count(ctx, items.chunks_per_image);
         const auto weight = view(w + gi * g.og() * g.k(), g.og(), g.k(), g.k());
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (std::int64_t chunk = 0; chunk < items.chunks_per_image; ++chunk) {
-            const std::int64_t p0 = chunk * items.chunk;
-            const std::int64_t p1 = std::min(g.p(), p0 + items.chunk);
+        T* dx_group = dx + (n * g.c + gi * g.cg()) * g.hw();
+        const int used = thread_count(ctx, chunks.count);
+#pragma omp parallel for num_threads(used) schedule(static)
+        for (std::int64_t chunk = 0; chunk < chunks.count; ++chunk) {
+            const std::int64_t p0 = chunks.begin(chunk);
+            const std::int64_t p1 = chunks.end(chunk);
             const auto grad =
                 view(dy + (n * g.o + gi * g.og()) * g.p() + p0, g.og(), p1 - p0, g.p());
-            T* out = g.pointwise() ? dx + (n * g.c + gi * g.cg()) * g.hw() : dcol;
+            T* out = g.pointwise() ? dx_group : dcol;
             gemm(view(out + p0, g.k(), p1 - p0, g.pointwise() ? g.hw() : g.p()), weight.transpose(),
                  grad, false);
         }
@@ -219,12 +231,11 @@ void input_grad(Context& ctx, const Conv2dGeometry& g, const T* w, const T* dy, 
         }
         Conv2dGeometry one_channel = g;
         one_channel.c = g.groups;  // cg() == 1: col2im of one input channel at a time
-        const int channel_threads = thread_count(ctx, g.cg());
-#pragma omp parallel for num_threads(channel_threads) schedule(static)
+        const std::int64_t rows = static_cast<std::int64_t>(g.kh) * g.kw;
+#pragma omp parallel for num_threads(thread_count(ctx, g.cg())) schedule(static)
         for (std::int64_t c = 0; c < g.cg(); ++c) {
-            const std::int64_t rows = static_cast<std::int64_t>(g.kh) * g.kw;
             col2im_add(one_channel, static_cast<const T*>(dcol + c * rows * g.p()), g.p(), 0, g.p(),
-                       dx + (n * g.c + gi * g.cg() + c) * g.hw());
+                       dx_group + c * g.hw());
         }
     }
 }
