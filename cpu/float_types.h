@@ -20,6 +20,9 @@ void with_float_type(DType dtype, F&& f) {
             return;
         case DType::kFloat16:
         case DType::kBFloat16:
+        case DType::kInt8:
+        case DType::kUInt8:
+        case DType::kInt32:
             throw Error(
                 ErrorCode::kNotSupported,
                 detail::concat("cpu: dtype must be float32 or float64 for CPU kernels, got ",

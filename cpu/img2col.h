@@ -47,14 +47,16 @@ void for_output_rows(const ::wtconv::detail::Conv2dGeometry& g,
 
 }  // namespace detail_img2col
 
-// col[K x (p_end - p_begin)] (row stride ld) from x_group, the Cg planes of one image and group.
+// col[K x (p_end - p_begin)] (row stride ld) from x_group, the Cg planes of one image and group;
+// positions on the padding get pad (0, or a quantised input's zero point).
 template <class T>
 void img2col(const ::wtconv::detail::Conv2dGeometry& g,
              const T* x_group,
              std::int64_t p_begin,
              std::int64_t p_end,
              T* col,
-             std::int64_t ld) {
+             std::int64_t ld,
+             T pad = T(0)) {
     using namespace detail_img2col;
     for (std::int64_t c = 0; c < g.cg(); ++c) {
         const T* plane = x_group + c * g.hw();
@@ -70,13 +72,13 @@ void img2col(const ::wtconv::detail::Conv2dGeometry& g,
                         // pointers, which could point before the arrays.
                         T* out = row + at;
                         if (ih < 0 || ih >= g.h) {
-                            std::fill(out, out + (q1 - q0), T(0));
+                            std::fill(out, out + (q1 - q0), pad);
                             return;
                         }
                         const T* in = plane + ih * g.w;  // in[q sw + offset]
                         const std::int64_t b = std::clamp(run.begin, q0, q1);
                         const std::int64_t e = std::clamp(run.end, b, q1);
-                        std::fill(out, out + (b - q0), T(0));
+                        std::fill(out, out + (b - q0), pad);
                         if (g.sw == 1) {
                             std::copy(in + b + offset, in + e + offset, out + (b - q0));
                         } else {
@@ -84,7 +86,7 @@ void img2col(const ::wtconv::detail::Conv2dGeometry& g,
                                 out[qq - q0] = in[qq * g.sw + offset];
                             }
                         }
-                        std::fill(out + (e - q0), out + (q1 - q0), T(0));
+                        std::fill(out + (e - q0), out + (q1 - q0), pad);
                     });
             }
         }

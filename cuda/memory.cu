@@ -310,6 +310,13 @@ void combine_inplace(int device,
         case DType::kBFloat16:
             launch_combine<__nv_bfloat16>(dst, src, count, op, s);
             break;
+        case DType::kInt8:
+        case DType::kUInt8:
+        case DType::kInt32:
+            throw Error(ErrorCode::kNotSupported,
+                        ::wtconv::detail::concat("tensor: add_ and mul_ on CUDA take floating "
+                                                 "dtypes, got ",
+                                                 dtype_name(dtype)));
     }
 }
 

@@ -158,6 +158,9 @@ void with_fused_types(int k, DType dtype, const Fn& fn) {
             case DType::kBFloat16:
                 return fn(kc, __nv_bfloat16{});
             case DType::kFloat64:
+            case DType::kInt8:
+            case DType::kUInt8:
+            case DType::kInt32:
                 break;
         }
         throw Error(ErrorCode::kNotSupported,

@@ -61,6 +61,10 @@ TEST_F(SafetensorsRoundTrip, EveryRankAndDtypeWithZeroSizesAndMetadataComesBackB
         tensors["f64_" + r] = patterned<double>(Shape(sizes), rank);
         tensors["f16_" + r] = patterned<double>(Shape(sizes), rank).to(DType::kFloat16);
         tensors["bf16_" + r] = patterned<double>(Shape(sizes), rank).to(DType::kBFloat16);
+        // Integers saturate: the patterned values (NaN, +-Inf, 1e300, ...) reach both ends.
+        tensors["i8_" + r] = patterned<double>(Shape(sizes), rank).to(DType::kInt8);
+        tensors["u8_" + r] = patterned<double>(Shape(sizes), rank).to(DType::kUInt8);
+        tensors["i32_" + r] = patterned<double>(Shape(sizes), rank).to(DType::kInt32);
         if (rank > 0) {
             sizes[static_cast<std::size_t>(rank / 2)] = 0;
             tensors["f32_zero_" + r] = patterned<float>(Shape(sizes), rank);

@@ -295,6 +295,28 @@ TEST(TensorHost, MulMultipliesEveryDtypeRoundedOnce) {
                  "mul_ other must have shape (2,), got (3,)");
 }
 
+TEST(TensorHost, IntegerConversionsRoundToNearestEvenAndSaturate) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const Tensor x = Tensor::from_vector(
+        std::vector<double>{-200, -128.5, -1.5, -0.5, 0.5, 1.5, 2.5, 127.5, 300, nan}, {10});
+    EXPECT_EQ(x.to(DType::kInt8).to_vector(),
+              (std::vector<double>{-128, -128, -2, 0, 0, 2, 2, 127, 127, 0}));
+    EXPECT_EQ(x.to(DType::kUInt8).to_vector(),
+              (std::vector<double>{0, 0, 0, 0, 0, 2, 2, 128, 255, 0}));
+    EXPECT_EQ(x.to(DType::kInt32).to_vector(),
+              (std::vector<double>{-200, -128, -2, 0, 0, 2, 2, 128, 300, 0}));
+    const Tensor big =
+        Tensor::from_vector(std::vector<std::int32_t>{2147483647, -2147483647 - 1}, {2});
+    EXPECT_EQ(big.to_vector(), (std::vector<double>{2147483647.0, -2147483648.0}));
+    EXPECT_EQ(big.to(DType::kFloat64).to(DType::kInt32).to_vector(), big.to_vector());
+    Tensor acc = Tensor::full({3}, 100, DType::kInt8);
+    acc.add_(Tensor::full({3}, 100, DType::kInt8));  // saturates, never wraps
+    EXPECT_EQ(acc.to_vector(), (std::vector<double>{127, 127, 127}));
+    EXPECT_STREQ(dtype_name(DType::kUInt8), "uint8");
+    EXPECT_EQ(dtype_size(DType::kInt32), 4u);
+    EXPECT_FALSE(is_floating(DType::kInt8));
+}
+
 TEST(TensorHost, AddAndCpuKernelsRejectWhatTheyCannotServe) {
     Tensor a = Tensor::zeros({2, 3}, DType::kFloat16);
     expect_error(

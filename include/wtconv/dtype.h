@@ -1,13 +1,14 @@
 #pragma once
-// Element types, and the host storage types of the 16-bit ones with their conversions. int8 joins
-// later (issue #5): adding a value here makes -Wswitch point at every function that must learn it.
+// Element types, and the host storage types of the 16-bit ones with their conversions. The integer
+// types hold quantised tensors (int8 inference); adding a value here makes -Wswitch point at every
+// function that must learn it.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 namespace wtconv {
 
-enum class DType : std::uint8_t { kFloat32, kFloat64, kFloat16, kBFloat16 };
+enum class DType : std::uint8_t { kFloat32, kFloat64, kFloat16, kBFloat16, kInt8, kUInt8, kInt32 };
 
 constexpr std::size_t dtype_size(DType dtype) {
     switch (dtype) {
@@ -18,8 +19,28 @@ constexpr std::size_t dtype_size(DType dtype) {
         case DType::kFloat16:
         case DType::kBFloat16:
             return 2;
+        case DType::kInt8:
+        case DType::kUInt8:
+            return 1;
+        case DType::kInt32:
+            return 4;
     }
     return 0;
+}
+
+constexpr bool is_floating(DType dtype) {
+    switch (dtype) {
+        case DType::kFloat32:
+        case DType::kFloat64:
+        case DType::kFloat16:
+        case DType::kBFloat16:
+            return true;
+        case DType::kInt8:
+        case DType::kUInt8:
+        case DType::kInt32:
+            return false;
+    }
+    return false;
 }
 
 constexpr const char* dtype_name(DType dtype) {
@@ -32,6 +53,12 @@ constexpr const char* dtype_name(DType dtype) {
             return "float16";
         case DType::kBFloat16:
             return "bfloat16";
+        case DType::kInt8:
+            return "int8";
+        case DType::kUInt8:
+            return "uint8";
+        case DType::kInt32:
+            return "int32";
     }
     return "?";
 }
@@ -176,6 +203,18 @@ struct DTypeOf<Half> {
 template <>
 struct DTypeOf<BFloat16> {
     static constexpr DType value = DType::kBFloat16;
+};
+template <>
+struct DTypeOf<std::int8_t> {
+    static constexpr DType value = DType::kInt8;
+};
+template <>
+struct DTypeOf<std::uint8_t> {
+    static constexpr DType value = DType::kUInt8;
+};
+template <>
+struct DTypeOf<std::int32_t> {
+    static constexpr DType value = DType::kInt32;
 };
 template <class T>
 constexpr DType dtype_of = DTypeOf<T>::value;

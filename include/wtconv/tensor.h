@@ -30,7 +30,7 @@ public:
                        DType dtype,
                        Device device = Device::cpu());
     // A host tensor holding a copy of values; values.size() must equal shape.numel().
-    // T: float, double, Half or BFloat16.
+    // T: float, double, Half, BFloat16, std::int8_t, std::uint8_t or std::int32_t.
     template <class T>
     static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
 

@@ -10,6 +10,7 @@
 #include <wtconv/layers/conv2d.h>
 #include <wtconv/layers/wtconv.h>
 #include <wtconv/ops/conv2d.h>
+#include <wtconv/ops/conv2d_int8.h>
 #include <wtconv/ops/wtconv.h>
 #include <wtconv/ops/wtconv1d.h>
 #include <wtconv/ops/wtconv2d.h>

@@ -1,5 +1,8 @@
 // Tensor storage, construction, copies between devices and dtypes.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include <wtconv/tensor.h>
@@ -46,6 +49,15 @@ void with_storage_type(DType dtype, F&& f) {
         case DType::kBFloat16:
             f(BFloat16{});
             return;
+        case DType::kInt8:
+            f(std::int8_t{});
+            return;
+        case DType::kUInt8:
+            f(std::uint8_t{});
+            return;
+        case DType::kInt32:
+            f(std::int32_t{});
+            return;
     }
 }
 
@@ -62,13 +74,31 @@ float widen(Half v) {
 float widen(BFloat16 v) {
     return bfloat16_to_float(v);
 }
+// Integers widen to double, where every int32 is exact.
+double widen(std::int8_t v) {
+    return v;
+}
+double widen(std::uint8_t v) {
+    return v;
+}
+double widen(std::int32_t v) {
+    return v;
+}
 
 // The nearest To of a float or double, rounded once: double goes to the 16-bit types directly,
-// never through float.
+// never through float. Integers: nearest with ties to even, saturated to the type's range, NaN
+// to 0 (quantised tensors are made by explicit ops; this only has to be total and exact).
 template <class To, class From>
 To round_to(From v) {
     static_assert(std::is_same_v<From, float> || std::is_same_v<From, double>);
-    if constexpr (std::is_same_v<To, Half>) {
+    if constexpr (std::is_integral_v<To>) {
+        if (std::isnan(v)) {
+            return To{0};
+        }
+        const double lo = static_cast<double>(std::numeric_limits<To>::min());
+        const double hi = static_cast<double>(std::numeric_limits<To>::max());
+        return static_cast<To>(std::nearbyint(std::clamp(static_cast<double>(v), lo, hi)));
+    } else if constexpr (std::is_same_v<To, Half>) {
         if constexpr (std::is_same_v<From, double>) {
             return double_to_half(v);
         } else {
@@ -147,6 +177,9 @@ template Tensor Tensor::from_vector<float>(const std::vector<float>&, const Shap
 template Tensor Tensor::from_vector<double>(const std::vector<double>&, const Shape&);
 template Tensor Tensor::from_vector<Half>(const std::vector<Half>&, const Shape&);
 template Tensor Tensor::from_vector<BFloat16>(const std::vector<BFloat16>&, const Shape&);
+template Tensor Tensor::from_vector<std::int8_t>(const std::vector<std::int8_t>&, const Shape&);
+template Tensor Tensor::from_vector<std::uint8_t>(const std::vector<std::uint8_t>&, const Shape&);
+template Tensor Tensor::from_vector<std::int32_t>(const std::vector<std::int32_t>&, const Shape&);
 
 std::int64_t Tensor::size(int dim) const {
     const int d = dim < 0 ? dim + shape_.rank() : dim;
@@ -175,6 +208,12 @@ template Half* Tensor::data<Half>();
 template BFloat16* Tensor::data<BFloat16>();
 template const Half* Tensor::data<Half>() const;
 template const BFloat16* Tensor::data<BFloat16>() const;
+template std::int8_t* Tensor::data<std::int8_t>();
+template std::uint8_t* Tensor::data<std::uint8_t>();
+template std::int32_t* Tensor::data<std::int32_t>();
+template const std::int8_t* Tensor::data<std::int8_t>() const;
+template const std::uint8_t* Tensor::data<std::uint8_t>() const;
+template const std::int32_t* Tensor::data<std::int32_t>() const;
 
 void* Tensor::raw_data() {
     return storage_ ? storage_->ptr : nullptr;

@@ -22,16 +22,15 @@ struct DTypeCode {
     DType dtype;
 };
 inline constexpr DTypeCode kDTypeCodes[] = {
-    {"F32", DType::kFloat32},
-    {"F64", DType::kFloat64},
-    {"F16", DType::kFloat16},
-    {"BF16", DType::kBFloat16},
+    {"F32", DType::kFloat32},   {"F64", DType::kFloat64}, {"F16", DType::kFloat16},
+    {"BF16", DType::kBFloat16}, {"I8", DType::kInt8},     {"U8", DType::kUInt8},
+    {"I32", DType::kInt32},
 };
 // Codes the format defines that wtconv cannot hold yet: a file using them is valid, so reading it
 // gives "not supported" rather than "malformed". A code in both lists counts as supported.
-inline constexpr const char* kOtherCodes[] = {
-    "BOOL",    "U8",  "I8",  "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",  "F6_E2M3",
-    "F6_E3M2", "I16", "U16", "I32",     "U32",     "I64",     "U64", "C64"};
+inline constexpr const char* kOtherCodes[] = {"BOOL",    "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",
+                                              "F6_E2M3", "F6_E3M2", "I16",     "U16",     "I32",
+                                              "U32",     "I64",     "U64",     "C64"};
 
 inline std::string supported_codes() {
     std::string out;

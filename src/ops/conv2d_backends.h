@@ -3,6 +3,7 @@
 // argument and allocated every output before calling them; backends trust both.
 #include <wtconv/context.h>
 #include <wtconv/ops/conv2d.h>
+#include <wtconv/ops/conv2d_int8.h>
 
 #include "common/conv2d_geometry.h"
 
@@ -21,5 +22,19 @@ void conv2d_backward_img2col(Context& ctx,
                              const Tensor& x,
                              const Conv2dWeights& w,
                              Conv2dGrads& grads);
+
+// int8 (cpu/conv2d_int8.cpp). y_q: uint8 (N, O, Ho, Wo), written whole; algo is kVnni or
+// kPortable, never kAuto.
+void conv2d_int8_forward(Context& ctx,
+                         const detail::Conv2dGeometry& g,
+                         const Tensor& x_q,
+                         const Conv2dInt8Weights& w,
+                         const Conv2dInt8Params& p,
+                         Conv2dInt8Algo algo,
+                         Tensor& y_q);
+bool conv2d_int8_vnni_available();
+void quantize_activation(const Tensor& x, const ActivationQuant& q, Tensor& out);
+void dequantize_activation(const Tensor& q, const ActivationQuant& quant, Tensor& out);
+void quantize_conv2d_weights(const Tensor& w, const Tensor& scale, Tensor& out);
 
 }  // namespace wtconv::cpu

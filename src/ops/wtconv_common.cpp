@@ -146,6 +146,12 @@ std::string why_not(
             return concat(r.op, ": algo must be auto, planewise, direct or fused, got ",
                           static_cast<int>(algo));
     }
+    if (!is_floating(dtype)) {
+        return concat(r.op,
+                      ": x must be a floating dtype (float32, float64, float16 or bfloat16), "
+                      "got ",
+                      dtype_name(dtype));
+    }
     switch (device.type) {
         case DeviceType::kCpu:
             if (algo == WTConvAlgo::kFused) {

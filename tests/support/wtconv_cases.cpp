@@ -18,6 +18,12 @@ const char* dtype_tag(DType dtype) {
             return "f16";
         case DType::kBFloat16:
             return "bf16";
+        case DType::kInt8:
+            return "i8";
+        case DType::kUInt8:
+            return "u8";
+        case DType::kInt32:
+            return "i32";
     }
     return "?";
 }

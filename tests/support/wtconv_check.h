@@ -35,6 +35,10 @@ inline double tolerance(DType dtype) {
             return kTolFloat16;
         case DType::kBFloat16:
             return kTolBFloat16;
+        case DType::kInt8:
+        case DType::kUInt8:
+        case DType::kInt32:
+            break;  // WTConv computes in floating types only
     }
     return 0.0;
 }

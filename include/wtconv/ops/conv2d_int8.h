@@ -1,0 +1,61 @@
+#pragma once
+// int8 inference Conv2d (COMPRESSION.md 3.5): uint8 activations with a zero point, int8 weights
+// symmetric per output channel, int32 accumulation, requantisation to uint8 in float32. What a
+// quantisation-aware-trained Conv2d converts to; its outputs equal the fake-quantised model's
+// within one quantisation step.
+#include <cstdint>
+
+#include <wtconv/context.h>
+#include <wtconv/ops/conv2d.h>
+
+namespace wtconv {
+
+// Per-tensor affine quantisation of an activation: q = clamp(rne(fl32(x fl32(1 / scale))) + zero,
+// quant_min, quant_max), and back x = (q - zero) scale. quant_max 127 is PyTorch's reduce_range.
+struct ActivationQuant {
+    float scale = 1.0f;            // > 0, finite
+    std::int32_t zero_point = 0;   // in [quant_min, quant_max]
+    std::int32_t quant_min = 0;    // >= 0
+    std::int32_t quant_max = 255;  // <= 255
+};
+
+// x: float32 (any shape, host) -> uint8 of the same shape.
+Tensor quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant& q);
+// q: uint8 -> float32.
+Tensor dequantize_activation(Context& ctx, const Tensor& q, const ActivationQuant& quant);
+
+struct Conv2dInt8Weights {
+    Tensor weight;        // int8 (O, C / groups, kh, kw)
+    Tensor weight_scale;  // float32 (O): w ~ weight[o] * weight_scale[o]
+    Tensor bias;          // float32 (O); undefined when the conv has none
+};
+
+// Symmetric per-output-channel int8 weights: q = clamp(rne(w / scale[o]), -128, 127), in float32
+// for float32 weights. weight_scale: float32 (O), every entry > 0. The bias stays float32.
+Conv2dInt8Weights quantize_conv2d_weights(const Conv2dWeights& w, const Tensor& weight_scale);
+
+enum class Conv2dInt8Algo {
+    kAuto,      // kVnni where the CPU and the build have it, else kPortable
+    kVnni,      // AVX-512 VNNI (vpdpbusd) micro-kernel
+    kPortable,  // plain int32 loops, any CPU
+};
+const char* conv2d_int8_algo_name(Conv2dInt8Algo algo);
+// True when this build and CPU run algo.
+bool conv2d_int8_supports(Conv2dInt8Algo algo);
+
+struct Conv2dInt8Params {
+    Conv2dParams conv;  // stride, padding, dilation, groups, bias; conv.algo is ignored
+    ActivationQuant input, output;
+    bool relu = false;  // fused ReLU: the output's lower clamp rises to output.zero_point
+    Conv2dInt8Algo algo = Conv2dInt8Algo::kAuto;
+};
+
+// x_q: uint8 (N, C, H, W) quantised with params.input; returns uint8 (N, O, Ho, Wo) quantised with
+// params.output: acc = sum (x_q - z_x) w_q in int32, then
+// y_q = clamp(rne(fl32(fl32(acc fl32(s_x s_w[o])) + b[o]) fl32(1 / s_y)) + z_y, lo, quant_max).
+Tensor conv2d_int8_forward(Context& ctx,
+                           const Tensor& x_q,
+                           const Conv2dInt8Weights& w,
+                           const Conv2dInt8Params& params);
+
+}  // namespace wtconv
