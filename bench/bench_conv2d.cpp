@@ -2,6 +2,7 @@
 // Eigen GEMM), forward and forward+backward, against oneDNN's primitives (the comparator, in its
 // own layouts) and a direct convolution (forward), each held against the measured FMA peak.
 // --benchmark_filter picks shapes; WTCONV_BENCH_CONV2D_BATCH changes the batch (default 32).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +17,7 @@
 
 #include <wtconv/context.h>
 #include <wtconv/ops/conv2d.h>
+#include <wtconv/ops/conv2d_int8.h>
 
 #include "support/comparator_report.h"
 #include "support/conv2d_work.h"
@@ -67,6 +69,12 @@ struct Fixture {
     Tensor x, dy;
     Conv2dWeights w;
     std::unique_ptr<OnednnConv2d> onednn;
+    // The same layer in int8: x and the weights quantised as a converted QAT model would hold
+    // them (per-tensor input, per-channel symmetric weights), the output scale from the float
+    // output's spread.
+    Tensor x_q;
+    Conv2dInt8Weights w_q;
+    Conv2dInt8Params int8;
 
     Fixture(const Conv2dProblem& p, std::uint64_t seed) : problem(p) {
         params.stride_h = params.stride_w = p.stride;
@@ -78,6 +86,22 @@ struct Fixture {
                                  1.0f / std::sqrt(static_cast<float>(p.c * p.k * p.k)));
         w.bias = random_normal(rng, Shape{p.o}, 0.1f);
         dy = random_normal(rng, Shape{p.n, p.o, p.ho(), p.wo()}, 1.0f);
+        Context ctx;
+        int8.conv = params;
+        int8.input = ActivationQuant{8.0f / 255.0f, 128, 0, 255};  // N(0, 1) within +-4
+        int8.output = ActivationQuant{8.0f / 255.0f, 128, 0, 255};
+        x_q = quantize_activation(ctx, x, int8.input);
+        std::vector<float> scale(static_cast<std::size_t>(p.o));
+        const float* wp = w.weight.data<float>();
+        const std::int64_t per = p.c * p.k * p.k;
+        for (std::int64_t o = 0; o < p.o; ++o) {
+            float amax = 0.0f;
+            for (std::int64_t i = 0; i < per; ++i) {
+                amax = std::max(amax, std::abs(wp[o * per + i]));
+            }
+            scale[static_cast<std::size_t>(o)] = amax / 127.5f;
+        }
+        w_q = quantize_conv2d_weights(w, Tensor::from_vector(scale, Shape{p.o}));
     }
     OnednnConv2d& comparator() {
         if (!onednn) {
@@ -140,6 +164,15 @@ void bm_onednn_forward_backward(benchmark::State& state,
     conv2d_forward(ctx, f.x, f.w, f.params, &saved);
     state.counters["rel_l2_err"] =
         rel_l2_error(conv2d_backward(ctx, f.dy, f.w, f.params, saved).dx, c.dx_nchw());
+}
+
+// int8: the quantised layer on the same shape; its figure to compare is our float32 forward.
+void bm_int8_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
+    benchmark::DoNotOptimize(conv2d_int8_forward(ctx, f.x_q, f.w_q, f.int8).raw_data());
+    timed_loop(state, forward_work(f.problem), m, [&] {
+        const Tensor y = conv2d_int8_forward(ctx, f.x_q, f.w_q, f.int8);
+        benchmark::DoNotOptimize(y.raw_data());
+    });
 }
 
 void bm_direct_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
@@ -214,6 +247,8 @@ int run(int argc, char** argv) {
         register_benchmark("conv2d_fwd/cpu_img2col/" + shape, bm_ours_forward, ctx, *f, machine,
                            false);
         register_benchmark("conv2d_fwd/onednn/" + shape, bm_onednn_forward, ctx, *f, machine,
+                           false);
+        register_benchmark("conv2d_fwd/cpu_int8/" + shape, bm_int8_forward, ctx, *f, machine,
                            false);
         register_benchmark("conv2d_fwd/direct/" + shape, bm_direct_forward, ctx, *f, machine, true);
     }
