@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include "cpu/conv2d_columns.h"
+#include "cpu/conv2d_weight_product.h"
 #include "cpu/float_types.h"
 #include "cpu/gemm.h"
 #include "cpu/img2col.h"
@@ -40,19 +41,28 @@ ColumnChunks batch_chunks(const Context& ctx, const Conv2dGeometry& g) {
     return chunks;
 }
 
-// One thread's scratch: a column chunk, a chunk of output rows, and (weight gradient) a partial
+// The workspace of a call: first what all threads share (packed weights), then per thread a
+// column chunk, a chunk of output rows, the GEMM's packing space and (weight gradient) a partial
 // sum of the whole weight.
 template <class T>
 struct Scratch {
-    std::size_t columns, rows, weight, per_thread;
-    Scratch(const Conv2dGeometry& g, std::int64_t width, bool weight_partial)
-        : columns(scratch_round<T>(g.k() * width)),
+    std::size_t shared, columns, rows, gemm, weight, per_thread;
+    Scratch(const Conv2dGeometry& g,
+            std::int64_t width,
+            bool weight_partial,
+            std::int64_t shared_elems = 0,
+            std::int64_t gemm_elems = 0)
+        : shared(scratch_round<T>(shared_elems)),
+          columns(scratch_round<T>(g.k() * width)),
           rows(scratch_round<T>(g.og() * width)),
+          gemm(scratch_round<T>(gemm_elems)),
           weight(weight_partial ? scratch_round<T>(g.o * g.k()) : 0),
-          per_thread(columns + rows + weight) {}
+          per_thread(columns + rows + gemm + weight) {}
+    // The whole workspace: the shared part first, then thread_part(base, t) for each thread.
     T* take(Context& ctx, int threads) const {
-        return static_cast<T*>(ctx.host_workspace(per_thread * threads * sizeof(T)));
+        return static_cast<T*>(ctx.host_workspace((shared + per_thread * threads) * sizeof(T)));
     }
+    T* thread_part(T* base, int thread) const { return base + shared + per_thread * thread; }
 };
 
 template <class T>
@@ -61,10 +71,12 @@ void forward(
     const ColumnChunks chunks = batch_chunks<T>(ctx, g);
     const std::int64_t items = g.groups * chunks.count;
     const int threads = thread_count(ctx, items);
-    const Scratch<T> scratch(g, chunks.width, false);
+    WeightProduct<T> product(g, w.weight.data<T>(), false);
+    const Scratch<T> scratch(g, chunks.width, false, product.packed_elems(),
+                             product.scratch_elems(chunks.width));
     T* base = scratch.take(ctx, threads);
+    product.pack(base);
     const T* xp = x.data<T>();
-    const T* wp = w.weight.data<T>();
     const T* bp = w.bias.defined() ? w.bias.data<T>() : nullptr;
     T* yp = y.data<T>();
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -72,16 +84,15 @@ void forward(
         const std::int64_t gi = item / chunks.count;
         const std::int64_t c0 = chunks.begin(item % chunks.count);
         const std::int64_t c1 = chunks.end(item % chunks.count);
-        T* buf = base + scratch.per_thread * omp_get_thread_num();
+        T* buf = scratch.thread_part(base, omp_get_thread_num());
         T* rows = buf + scratch.columns;
         const auto col = build_columns(g, xp, gi, c0, c1, buf);  // (K, c1 - c0)
-        const auto weight = view(wp + gi * g.og() * g.k(), g.og(), g.k(), g.k());
         const bool direct = single_image(g, c0, c1);
         const std::int64_t n = c0 / g.p();
         auto out = direct ? view(yp + (n * g.o + gi * g.og()) * g.p() + (c0 - n * g.p()), g.og(),
                                  c1 - c0, g.p())
                           : view(rows, g.og(), c1 - c0, c1 - c0);
-        gemm(out, weight, col, false);
+        product.multiply(gi, out, col, rows + scratch.rows);
         if (bp != nullptr) {
             for (std::int64_t r = 0; r < g.og(); ++r) {
                 out.row(r).array() += bp[gi * g.og() + r];
@@ -120,10 +131,10 @@ void weight_grad(Context& ctx, const Conv2dGeometry& g, const T* x, const T* dy,
     const std::int64_t weight_numel = g.o * g.k();
     const Scratch<T> scratch(g, chunks.width, true);
     T* base = scratch.take(ctx, threads);
-    const std::size_t partial_at = scratch.columns + scratch.rows;
+    const std::size_t partial_at = scratch.columns + scratch.rows + scratch.gemm;
 #pragma omp parallel num_threads(threads)
     {
-        T* buf = base + scratch.per_thread * omp_get_thread_num();
+        T* buf = scratch.thread_part(base, omp_get_thread_num());
         T* partial = buf + partial_at;
         std::fill(partial, partial + weight_numel, T(0));
 #pragma omp for schedule(static)
@@ -137,9 +148,10 @@ void weight_grad(Context& ctx, const Conv2dGeometry& g, const T* x, const T* dy,
                  true);
         }
     }
-    std::copy(base + partial_at, base + partial_at + weight_numel, dw);
+    std::copy(scratch.thread_part(base, 0) + partial_at,
+              scratch.thread_part(base, 0) + partial_at + weight_numel, dw);
     for (int t = 1; t < threads; ++t) {
-        const T* partial = base + scratch.per_thread * t + partial_at;
+        const T* partial = scratch.thread_part(base, t) + partial_at;
         for (std::int64_t e = 0; e < weight_numel; ++e) {
             dw[e] += partial[e];
         }
@@ -150,25 +162,25 @@ void weight_grad(Context& ctx, const Conv2dGeometry& g, const T* x, const T* dy,
 // a pointwise conv within one image, written straight into dx). dx must start zeroed.
 template <class T>
 void input_grad_chunk(const Conv2dGeometry& g,
-                      const T* w,
+                      const WeightProduct<T>& product,
                       const T* dy,
                       std::int64_t gi,
                       std::int64_t c0,
                       std::int64_t c1,
                       T* buf,
                       T* rows,
+                      T* gemm_scratch,
                       T* dx) {
     const std::int64_t width = c1 - c0;
-    const auto weight = view(w + gi * g.og() * g.k(), g.og(), g.k(), g.k());
     const auto grad = gather_rows(g, dy, gi, c0, c1, rows);
     const auto dx_group = [&](std::int64_t n) { return dx + (n * g.c + gi * g.cg()) * g.hw(); };
     if (g.pointwise() && single_image(g, c0, c1)) {
         const std::int64_t n = c0 / g.p();
-        gemm(view(dx_group(n) + (c0 - n * g.p()), g.k(), width, g.hw()), weight.transpose(), grad,
-             false);
+        product.multiply(gi, view(dx_group(n) + (c0 - n * g.p()), g.k(), width, g.hw()), grad,
+                         gemm_scratch);
         return;
     }
-    gemm(view(buf, g.k(), width, width), weight.transpose(), grad, false);
+    product.multiply(gi, view(buf, g.k(), width, width), grad, gemm_scratch);
     for_each_image(g, c0, c1,
                    [&](std::int64_t n, std::int64_t p0, std::int64_t p1, std::int64_t at) {
                        col2im_add(g, static_cast<const T*>(buf + at), width, p0, p1, dx_group(n));
@@ -178,6 +190,7 @@ void input_grad_chunk(const Conv2dGeometry& g,
 template <class T>
 void input_grad(Context& ctx, const Conv2dGeometry& g, const T* w, const T* dy, T* dx) {
     std::memset(dx, 0, static_cast<std::size_t>(g.n * g.c * g.hw()) * sizeof(T));
+    WeightProduct<T> product(g, w, true);  // W_group^T (K, Og)
     const std::int64_t threads = ctx.num_threads();
     const std::int64_t target = target_chunk_width<T>(g);
     if (g.n * g.groups >= threads) {
@@ -189,18 +202,20 @@ void input_grad(Context& ctx, const Conv2dGeometry& g, const T* w, const T* dy, 
         const std::int64_t blocks = (g.n + images - 1) / images;
         const std::int64_t items = blocks * g.groups;
         const std::int64_t width = std::min(target, images * g.p());
-        const Scratch<T> scratch(g, width, false);
+        const Scratch<T> scratch(g, width, false, product.packed_elems(),
+                                 product.scratch_elems(width));
         const int used = thread_count(ctx, items);
         T* base = scratch.take(ctx, used);
+        product.pack(base);
 #pragma omp parallel for num_threads(used) schedule(static)
         for (std::int64_t item = 0; item < items; ++item) {
             const std::int64_t gi = item % g.groups;
             const std::int64_t n0 = item / g.groups * images;
             const std::int64_t end = std::min(g.n, n0 + images) * g.p();
-            T* buf = base + scratch.per_thread * omp_get_thread_num();
+            T* buf = scratch.thread_part(base, omp_get_thread_num());
             for (std::int64_t c0 = n0 * g.p(); c0 < end; c0 += width) {
-                input_grad_chunk(g, w, dy, gi, c0, std::min(end, c0 + width), buf,
-                                 buf + scratch.columns, dx);
+                input_grad_chunk(g, product, dy, gi, c0, std::min(end, c0 + width), buf,
+                                 buf + scratch.columns, buf + scratch.columns + scratch.rows, dx);
             }
         }
         return;
