@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <omp.h>
 
@@ -129,7 +130,13 @@ void weight_grad(Context& ctx, const Conv2dGeometry& g, const T* x, const T* dy,
     const std::int64_t items = g.groups * chunks.count;
     const int threads = thread_count(ctx, items);
     const std::int64_t weight_numel = g.o * g.k();
-    const Scratch<T> scratch(g, chunks.width, true);
+    // The packed path packs each dY chunk as A (Og, width) and reads the columns transposed as B.
+    const bool packed = WeightProduct<T>::packed_path();
+    // The GEMM's own scratch must start 64-byte aligned: the packed chunk's size is rounded.
+    const std::int64_t packed_chunk =
+        static_cast<std::int64_t>(scratch_round<T>(packed_a_floats(g.og(), chunks.width)));
+    const std::int64_t gemm_elems = packed ? packed_chunk + sgemm_scratch_floats(g.k()) : 0;
+    const Scratch<T> scratch(g, chunks.width, true, 0, gemm_elems);
     T* base = scratch.take(ctx, threads);
     const std::size_t partial_at = scratch.columns + scratch.rows + scratch.gemm;
 #pragma omp parallel num_threads(threads)
@@ -144,8 +151,18 @@ void weight_grad(Context& ctx, const Conv2dGeometry& g, const T* x, const T* dy,
             const std::int64_t c1 = chunks.end(item % chunks.count);
             const auto col = build_columns(g, x, gi, c0, c1, buf);
             const auto grad = gather_rows(g, dy, gi, c0, c1, buf + scratch.columns);
-            gemm(view(partial + gi * g.og() * g.k(), g.og(), g.k(), g.k()), grad, col.transpose(),
-                 true);
+            T* out = partial + gi * g.og() * g.k();
+            if constexpr (std::is_same_v<T, float>) {
+                if (packed) {
+                    float* a = buf + scratch.columns + scratch.rows;
+                    const std::int64_t width = c1 - c0;
+                    const PackedA pa = pack_a(grad.data(), g.og(), width, grad.outerStride(), 1, a);
+                    sgemm(pa, col.data(), g.k(), 1, col.outerStride(), out, g.k(), true,
+                          a + packed_chunk);
+                    continue;
+                }
+            }
+            gemm(view(out, g.og(), g.k(), g.k()), grad, col.transpose(), true);
         }
     }
     std::copy(scratch.thread_part(base, 0) + partial_at,
