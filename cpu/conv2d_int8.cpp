@@ -118,32 +118,42 @@ void product_vnni(const Conv2dGeometry& g,
             }
         }
     }
-    for (std::int64_t r0 = 0; r0 < g.og(); r0 += kRowBlock) {
-        const std::int32_t* w = pw.w4.data() + (gi * g.og() + r0) * pw.k4;
+    // Blocks of kTapBlock x 4 taps: the block's columns (kTapBlock x 32 pixels, 8 kB) stay in L1
+    // while every row block passes over them, and the block's weights (Og x kTapBlock int32) in
+    // L2 across the pixel blocks; partial sums wait in acc between tap blocks.
+    constexpr std::int64_t kTapBlock = 64;
+    for (std::int64_t kb = 0; kb < pw.k4; kb += kTapBlock) {
+        const std::int64_t ke = std::min(pw.k4, kb + kTapBlock);
         for (std::int64_t p0 = 0; p0 < padded; p0 += kPixelBlock) {
-            __m512i a[kRowBlock][2];
-            for (auto& row : a) {
-                row[0] = _mm512_setzero_si512();
-                row[1] = _mm512_setzero_si512();
-            }
-            for (std::int64_t k4 = 0; k4 < pw.k4; ++k4) {
-                const std::uint8_t* b = packed + (k4 * padded + p0) * 4;
-                const __m512i b0 = _mm512_loadu_si512(b);
-                const __m512i b1 = _mm512_loadu_si512(b + 64);
-                for (int r = 0; r < kRowBlock; ++r) {
-                    const __m512i tap = _mm512_set1_epi32(w[r * pw.k4 + k4]);
-                    a[r][0] = _mm512_dpbusd_epi32(a[r][0], b0, tap);
-                    a[r][1] = _mm512_dpbusd_epi32(a[r][1], b1, tap);
+            const std::int64_t n = std::min(kPixelBlock, width - p0);
+            for (std::int64_t r0 = 0; r0 < g.og(); r0 += kRowBlock) {
+                const std::int32_t* w = pw.w4.data() + (gi * g.og() + r0) * pw.k4;
+                __m512i a[kRowBlock][2];
+                for (auto& row : a) {
+                    row[0] = _mm512_setzero_si512();
+                    row[1] = _mm512_setzero_si512();
                 }
-            }
-            // Rows past Og (zero padding of the weights) and pixels past width are dropped.
-            const std::int64_t rows = std::min<std::int64_t>(kRowBlock, g.og() - r0);
-            alignas(64) std::int32_t lanes[kPixelBlock];
-            for (std::int64_t r = 0; r < rows; ++r) {
-                _mm512_store_si512(lanes, a[r][0]);
-                _mm512_store_si512(lanes + 16, a[r][1]);
-                const std::int64_t n = std::min(kPixelBlock, width - p0);
-                std::copy(lanes, lanes + n, acc + (r0 + r) * width + p0);
+                for (std::int64_t k4 = kb; k4 < ke; ++k4) {
+                    const std::uint8_t* b = packed + (k4 * padded + p0) * 4;
+                    const __m512i b0 = _mm512_loadu_si512(b);
+                    const __m512i b1 = _mm512_loadu_si512(b + 64);
+                    for (int r = 0; r < kRowBlock; ++r) {
+                        const __m512i tap = _mm512_set1_epi32(w[r * pw.k4 + k4]);
+                        a[r][0] = _mm512_dpbusd_epi32(a[r][0], b0, tap);
+                        a[r][1] = _mm512_dpbusd_epi32(a[r][1], b1, tap);
+                    }
+                }
+                // Rows past Og (zero padding of the weights) and pixels past width are dropped.
+                const std::int64_t rows = std::min<std::int64_t>(kRowBlock, g.og() - r0);
+                alignas(64) std::int32_t lanes[kPixelBlock];
+                for (std::int64_t r = 0; r < rows; ++r) {
+                    _mm512_store_si512(lanes, a[r][0]);
+                    _mm512_store_si512(lanes + 16, a[r][1]);
+                    std::int32_t* out = acc + (r0 + r) * width + p0;
+                    for (std::int64_t q = 0; q < n; ++q) {
+                        out[q] = kb == 0 ? lanes[q] : out[q] + lanes[q];
+                    }
+                }
             }
         }
     }
@@ -264,7 +274,9 @@ void quantize_conv2d_weights(const Tensor& w, const Tensor& scale, Tensor& out) 
     std::int8_t* dst = out.data<std::int8_t>();
     const std::int64_t per_channel = w.numel() / w.size(0);
     for (std::int64_t i = 0; i < w.numel(); ++i) {
-        const float q = std::nearbyint(in[i] / s[i / per_channel]);
+        // Times the float32 reciprocal, as the weights' fake quantiser in training computes.
+        const float inv = 1.0f / s[i / per_channel];
+        const float q = std::nearbyint(in[i] * inv);
         dst[i] = std::isnan(q) ? 0 : static_cast<std::int8_t>(std::clamp(q, -128.0f, 127.0f));
     }
 }

@@ -30,8 +30,10 @@ struct Conv2dInt8Weights {
     Tensor bias;          // float32 (O); undefined when the conv has none
 };
 
-// Symmetric per-output-channel int8 weights: q = clamp(rne(w / scale[o]), -128, 127), in float32
-// for float32 weights. weight_scale: float32 (O), every entry > 0. The bias stays float32.
+// Symmetric per-output-channel int8 weights: q = clamp(rne(fl32(w fl32(1 / scale[o]))), -128,
+// 127), the product with the reciprocal exactly as the weights' fake quantiser computes it in
+// training (fake_quant.h), so the int8 layer holds the weights QAT simulated. weight_scale:
+// float32 (O), every entry > 0. The bias stays float32.
 Conv2dInt8Weights quantize_conv2d_weights(const Conv2dWeights& w, const Tensor& weight_scale);
 
 enum class Conv2dInt8Algo {
