@@ -54,6 +54,7 @@ public:
     Conv2dWeights& weights() { return weights_; }
     const Conv2dWeights& weights() const { return weights_; }
     Conv2dWeights& grads() { return grads_; }
+    const Conv2dWeights& grads() const { return grads_; }
     std::int64_t in_channels() const { return in_channels_; }
     std::int64_t out_channels() const { return weights_.weight.size(0); }
     // False skips dx in backward (a network's first layer); backward then returns an undefined
