@@ -50,7 +50,8 @@ struct PackedWeights {
     std::vector<std::int32_t> w4;   // (O rounded to kRowBlock, k4): 4 int8 taps per int32
     std::vector<std::int32_t> sum;  // (O): sum of a row's taps
     PackedWeights(const Conv2dGeometry& g, const std::int8_t* w) : k4((g.k() + 3) / 4) {
-        const std::int64_t rows = round_up(g.o, kRowBlock);
+        // A group's last row block may reach kRowBlock - 1 rows past O (small Og): zero rows.
+        const std::int64_t rows = g.o + kRowBlock;
         std::vector<std::int8_t> bytes(static_cast<std::size_t>(rows * k4 * 4), 0);
         sum.assign(static_cast<std::size_t>(g.o), 0);
         for (std::int64_t o = 0; o < g.o; ++o) {
