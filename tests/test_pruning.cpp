@@ -116,7 +116,8 @@ TEST(PruneLayers, IterativePrunerRePrunesOnScheduleEpochs) {
 TEST(PruneLayers, BadInput) {
     expect_error([] { MagnitudePruner(1.0); }, ErrorCode::kBadArgument,
                  "sparsity must be in [0, 1), got 1");
-    expect_error([] { IterativePruner(0.1, 0.5, 1, 3); }, ErrorCode::kBadArgument, "");
+    expect_error([] { IterativePruner(0.1, 0.5, 1, 3); }, ErrorCode::kBadArgument,
+                 "(num_iterations + 1) / epochs_per_iteration - 1 must be > 0");
     Net net;
     std::vector<NamedLayer> layers = net.layers();
     layers.push_back({"missing", nullptr});

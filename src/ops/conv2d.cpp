@@ -21,12 +21,16 @@ void check_params(const Conv2dParams& p) {
     WTCONV_CHECK(p.groups >= 1, "conv2d: groups must be >= 1, got ", p.groups);
 }
 
-detail::Conv2dGeometry geometry(const Shape& x, const Shape& weight, const Conv2dParams& p) {
+}  // namespace
+
+namespace detail {
+
+Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& weight, const Conv2dParams& p) {
     check_params(p);
     WTCONV_CHECK(x.rank() == 4, "conv2d: x must be (N, C, H, W), got ", x);
     WTCONV_CHECK(weight.rank() == 4, "conv2d: weight must be (O, C / groups, kh, kw), got ",
                  weight);
-    detail::Conv2dGeometry g{};
+    Conv2dGeometry g{};
     g.n = x[0];
     g.c = x[1];
     g.h = x[2];
@@ -51,14 +55,18 @@ detail::Conv2dGeometry geometry(const Shape& x, const Shape& weight, const Conv2
     g.dh = p.dilation_h;
     g.dw = p.dilation_w;
     g.groups = p.groups;
-    g.ho = detail::conv_output_size(g.h, g.kh, g.sh, g.ph, g.dh);
-    g.wo = detail::conv_output_size(g.w, g.kw, g.sw, g.pw, g.dw);
+    g.ho = conv_output_size(g.h, g.kh, g.sh, g.ph, g.dh);
+    g.wo = conv_output_size(g.w, g.kw, g.sw, g.pw, g.dw);
     WTCONV_CHECK(g.ho >= 1 && g.wo >= 1,
                  "conv2d: the dilated kernel must fit the padded input, got kernel (", g.kh, ", ",
                  g.kw, ") dilation (", g.dh, ", ", g.dw, ") over ", g.h, "x", g.w, " padded by (",
                  g.ph, ", ", g.pw, ")");
     return g;
 }
+
+}  // namespace detail
+
+namespace {
 
 void check_tensor(const char* name, const Tensor& t, const Shape& shape, const Tensor& x) {
     check_shape(kOp, name, t, shape);
@@ -74,7 +82,7 @@ detail::Conv2dGeometry check_forward(const Tensor& x,
     WTCONV_CHECK(w.weight.defined(), "conv2d: weight must be a tensor, got an undefined one");
     WTCONV_CHECK(x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64,
                  "conv2d: x must be float32 or float64, got ", dtype_name(x.dtype()));
-    const detail::Conv2dGeometry g = geometry(x.shape(), w.weight.shape(), p);
+    const detail::Conv2dGeometry g = detail::conv2d_geometry(x.shape(), w.weight.shape(), p);
     check_tensor("weight", w.weight, w.weight.shape(), x);
     if (p.bias) {
         WTCONV_CHECK(w.bias.defined(), "conv2d: bias must be a tensor of shape (", g.o,
@@ -120,7 +128,7 @@ bool conv2d_supports(Conv2dAlgo algo, Device device, DType dtype) {
 }
 
 Shape conv2d_output_shape(const Shape& x, const Shape& weight, const Conv2dParams& params) {
-    const detail::Conv2dGeometry g = geometry(x, weight, params);
+    const detail::Conv2dGeometry g = detail::conv2d_geometry(x, weight, params);
     return Shape{g.n, g.o, g.ho, g.wo};
 }
 

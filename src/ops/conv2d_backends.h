@@ -7,6 +7,14 @@
 
 #include "common/conv2d_geometry.h"
 
+namespace wtconv::detail {
+
+// Every size of a conv2d call from the shapes of x and the weight; throws Error naming the
+// argument that does not fit (src/ops/conv2d.cpp, for conv2d and its int8 form alike).
+Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& weight, const Conv2dParams& p);
+
+}  // namespace wtconv::detail
+
 namespace wtconv::cpu {
 
 // y: (N, O, Ho, Wo), written whole. bias may be undefined.

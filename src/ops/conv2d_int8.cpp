@@ -30,29 +30,6 @@ void check_host(const char* name, const Tensor& t, DType dtype) {
                       " must be on cpu (int8 kernels are CPU only), got ", t.device());
 }
 
-// The geometry conv2d_output_shape checks, rebuilt here for the kernels.
-detail::Conv2dGeometry geometry(const Tensor& x, const Tensor& weight, const Conv2dParams& p) {
-    const Shape out = conv2d_output_shape(x.shape(), weight.shape(), p);
-    detail::Conv2dGeometry g{};
-    g.n = x.size(0);
-    g.c = x.size(1);
-    g.h = x.size(2);
-    g.w = x.size(3);
-    g.o = weight.size(0);
-    g.kh = static_cast<int>(weight.size(2));
-    g.kw = static_cast<int>(weight.size(3));
-    g.sh = p.stride_h;
-    g.sw = p.stride_w;
-    g.ph = p.pad_h;
-    g.pw = p.pad_w;
-    g.dh = p.dilation_h;
-    g.dw = p.dilation_w;
-    g.groups = p.groups;
-    g.ho = out[2];
-    g.wo = out[3];
-    return g;
-}
-
 }  // namespace
 
 const char* conv2d_int8_algo_name(Conv2dInt8Algo algo) {
@@ -124,7 +101,7 @@ Tensor conv2d_int8_forward(Context& ctx,
     check_host("weight", w.weight, DType::kInt8);
     check_quant("params.input", p.input);
     check_quant("params.output", p.output);
-    const detail::Conv2dGeometry g = geometry(x_q, w.weight, p.conv);
+    const detail::Conv2dGeometry g = detail::conv2d_geometry(x_q.shape(), w.weight.shape(), p.conv);
     check_host("weight_scale", w.weight_scale, DType::kFloat32);
     check_shape("conv2d_int8", "weight_scale", w.weight_scale, Shape{g.o});
     if (p.conv.bias) {
