@@ -239,6 +239,8 @@ void conv2d_int8_forward(Context& ctx,
 #else
             break;  // src/ops/conv2d_int8.cpp never asks for it then
 #endif
+        case Conv2dInt8Algo::kDp4a:
+            break;  // a CUDA algorithm: src/ops/conv2d_int8.cpp never sends it here
         case Conv2dInt8Algo::kAuto:
         case Conv2dInt8Algo::kPortable:
             forward(ctx, g, x_q, w, p, y_q,

@@ -17,6 +17,7 @@
 #include <wtconv/cuda_memory.h>
 
 #include "core/memory.h"
+#include "cuda/blas.h"
 #include "cuda/check.h"
 #include "cuda/device_guard.h"
 #include "cuda/launch.h"
@@ -206,6 +207,12 @@ void* device_malloc(int device, std::size_t bytes) {
     return ptr;
 }
 
+void device_synchronize(int device) {
+    check_index("synchronize", "device", device);
+    const DeviceGuard guard(device);
+    WTCONV_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 void device_free(int device, void* ptr, std::size_t bytes) noexcept {
     if (ptr == nullptr) {
         return;
@@ -350,14 +357,14 @@ void cuda_reset_peak_memory(int device) {
 void cuda_empty_cache(int device) {
     cuda::check_index("cuda_empty_cache", "device", device);
     const cuda::DeviceMemory& m = cuda::device_memory(device);
-    if (m.pool == nullptr) {
-        return;
-    }
     cuda::DeviceGuard guard(device);
     // Freed blocks return to the pool only when the work before their free is done, and the pool
     // can give back only blocks it has; so wait for all work first.
     WTCONV_CUDA_CHECK(cudaDeviceSynchronize());
-    WTCONV_CUDA_CHECK(cudaMemPoolTrimTo(m.pool, 0));
+    cuda::release_blas_handle(device);  // cuBLAS's workspace is memory no tensor holds, too
+    if (m.pool != nullptr) {
+        WTCONV_CUDA_CHECK(cudaMemPoolTrimTo(m.pool, 0));
+    }
 }
 
 }  // namespace wtconv

@@ -113,10 +113,16 @@ TEST(Conv2dBadInput, DtypeMismatchAndUnsupportedDtypes) {
     v.w.weight = Tensor::full(Shape{6, 2, 3, 3}, 0.5, DType::kFloat64);
     expect_error_all([&] { forward(v); }, ErrorCode::kBadArgument,
                      {"weight", "float32", "float64"});
+    Valid i;
+    i.x = Tensor::full(Shape{2, 4, 6, 6}, 1.0, DType::kInt32);
+    expect_error_all([&] { forward(i); }, ErrorCode::kBadArgument,
+                     {"x must be a floating dtype", "int32"});
+    // Half types run on CUDA only.
     Valid h;
     h.x = Tensor::full(Shape{2, 4, 6, 6}, 1.0, DType::kFloat16);
-    expect_error_all([&] { forward(h); }, ErrorCode::kBadArgument,
-                     {"x must be float32 or float64", "float16"});
+    h.w.weight = Tensor::full(Shape{6, 2, 3, 3}, 0.5, DType::kFloat16);
+    h.w.bias = Tensor::full(Shape{6}, 0.5, DType::kFloat16);
+    expect_error_all([&] { forward(h); }, ErrorCode::kNotSupported, {"cpu", "float16"});
 }
 
 TEST(Conv2dBadInput, BackwardChecksDyAndTheSavedInput) {
@@ -133,7 +139,7 @@ TEST(Conv2dBadInput, BackwardChecksDyAndTheSavedInput) {
                      ErrorCode::kBadArgument, {"dy", "float32", "float64"});
 }
 
-TEST(Conv2dBadInput, CudaTensorsAreRejectedWhereConv2dDoesNotRunOnCuda) {
+TEST(Conv2dBadInput, WeightsOnAnotherDeviceThanX) {
     if (!cuda_present()) {
         GTEST_SKIP() << "no CUDA device: a CUDA tensor cannot be made here";
     }
@@ -145,6 +151,11 @@ TEST(Conv2dBadInput, CudaTensorsAreRejectedWhereConv2dDoesNotRunOnCuda) {
 TEST(Conv2dBadInput, AnAlgorithmTheDeviceCannotRun) {
     EXPECT_FALSE(conv2d_supports(Conv2dAlgo::kImg2col, Device::cpu(), DType::kFloat16));
     EXPECT_TRUE(conv2d_supports(Conv2dAlgo::kAuto, Device::cpu(), DType::kFloat32));
+    EXPECT_FALSE(conv2d_supports(Conv2dAlgo::kImplicitGemm, Device::cpu(), DType::kFloat32));
+    Valid v;
+    v.p.algo = Conv2dAlgo::kImplicitGemm;
+    expect_error_all([&] { forward(v); }, ErrorCode::kNotSupported,
+                     {"implicit_gemm", "cpu", "float32"});
 }
 
 }  // namespace

@@ -221,15 +221,3 @@ TEST_F(WTConvCudaAuto, AgreesWithCpuAutoOnForwardAndEveryGradient) {
 
 }  // namespace
 }  // namespace wtconv::test
-
-int main(int argc, char** argv) {
-    testing::InitGoogleTest(&argc, argv);
-    const int status = RUN_ALL_TESTS();
-    if (wtconv::cuda_device_count() > 0) {
-        // compute-sanitizer's leak check reports what is still allocated when the context goes:
-        // the pool's cache goes back first, so that only memory a tensor still holds is reported.
-        wtconv::cuda_empty_cache();
-        cudaDeviceReset();
-    }
-    return status;
-}

@@ -31,5 +31,8 @@ std::ostream& operator<<(std::ostream& out, const Device& device);
 bool cuda_built();
 // Number of CUDA devices usable now: 0 without CUDA support, without a GPU or without a driver.
 int cuda_device_count();
+// Waits until all work queued on device (on every stream) is done, e.g. before reading a clock;
+// returns at once for the CPU. Throws Error(kBadArgument) for a CUDA device that is not there.
+void synchronize(Device device);
 
 }  // namespace wtconv

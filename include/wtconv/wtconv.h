@@ -8,6 +8,7 @@
 #include <wtconv/io/safetensors.h>
 #include <wtconv/layer.h>
 #include <wtconv/layers/conv2d.h>
+#include <wtconv/layers/conv2d_compact.h>
 #include <wtconv/layers/pruning.h>
 #include <wtconv/layers/qat_conv2d.h>
 #include <wtconv/layers/wtconv.h>

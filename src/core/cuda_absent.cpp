@@ -18,6 +18,9 @@ namespace {
 int device_count() noexcept {
     return 0;
 }
+void device_synchronize(int) {
+    not_built();
+}
 void* device_malloc(int, std::size_t) {
     not_built();
 }

@@ -25,4 +25,10 @@ int cuda_device_count() {
     return cuda::device_count();
 }
 
+void synchronize(Device device) {
+    if (device.is_cuda()) {
+        cuda::device_synchronize(device.index);
+    }
+}
+
 }  // namespace wtconv

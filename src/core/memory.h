@@ -22,6 +22,8 @@ void copy_bytes(
 namespace wtconv::cuda {
 
 int device_count() noexcept;
+// Waits for all work on the device (cudaDeviceSynchronize), the caller's device kept.
+void device_synchronize(int device);
 // Stream-ordered on the legacy default stream, from the device's pool, which caches freed memory;
 // counted in cuda_memory_stats. Throws Error(kOutOfMemory) when even an emptied pool cannot serve.
 void* device_malloc(int device, std::size_t bytes);

@@ -1,4 +1,5 @@
-// conv2d: argument checks, output allocation and the one dispatch point. Kernels live in cpu/.
+// conv2d: argument checks, output allocation and the one dispatch point. Kernels live in cpu/ and
+// cuda/.
 #include <wtconv/ops/conv2d.h>
 
 #include "common/alloc_output.h"
@@ -80,8 +81,8 @@ detail::Conv2dGeometry check_forward(const Tensor& x,
                                      const Conv2dParams& p) {
     WTCONV_CHECK(x.defined(), "conv2d: x must be a tensor, got an undefined one");
     WTCONV_CHECK(w.weight.defined(), "conv2d: weight must be a tensor, got an undefined one");
-    WTCONV_CHECK(x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64,
-                 "conv2d: x must be float32 or float64, got ", dtype_name(x.dtype()));
+    WTCONV_CHECK(is_floating(x.dtype()), "conv2d: x must be a floating dtype, got ",
+                 dtype_name(x.dtype()));
     const detail::Conv2dGeometry g = detail::conv2d_geometry(x.shape(), w.weight.shape(), p);
     check_tensor("weight", w.weight, w.weight.shape(), x);
     if (p.bias) {
@@ -97,11 +98,65 @@ detail::Conv2dGeometry check_forward(const Tensor& x,
     return g;
 }
 
-Conv2dAlgo choose_algo(Device device, DType dtype, Conv2dAlgo requested) {
+// The algorithm that runs: the requested one when it runs here, the device's choice for kAuto.
+// Backward has no implicit GEMM; it runs img2col's kernels.
+Conv2dAlgo choose_algo(Device device, DType dtype, Conv2dAlgo requested, bool backward) {
     WTCONV_CHECK_CODE(conv2d_supports(requested, device, dtype), ErrorCode::kNotSupported,
                       "conv2d: algo ", conv2d_algo_name(requested), " does not run on ",
                       device.str(), " for ", dtype_name(dtype));
-    return Conv2dAlgo::kImg2col;
+    if (requested == Conv2dAlgo::kAuto) {
+        requested = device.is_cpu() ? Conv2dAlgo::kImg2col : Conv2dAlgo::kImplicitGemm;
+    }
+    return backward ? Conv2dAlgo::kImg2col : requested;
+}
+
+#if !defined(WTCONV_WITH_CUDA)
+[[noreturn]] void cuda_not_built() {
+    throw Error(ErrorCode::kNotSupported, "conv2d: wtconv was built without CUDA");
+}
+#endif
+
+void run_forward(Context& ctx,
+                 Conv2dAlgo algo,
+                 const detail::Conv2dGeometry& g,
+                 const Tensor& x,
+                 const Conv2dWeights& w,
+                 const Conv2dParams& p,
+                 Tensor& y) {
+    if (x.device().is_cpu()) {
+        cpu::conv2d_forward_img2col(ctx, g, x, w, y);
+        return;
+    }
+#if defined(WTCONV_WITH_CUDA)
+    if (algo == Conv2dAlgo::kImplicitGemm) {
+        cuda::conv2d_forward_implicit_gemm(ctx, g, x, w, p.allow_tf32, y);
+    } else {
+        cuda::conv2d_forward_img2col(ctx, g, x, w, p.allow_tf32, y);
+    }
+#else
+    (void)algo;
+    (void)p;
+    cuda_not_built();
+#endif
+}
+
+void run_backward(Context& ctx,
+                  const detail::Conv2dGeometry& g,
+                  const Tensor& dy,
+                  const Tensor& x,
+                  const Conv2dWeights& w,
+                  const Conv2dParams& p,
+                  Conv2dGrads& grads) {
+    if (x.device().is_cpu()) {
+        cpu::conv2d_backward_img2col(ctx, g, dy, x, w, grads);
+        return;
+    }
+#if defined(WTCONV_WITH_CUDA)
+    cuda::conv2d_backward_img2col(ctx, g, dy, x, w, p.allow_tf32, grads);
+#else
+    (void)p;
+    cuda_not_built();
+#endif
 }
 
 }  // namespace
@@ -112,17 +167,23 @@ const char* conv2d_algo_name(Conv2dAlgo algo) {
             return "auto";
         case Conv2dAlgo::kImg2col:
             return "img2col";
+        case Conv2dAlgo::kImplicitGemm:
+            return "implicit_gemm";
     }
     return "?";
 }
 
 bool conv2d_supports(Conv2dAlgo algo, Device device, DType dtype) {
-    const bool float_type = dtype == DType::kFloat32 || dtype == DType::kFloat64;
     switch (device.type) {
         case DeviceType::kCpu:
-            return float_type && (algo == Conv2dAlgo::kAuto || algo == Conv2dAlgo::kImg2col);
+            return (dtype == DType::kFloat32 || dtype == DType::kFloat64) &&
+                   (algo == Conv2dAlgo::kAuto || algo == Conv2dAlgo::kImg2col);
         case DeviceType::kCuda:
-            return false;  // TODO(#5): img2col + cuBLAS and implicit GEMM on CUDA
+#if defined(WTCONV_WITH_CUDA)
+            return is_floating(dtype);  // every algo, float32, float64, float16 and bfloat16
+#else
+            return false;
+#endif
     }
     return false;
 }
@@ -138,14 +199,9 @@ Tensor conv2d_forward(Context& ctx,
                       const Conv2dParams& p,
                       Conv2dSaved* saved) {
     const detail::Conv2dGeometry g = check_forward(x, w, p);
-    const Conv2dAlgo algo = choose_algo(x.device(), x.dtype(), p.algo);
+    const Conv2dAlgo algo = choose_algo(x.device(), x.dtype(), p.algo, false);
     Tensor y = detail::alloc_output(ctx, Shape{g.n, g.o, g.ho, g.wo}, x.dtype(), x.device());
-    switch (algo) {
-        case Conv2dAlgo::kAuto:
-        case Conv2dAlgo::kImg2col:
-            cpu::conv2d_forward_img2col(ctx, g, x, w, y);
-            break;
-    }
+    run_forward(ctx, algo, g, x, w, p, y);
     if (saved != nullptr) {
         saved->x = x;
     }
@@ -165,7 +221,7 @@ Conv2dGrads conv2d_backward(Context& ctx,
     const detail::Conv2dGeometry g = check_forward(x, w, p);
     WTCONV_CHECK(dy.defined(), "conv2d: dy must be a tensor, got an undefined one");
     check_tensor("dy", dy, Shape{g.n, g.o, g.ho, g.wo}, x);
-    const Conv2dAlgo algo = choose_algo(x.device(), x.dtype(), p.algo);
+    choose_algo(x.device(), x.dtype(), p.algo, true);  // throws for an algo that cannot run here
     Conv2dGrads grads;
     if (need_dx) {
         grads.dx = detail::alloc_output(ctx, x.shape(), x.dtype(), x.device());
@@ -174,12 +230,7 @@ Conv2dGrads conv2d_backward(Context& ctx,
     if (p.bias) {
         grads.dweights.bias = detail::alloc_output(ctx, Shape{g.o}, x.dtype(), x.device());
     }
-    switch (algo) {
-        case Conv2dAlgo::kAuto:
-        case Conv2dAlgo::kImg2col:
-            cpu::conv2d_backward_img2col(ctx, g, dy, x, w, grads);
-            break;
-    }
+    run_backward(ctx, g, dy, x, w, p, grads);
     return grads;
 }
 

@@ -46,3 +46,45 @@ void dequantize_activation(const Tensor& q, const ActivationQuant& quant, Tensor
 void quantize_conv2d_weights(const Tensor& w, const Tensor& scale, Tensor& out);
 
 }  // namespace wtconv::cpu
+
+namespace wtconv::cuda {
+
+// CUDA, the plain path (cuda/conv2d_img2col.cu): column matrix in device memory, cuBLAS GEMM
+// (float32, float64; float16/bfloat16 inputs with float32 products and sums), col2im for dx.
+// allow_tf32: float32 products on the TF32 tensor cores. Same contracts as the CPU functions.
+void conv2d_forward_img2col(Context& ctx,
+                            const ::wtconv::detail::Conv2dGeometry& g,
+                            const Tensor& x,
+                            const Conv2dWeights& w,
+                            bool allow_tf32,
+                            Tensor& y);
+void conv2d_backward_img2col(Context& ctx,
+                             const ::wtconv::detail::Conv2dGeometry& g,
+                             const Tensor& dy,
+                             const Tensor& x,
+                             const Conv2dWeights& w,
+                             bool allow_tf32,
+                             Conv2dGrads& grads);
+
+// CUDA implicit GEMM forward (cuda/conv2d_implicit_gemm.cu): the column matrix is never stored;
+// each GEMM tile gathers its columns from x. float32/float64 on the FMA pipe, float32 with
+// allow_tf32 and float16/bfloat16 on the tensor cores, float32 accumulation for the half types.
+void conv2d_forward_implicit_gemm(Context& ctx,
+                                  const ::wtconv::detail::Conv2dGeometry& g,
+                                  const Tensor& x,
+                                  const Conv2dWeights& w,
+                                  bool allow_tf32,
+                                  Tensor& y);
+
+// int8 on CUDA (cuda/conv2d_int8.cu): implicit GEMM on __dp4a, int32 sums, the CPU kernels'
+// requantisation bit for bit. Same contracts as the cpu:: functions of the same names.
+void conv2d_int8_forward(Context& ctx,
+                         const ::wtconv::detail::Conv2dGeometry& g,
+                         const Tensor& x_q,
+                         const Conv2dInt8Weights& w,
+                         const Conv2dInt8Params& p,
+                         Tensor& y_q);
+void quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant& q, Tensor& out);
+void dequantize_activation(Context& ctx, const Tensor& q, const ActivationQuant& quant, Tensor& out);
+
+}  // namespace wtconv::cuda

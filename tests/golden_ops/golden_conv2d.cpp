@@ -101,7 +101,7 @@ private:
 }  // namespace
 
 bool register_golden_conv2d(const std::string& op, const std::vector<std::string>& paths) {
-    const Conv2dAlgo algos[] = {Conv2dAlgo::kImg2col};
+    const Conv2dAlgo algos[] = {Conv2dAlgo::kImg2col, Conv2dAlgo::kImplicitGemm};
     for (const std::string& path : paths) {
         const std::string stem = fs::path(path).stem().string();
         for (const Device device : {Device::cpu(), Device::cuda(0)}) {

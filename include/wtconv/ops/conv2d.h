@@ -8,8 +8,11 @@ namespace wtconv {
 
 // Which implementation runs; an explicit choice the device cannot run throws Error(kNotSupported).
 enum class Conv2dAlgo {
-    kAuto,     // the fastest for the device and shape
-    kImg2col,  // CPU: column matrix per image in a reusable workspace, Eigen GEMM, OpenMP
+    kAuto,     // CPU: kImg2col; CUDA: kImplicitGemm forward, kImg2col backward
+    kImg2col,  // CPU: column chunks in a reusable workspace, GEMM, OpenMP. CUDA (the plain path):
+               // the column matrix in device memory, cuBLAS GEMM, col2im for dx
+    kImplicitGemm,  // CUDA only: the columns gathered inside the GEMM's tile loads, no column
+                    // matrix in memory (forward; its backward runs kImg2col's kernels)
 };
 const char* conv2d_algo_name(Conv2dAlgo algo);
 
@@ -20,6 +23,9 @@ struct Conv2dParams {
     int groups = 1;  // >= 1; in and out channels divisible by it; groups == C is depthwise
     bool bias = true;
     Conv2dAlgo algo = Conv2dAlgo::kAuto;
+    // CUDA float32 only: let products run on the TF32 tensor cores (inputs rounded to 10 mantissa
+    // bits, float32 sums), as cuDNN's and PyTorch's allow_tf32. Off: float32 FMA, IEEE products.
+    bool allow_tf32 = false;
 };
 
 struct Conv2dWeights {
@@ -42,7 +48,8 @@ struct Conv2dGrads {
 // Error naming the argument when the shapes or params do not fit (e.g. Ho < 1).
 Shape conv2d_output_shape(const Shape& x, const Shape& weight, const Conv2dParams& params);
 
-// x: (N, C, H, W), float32 or float64 on the CPU, the weights of the same dtype and device.
+// x: (N, C, H, W), float32 or float64 on the CPU; float32, float64, float16 or bfloat16 on CUDA
+// (half types accumulate in float32 and round once). The weights of the same dtype and device.
 // Pass saved to train (backward needs it). Throws Error naming any argument that does not fit.
 Tensor conv2d_forward(Context& ctx,
                       const Tensor& x,

@@ -19,9 +19,10 @@ struct ActivationQuant {
     std::int32_t quant_max = 255;  // <= 255
 };
 
-// x: float32 (any shape, host) -> uint8 of the same shape.
+// x: float32 (any shape, cpu or cuda) -> uint8 of the same shape on x's device, equal on every
+// device bit for bit. ctx must be x's device's context.
 Tensor quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant& q);
-// q: uint8 -> float32.
+// q: uint8 -> float32, on q's device.
 Tensor dequantize_activation(Context& ctx, const Tensor& q, const ActivationQuant& quant);
 
 struct Conv2dInt8Weights {
@@ -33,17 +34,26 @@ struct Conv2dInt8Weights {
 // Symmetric per-output-channel int8 weights: q = clamp(rne(fl32(w fl32(1 / scale[o]))), -128,
 // 127), the product with the reciprocal exactly as the weights' fake quantiser computes it in
 // training (fake_quant.h), so the int8 layer holds the weights QAT simulated. weight_scale:
-// float32 (O), every entry > 0. The bias stays float32.
+// float32 (O), every entry > 0. The bias stays float32. Host tensors in and out: move the result
+// to a GPU with to_device.
 Conv2dInt8Weights quantize_conv2d_weights(const Conv2dWeights& w, const Tensor& weight_scale);
+// Every tensor of w copied to device (an undefined bias stays undefined).
+Conv2dInt8Weights to_device(const Conv2dInt8Weights& w, Device device);
 
+// Which implementation runs; each runs on one device type, and one the tensors' device cannot run
+// throws Error(kNotSupported). Every algorithm gives the same bytes.
 enum class Conv2dInt8Algo {
-    kAuto,      // kVnni where the CPU and the build have it, else kPortable
-    kVnni,      // AVX-512 VNNI (vpdpbusd) micro-kernel
-    kPortable,  // plain int32 loops, any CPU
+    kAuto,      // by x_q's device: CPU kVnni where the CPU and the build have it, else kPortable;
+                // CUDA kDp4a
+    kVnni,      // CPU: AVX-512 VNNI (vpdpbusd) micro-kernel
+    kPortable,  // CPU: plain int32 loops, any CPU
+    kDp4a,      // CUDA: implicit GEMM on __dp4a (four 8-bit products per instruction), int32 sums
 };
 const char* conv2d_int8_algo_name(Conv2dInt8Algo algo);
-// True when this build and CPU run algo.
+// True when this build and CPU run algo (the CPU's question; kDp4a is false).
 bool conv2d_int8_supports(Conv2dInt8Algo algo);
+// True when this build runs algo on tensors of device (whether that GPU is present is not asked).
+bool conv2d_int8_supports(Conv2dInt8Algo algo, Device device);
 
 struct Conv2dInt8Params {
     Conv2dParams conv;  // stride, padding, dilation, groups, bias; conv.algo is ignored
@@ -55,6 +65,9 @@ struct Conv2dInt8Params {
 // x_q: uint8 (N, C, H, W) quantised with params.input; returns uint8 (N, O, Ho, Wo) quantised with
 // params.output: acc = sum (x_q - z_x) w_q in int32, then
 // y_q = clamp(rne(fl32(fl32(acc fl32(s_x s_w[o])) + b[o]) fl32(1 / s_y)) + z_y, lo, quant_max).
+// x_q, the weights and ctx on one device (cpu or cuda); y_q on that device. On CUDA the kernels
+// index with 32 bits: x_q zero-padded, y_q and the weight must have < 2^31 elements each, and
+// H + 2 pad_h, W + 2 pad_w < 2^30; larger calls throw Error(kNotSupported).
 Tensor conv2d_int8_forward(Context& ctx,
                            const Tensor& x_q,
                            const Conv2dInt8Weights& w,
