@@ -40,7 +40,7 @@ void run_dwt_case(const std::string& path, DType dtype) {
 
     const double tol = golden_tolerance(dtype);
     const auto check = [&](const std::string& what, const Tensor& got, const std::string& name) {
-        const Tensor& want = golden_tensor(f, name);
+        const Tensor want = golden_tensor(f, name);
         ASSERT_EQ(got.shape(), want.shape()) << what << " of " << path;
         EXPECT_EQ(got.dtype(), dtype) << what << " of " << path;
         EXPECT_LT(rel_l2_error(got, to_ref(want)), tol) << what << " of " << path;

@@ -52,7 +52,7 @@ QuantParams params_of(const io::SafetensorsFile& f) {
     for (const std::string& z : split(golden_meta(f, "zero_point"))) {
         zero_points.push_back(std::stoi(z));
     }
-    const std::string& scheme = golden_meta(f, "qscheme");
+    const std::string scheme = golden_meta(f, "qscheme");
     const int qmin = meta_int(f, "quant_min");
     const int qmax = meta_int(f, "quant_max");
     if (scheme == "per_tensor_affine") {

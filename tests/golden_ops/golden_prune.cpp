@@ -81,7 +81,7 @@ void run_dwt_case(const io::SafetensorsFile& f, DType dtype) {
     o.population = dwt_prune_population_from_name(golden_meta(f, "population"));
     const DwtPruneResult r = dwt_prune(golden_tensor(f, "weight").to(dtype), o);
 
-    const Tensor& want = golden_tensor(f, "pruned_weight");
+    const Tensor want = golden_tensor(f, "pruned_weight");
     ASSERT_EQ(r.pruned_weight.shape(), want.shape());
     EXPECT_EQ(r.pruned_weight.dtype(), dtype);
     const double tol = golden_tolerance(dtype);
