@@ -94,7 +94,7 @@ std::vector<Int8CudaCase> edge_cases() {
     v.push_back(
         {2, 5, 17, 19, 13, 3, 5, 2, 1, 1, 2, 1, 3, 1, true, false, 0, 255, 0, 255, false, 16});
     v.push_back(
-        {1, 8, 1, 23, 9, 1, 4, 1, 2, 0, 1, 1, 2, 2, false, true, 0, 255, 0, 255, false, 17});
+        {1, 8, 1, 23, 10, 1, 4, 1, 2, 0, 1, 1, 2, 2, false, true, 0, 255, 0, 255, false, 17});
     // Reduced ranges (PyTorch's reduce_range 0..127) and a quant_min above 0, relu on and off.
     Int8CudaCase r = square(2, 16, 12, 12, 20, 3, 1, 1, 1, 1, true, true, 18);
     r.in_max = r.out_max = 127;
@@ -250,7 +250,7 @@ std::vector<double> run_cuda(Context& ctx, const Problem& pr, Conv2dInt8Algo alg
 
 // Byte for byte against the CPU's portable kernel, and against the reference where it is cheap;
 // returns a message naming the first difference, empty when equal.
-std::string compare(const Int8CudaCase& tc, Context& gpu, Conv2dInt8Algo algo) {
+std::string compare(const Int8CudaCase& tc, Context& gpu, Conv2dInt8Algo algo, bool random_case = false) {
     const Problem pr = make_problem(tc);
     Context cpu;
     Conv2dInt8Params p = pr.p;
@@ -265,7 +265,9 @@ std::string compare(const Int8CudaCase& tc, Context& gpu, Conv2dInt8Algo algo) {
     for (const double v : want) {
         inside += v != tc.out_min && v != tc.out_max && v != pr.p.output.zero_point;
     }
-    if (want.size() >= 16) {  // a layer of clamped or zero outputs would test little
+    // A hand-picked layer of clamped or zero outputs would test little; a random one may read
+    // only padding (e.g. H 1 padded by 2 with stride 3), which is a case worth having.
+    if (want.size() >= 16 && !random_case) {
         EXPECT_GT(inside, 0) << "all outputs clamped: " << describe(tc);
     }
     const std::vector<double> got = run_cuda(gpu, pr, algo);
@@ -321,7 +323,7 @@ TEST_P(Conv2dInt8CudaRandom, EqualsTheCpuByteForByte) {
     for (std::size_t i = begin; i < end; ++i) {
         // kAuto must pick kDp4a on CUDA: every other case goes through it.
         const auto algo = i % 2 == 0 ? Conv2dInt8Algo::kDp4a : Conv2dInt8Algo::kAuto;
-        const std::string diff = compare(all[i], ctx, algo);
+        const std::string diff = compare(all[i], ctx, algo, true);
         EXPECT_TRUE(diff.empty()) << "random case " << i << ": " << diff;
     }
 }

@@ -73,13 +73,15 @@ bool has_backward(CudnnMath mode) {
 }
 
 // Ours against cuDNN, relative L2. fp32: both sum exact float32 products, ~1e-7 apart, up to a few
-// 1e-6 when cuDNN picks an FFT or Winograd transform. tf32: each side's inputs rounded (or
+// 1e-6 when cuDNN picks an FFT or Winograd transform, and the weight gradient's sums of N Ho Wo
+// (100k) terms differ by 1.6e-5 at layer1 (measured), so 1e-4; the tests hold ours to 1e-5
+// against a double reference. tf32: each side's inputs rounded (or
 // truncated) to 10 mantissa bits, ~5e-4 each. fp16 and bf16: the same products, each output
 // rounded once (2^-11, 2^-8). Any indexing error costs O(1).
 double tolerance(CudnnMath mode) {
     switch (mode) {
         case CudnnMath::kFma:
-            return 1e-5;
+            return 1e-4;
         case CudnnMath::kTf32:
         case CudnnMath::kHalf:
             return 5e-3;

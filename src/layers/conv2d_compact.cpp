@@ -66,7 +66,7 @@ void check_dense(const char* fn, const Conv2d& conv) {
 }  // namespace
 
 std::vector<std::int64_t> live_output_channels(const Conv2d& conv) {
-    const Tensor& w = conv.weights().weight;
+    const Tensor w = conv.weights().weight.to(Device::cpu());
     const std::vector<double> v = w.to_vector();
     const std::int64_t per_channel = w.numel() / w.size(0);
     std::vector<std::int64_t> live;
