@@ -94,7 +94,7 @@ public:
     void ReportRuns(const std::vector<Run>& runs) override {
         for (const Run& r : runs) {
             if (r.aggregate_name == "median") {
-                median_ms[r.run_name.str()] = r.GetAdjustedRealTime();
+                median_ms[r.run_name.function_name] = r.GetAdjustedRealTime();
             }
         }
         ConsoleReporter::ReportRuns(runs);

@@ -163,9 +163,7 @@ Plan make_plan(const ::wtconv::detail::Conv2dGeometry& g, int sms) {
     };
     // 128-row tiles do twice the products per byte of shared memory read, but leave half of each
     // tile idle when Og <= 64, and half the blocks when the GPU would not be full anyway.
-    // TODO(#5): the 128-row tiles fault on the H100 (illegal address, edge cases 13/14 of
-    // test_conv2d_int8_cuda); 64-row tiles until that is found.
-    pl.tm = 4;
+    pl.tm = og > 64 && blocks(8) >= slots ? 8 : 4;
     pl.m_tiles = static_cast<int>((og + 16 * pl.tm - 1) / (16 * pl.tm));
     pl.og_pad = pl.m_tiles * 16 * pl.tm;
     // Deep layers at small batch (ResNet's 7x7, 14x14) have fewer output tiles than slots but long

@@ -272,6 +272,10 @@ void fill_pattern(int device,
     const unsigned blocks = elementwise_blocks(count);
     const cudaStream_t s = stream_or_legacy(stream);
     switch (elem_bytes) {
+        case 1:  // int8 and uint8: an 8-byte fill here once wrote past the end of such tensors
+            fill_kernel<<<blocks, kElementwiseThreads, 0, s>>>(
+                static_cast<std::uint8_t*>(dst), count, *static_cast<const std::uint8_t*>(pattern));
+            break;
         case 2:
             fill_kernel<<<blocks, kElementwiseThreads, 0, s>>>(
                 static_cast<std::uint16_t*>(dst), count,
@@ -282,11 +286,15 @@ void fill_pattern(int device,
                 static_cast<std::uint32_t*>(dst), count,
                 *static_cast<const std::uint32_t*>(pattern));
             break;
-        default:
+        case 8:
             fill_kernel<<<blocks, kElementwiseThreads, 0, s>>>(
                 static_cast<std::uint64_t*>(dst), count,
                 *static_cast<const std::uint64_t*>(pattern));
             break;
+        default:
+            throw Error(ErrorCode::kBadArgument,
+                        ::wtconv::detail::concat("tensor: fill of ", elem_bytes,
+                                                 "-byte elements is not supported"));
     }
     WTCONV_CUDA_CHECK_LAUNCH();
 }
