@@ -50,9 +50,8 @@ struct Pair {
         nn::Conv2d dense_first(b.channels, b.channels, 3, 1, 1, 1, 1, true, options);
         options.seed = 2;
         nn::Conv2d dense_second(b.channels, b.channels, 3, 1, 1, 1, 1, true, options);
-        dense_first.set_mask(structured_mask(dense_first.weights().weight.to(Device::cpu()),
-                                             sparsity)
-                                 .to(device));
+        dense_first.set_mask(
+            structured_mask(dense_first.weights().weight.to(Device::cpu()), sparsity).to(device));
         const std::vector<std::int64_t> keep = nn::live_output_channels(dense_first);
         kept = static_cast<std::int64_t>(keep.size());
         first = std::make_unique<nn::Conv2d>(nn::select_output_channels(dense_first, keep));
@@ -143,8 +142,7 @@ int run(int argc, char** argv) {
                 if (dense == reporter.median_ms.end()) {
                     continue;  // filtered out
                 }
-                std::printf("%-5s %-7s %-7s dense %8.3f", device_name, b.name, pass,
-                            dense->second);
+                std::printf("%-5s %-7s %-7s dense %8.3f", device_name, b.name, pass, dense->second);
                 for (const double s : kSparsities) {
                     const auto it = reporter.median_ms.find(row_name(device_name, b, pass, s));
                     if (s > 0.0 && it != reporter.median_ms.end()) {

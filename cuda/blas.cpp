@@ -46,10 +46,9 @@ void release_blas_handle(int device) {
 void throw_blas_error(cublasStatus_t status, const char* expr, const char* file, int line) {
     const ErrorCode code =
         status == CUBLAS_STATUS_ALLOC_FAILED ? ErrorCode::kOutOfMemory : ErrorCode::kCudaError;
-    throw Error(code, ::wtconv::detail::concat("cublas: ", expr, " failed: ",
-                                               cublasGetStatusName(status), " (",
-                                               cublasGetStatusString(status), ") at ", file, ":",
-                                               line));
+    throw Error(code, ::wtconv::detail::concat(
+                          "cublas: ", expr, " failed: ", cublasGetStatusName(status), " (",
+                          cublasGetStatusString(status), ") at ", file, ":", line));
 }
 
 }  // namespace wtconv::cuda

@@ -27,15 +27,17 @@ private:
 // creates a new one. Called by cuda_empty_cache, after the device is idle.
 void release_blas_handle(int device);
 
-[[noreturn]] void throw_blas_error(cublasStatus_t status, const char* expr, const char* file,
+[[noreturn]] void throw_blas_error(cublasStatus_t status,
+                                   const char* expr,
+                                   const char* file,
                                    int line);
 
 }  // namespace wtconv::cuda
 
-#define WTCONV_CUBLAS_CHECK(expr)                                                       \
-    do {                                                                                \
-        const cublasStatus_t wtconv_blas_status_ = (expr);                              \
-        if (wtconv_blas_status_ != CUBLAS_STATUS_SUCCESS) {                             \
+#define WTCONV_CUBLAS_CHECK(expr)                                                             \
+    do {                                                                                      \
+        const cublasStatus_t wtconv_blas_status_ = (expr);                                    \
+        if (wtconv_blas_status_ != CUBLAS_STATUS_SUCCESS) {                                   \
             ::wtconv::cuda::throw_blas_error(wtconv_blas_status_, #expr, __FILE__, __LINE__); \
-        }                                                                               \
+        }                                                                                     \
     } while (false)

@@ -148,8 +148,8 @@ void forward(Context& ctx,
     ChunkShape s = chunk_shape(g);
     const int64_t per_image = g.groups * g.k() * g.p() * sizeof(T) + g.o * g.p() * sizeof(A);
     const int64_t chunk = images_per_chunk(g, per_image);
-    Tensor col = Tensor::empty(Shape{g.groups * g.k() * chunk * g.p()}, storage_dtype<T>(),
-                               x.device());
+    Tensor col =
+        Tensor::empty(Shape{g.groups * g.k() * chunk * g.p()}, storage_dtype<T>(), x.device());
     Tensor out = Tensor::empty(Shape{g.o * chunk * g.p()}, storage_dtype<A>(), x.device());
     BlasSession blas(x.device().index, stream);
     for (s.n0 = 0; s.n0 < g.n; s.n0 += chunk) {
@@ -158,11 +158,10 @@ void forward(Context& ctx,
         launch(stream, g.groups * g.k() * m, img2col::build_columns<T>, ptr<T>(x), s,
                mutable_ptr<T>(col));
         // y_g (og x m) = W_g (og x k) col_g (k x m)
-        const GroupGemm gm{CUBLAS_OP_N, CUBLAS_OP_N,       g.og(),
-                           m,           g.k(),             w.weight.raw_data(),
-                           g.k(),       g.og() * g.k(),    col.raw_data(),
-                           m,           g.k() * m,         out.raw_data(),
-                           m,           g.og() * m,        false};
+        const GroupGemm gm{
+            CUBLAS_OP_N, CUBLAS_OP_N,    g.og(),         m, g.k(),     w.weight.raw_data(),
+            g.k(),       g.og() * g.k(), col.raw_data(), m, g.k() * m, out.raw_data(),
+            m,           g.og() * m,     false};
         run_group_gemm<T>(blas.handle(), gm, g.groups, allow_tf32);
         launch(stream, g.o * m, img2col::store_output<T, A>, ptr<A>(out), ptr<T>(w.bias), s,
                mutable_ptr<T>(y));
@@ -187,9 +186,9 @@ void backward(Context& ctx,
     const Device dev = x.device();
     Tensor col = Tensor::empty(Shape{g.groups * g.k() * chunk * g.p()}, storage_dtype<T>(), dev);
     Tensor dy_t = Tensor::empty(Shape{g.o * chunk * g.p()}, storage_dtype<T>(), dev);
-    Tensor col_grad = need_dx ? Tensor::empty(Shape{g.groups * g.k() * chunk * g.p()},
-                                              storage_dtype<A>(), dev)
-                              : Tensor();
+    Tensor col_grad =
+        need_dx ? Tensor::empty(Shape{g.groups * g.k() * chunk * g.p()}, storage_dtype<A>(), dev)
+                : Tensor();
     // The weight gradient sums over chunks in the GEMM's type; half types round once at the end.
     Tensor& dweight = grads.dweights.weight;
     const bool dweight_in_place = std::is_same_v<T, A>;
@@ -204,19 +203,18 @@ void backward(Context& ctx,
         launch(stream, g.o * m, img2col::gather_output_grad<T>, ptr<T>(dy), s,
                mutable_ptr<T>(dy_t));
         // dW_g (og x k) += dy_g (og x m) col_g^T (m x k)
-        const GroupGemm dw{CUBLAS_OP_N,     CUBLAS_OP_T, g.og(),
-                           g.k(),           m,           dy_t.raw_data(),
-                           m,               g.og() * m,  col.raw_data(),
-                           m,               g.k() * m,   dweight_acc.raw_data(),
-                           g.k(),           g.og() * g.k(), s.n0 > 0};
+        const GroupGemm dw{
+            CUBLAS_OP_N, CUBLAS_OP_T,    g.og(),         g.k(), m,         dy_t.raw_data(),
+            m,           g.og() * m,     col.raw_data(), m,     g.k() * m, dweight_acc.raw_data(),
+            g.k(),       g.og() * g.k(), s.n0 > 0};
         run_group_gemm<T>(blas.handle(), dw, g.groups, allow_tf32);
         if (need_dx) {
             // col_grad_g (k x m) = W_g^T (k x og) dy_g (og x m)
-            const GroupGemm dc{CUBLAS_OP_T,     CUBLAS_OP_N, g.k(),
-                               m,               g.og(),      w.weight.raw_data(),
-                               g.k(),           g.og() * g.k(), dy_t.raw_data(),
-                               m,               g.og() * m,  col_grad.raw_data(),
-                               m,               g.k() * m,   false};
+            const GroupGemm dc{CUBLAS_OP_T, CUBLAS_OP_N,    g.k(),
+                               m,           g.og(),         w.weight.raw_data(),
+                               g.k(),       g.og() * g.k(), dy_t.raw_data(),
+                               m,           g.og() * m,     col_grad.raw_data(),
+                               m,           g.k() * m,      false};
             run_group_gemm<T>(blas.handle(), dc, g.groups, allow_tf32);
             launch(stream, s.nb * g.c * g.hw(), img2col::columns_to_input_grad<T, A>,
                    ptr<A>(col_grad), s, mutable_ptr<T>(grads.dx));
@@ -227,9 +225,8 @@ void backward(Context& ctx,
                dweight.numel(), mutable_ptr<T>(dweight));
     }
     if (grads.dweights.bias.defined()) {
-        img2col::bias_grad<T><<<static_cast<unsigned>(g.o), img2col::kBiasGradThreads, 0,
-                                stream>>>(ptr<T>(dy), g.n, g.o, g.p(),
-                                          mutable_ptr<T>(grads.dweights.bias));
+        img2col::bias_grad<T><<<static_cast<unsigned>(g.o), img2col::kBiasGradThreads, 0, stream>>>(
+            ptr<T>(dy), g.n, g.o, g.p(), mutable_ptr<T>(grads.dweights.bias));
         WTCONV_CUDA_CHECK_LAUNCH();
     }
 }
@@ -262,9 +259,8 @@ void conv2d_forward_img2col(Context& ctx,
                             bool allow_tf32,
                             Tensor& y) {
     const DeviceGuard guard(x.device().index);
-    with_storage_type(x.dtype(), [&](auto tag) {
-        forward<decltype(tag)>(ctx, g, x, w, allow_tf32, y);
-    });
+    with_storage_type(x.dtype(),
+                      [&](auto tag) { forward<decltype(tag)>(ctx, g, x, w, allow_tf32, y); });
 }
 
 void conv2d_backward_img2col(Context& ctx,
@@ -275,9 +271,8 @@ void conv2d_backward_img2col(Context& ctx,
                              bool allow_tf32,
                              Conv2dGrads& grads) {
     const DeviceGuard guard(x.device().index);
-    with_storage_type(x.dtype(), [&](auto tag) {
-        backward<decltype(tag)>(ctx, g, dy, x, w, allow_tf32, grads);
-    });
+    with_storage_type(
+        x.dtype(), [&](auto tag) { backward<decltype(tag)>(ctx, g, dy, x, w, allow_tf32, grads); });
 }
 
 }  // namespace wtconv::cuda

@@ -55,8 +55,8 @@ __device__ inline T from_acc(V v) {
     }
 }
 
-// col (groups, k, m): col[grp][(cl kh + r) kw + s][m] = x[n0 + m / p][grp cg + cl][i sh - ph + r dh]
-// [j sw - pw + s dw], zero outside x.
+// col (groups, k, m): col[grp][(cl kh + r) kw + s][m] = x[n0 + m / p][grp cg + cl][i sh - ph + r
+// dh] [j sw - pw + s dw], zero outside x.
 template <class T>
 __global__ void build_columns(const T* __restrict__ x, ChunkShape s, T* __restrict__ col) {
     const int64_t m = s.m();
@@ -146,8 +146,8 @@ constexpr int kBiasGradThreads = 256;
 // dbias[o] = sum over images and pixels of dy[n][o], in double, one block per channel: each
 // thread strides the same elements every run, then a fixed reduction tree.
 template <class T>
-__global__ void bias_grad(const T* __restrict__ dy, int64_t n, int64_t o_count, int64_t p,
-                          T* __restrict__ dbias) {
+__global__ void bias_grad(
+    const T* __restrict__ dy, int64_t n, int64_t o_count, int64_t p, T* __restrict__ dbias) {
     __shared__ double scratch[32];
     const int64_t o = blockIdx.x;
     double sum = 0.0;

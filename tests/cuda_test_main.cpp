@@ -1,7 +1,6 @@
 // main() of the CUDA test binaries: runs the tests, then hands the pool's cache back and resets
 // the device, so that compute-sanitizer's leak check sees only memory a tensor still holds.
 #include <cuda_runtime.h>
-
 #include <gtest/gtest.h>
 
 #include <wtconv/cuda_memory.h>

@@ -41,7 +41,8 @@ TEST(Conv2dCompact, CompactedPairComputesThePrunedPair) {
         ASSERT_EQ(keep.size(), 12u - static_cast<std::size_t>(12 * sparsity)) << sparsity;
         nn::Conv2d small_first = nn::select_output_channels(first, keep);
         nn::Conv2d small_second = nn::select_input_channels(second, keep);
-        EXPECT_EQ(small_first.weights().weight.shape(), (Shape{static_cast<std::int64_t>(keep.size()), 5, 3, 3}));
+        EXPECT_EQ(small_first.weights().weight.shape(),
+                  (Shape{static_cast<std::int64_t>(keep.size()), 5, 3, 3}));
         EXPECT_EQ(small_second.weights().weight.shape(),
                   (Shape{7, static_cast<std::int64_t>(keep.size()), 3, 3}));
         Rng rng(4);
@@ -56,10 +57,16 @@ TEST(Conv2dCompact, BadKeepListsAndGroupedLayersAreRefused) {
     nn::Conv2d conv(4, 6, 3, 1, 1, 1, 1, true, float64(3));
     expect_error([&] { nn::select_output_channels(conv, {}); }, ErrorCode::kBadArgument,
                  "keep must name at least one channel");
-    expect_error([&] { nn::select_output_channels(conv, {0, 6}); }, ErrorCode::kBadArgument,
-                 "keep entries must be in [0, 6), got 6");
-    expect_error([&] { nn::select_input_channels(conv, {2, 1}); }, ErrorCode::kBadArgument,
-                 "keep must be ascending and distinct, got 2 before 1");
+    expect_error(
+        [&] {
+            nn::select_output_channels(conv, {0, 6});
+        },
+        ErrorCode::kBadArgument, "keep entries must be in [0, 6), got 6");
+    expect_error(
+        [&] {
+            nn::select_input_channels(conv, {2, 1});
+        },
+        ErrorCode::kBadArgument, "keep must be ascending and distinct, got 2 before 1");
     nn::Conv2d grouped(4, 6, 3, 1, 1, 1, 2, true, float64(3));
     expect_error([&] { nn::select_output_channels(grouped, {0}); }, ErrorCode::kBadArgument,
                  "select_output_channels: conv must have groups 1, got 2");

@@ -111,10 +111,7 @@ TEST_P(Conv2dCudaEdge, EveryDtypeAndAlgoMatchTheReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes,
-                         Conv2dCudaEdge,
-                         testing::ValuesIn(edge_shapes()),
-                         edge_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCudaEdge, testing::ValuesIn(edge_shapes()), edge_name);
 
 class Conv2dCudaRandom : public CudaTestWithParam<DTypeMode> {};
 
@@ -129,10 +126,7 @@ TEST_P(Conv2dCudaRandom, ThreeHundredConfigurationsMatchTheReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes,
-                         Conv2dCudaRandom,
-                         testing::ValuesIn(kModes),
-                         mode_name);
+INSTANTIATE_TEST_SUITE_P(Dtypes, Conv2dCudaRandom, testing::ValuesIn(kModes), mode_name);
 
 // Same inputs, same bits: no atomics, fixed reduction orders, one cuBLAS configuration.
 class Conv2dCudaDeterminism : public CudaTestWithParam<DTypeMode> {};
@@ -161,10 +155,7 @@ TEST_P(Conv2dCudaDeterminism, RepeatedRunsGiveIdenticalBits) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes,
-                         Conv2dCudaDeterminism,
-                         testing::ValuesIn(kModes),
-                         mode_name);
+INSTANTIATE_TEST_SUITE_P(Dtypes, Conv2dCudaDeterminism, testing::ValuesIn(kModes), mode_name);
 
 class Conv2dCudaLayer : public CudaTest {};
 
@@ -216,7 +207,8 @@ TEST_F(Conv2dCudaBadInput, TensorsOnAnotherDeviceAreNamed) {
 
 // What runs where, promised by the header, without a GPU.
 TEST(Conv2dCudaSupport, EveryFloatDtypeAndAlgoRunsOnCuda) {
-    for (const DType dtype : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
+    for (const DType dtype :
+         {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
         for (const Conv2dAlgo algo :
              {Conv2dAlgo::kAuto, Conv2dAlgo::kImg2col, Conv2dAlgo::kImplicitGemm}) {
             EXPECT_TRUE(conv2d_supports(algo, kCuda, dtype))

@@ -250,7 +250,10 @@ std::vector<double> run_cuda(Context& ctx, const Problem& pr, Conv2dInt8Algo alg
 
 // Byte for byte against the CPU's portable kernel, and against the reference where it is cheap;
 // returns a message naming the first difference, empty when equal.
-std::string compare(const Int8CudaCase& tc, Context& gpu, Conv2dInt8Algo algo, bool random_case = false) {
+std::string compare(const Int8CudaCase& tc,
+                    Context& gpu,
+                    Conv2dInt8Algo algo,
+                    bool random_case = false) {
     const Problem pr = make_problem(tc);
     Context cpu;
     Conv2dInt8Params p = pr.p;

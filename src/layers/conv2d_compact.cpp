@@ -41,7 +41,10 @@ Tensor select_slices(const Tensor& t, int dim, const std::vector<std::int64_t>& 
     return Tensor::from_vector(out, shape).to(t.dtype()).to(t.device());
 }
 
-Conv2d rebuilt(const Conv2d& conv, std::int64_t in, std::int64_t out, const Tensor& weight,
+Conv2d rebuilt(const Conv2d& conv,
+               std::int64_t in,
+               std::int64_t out,
+               const Tensor& weight,
                const Tensor& bias) {
     const Conv2dParams& p = conv.params();
     LayerOptions options;

@@ -85,6 +85,9 @@ void conv2d_int8_forward(Context& ctx,
                          const Conv2dInt8Params& p,
                          Tensor& y_q);
 void quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant& q, Tensor& out);
-void dequantize_activation(Context& ctx, const Tensor& q, const ActivationQuant& quant, Tensor& out);
+void dequantize_activation(Context& ctx,
+                           const Tensor& q,
+                           const ActivationQuant& quant,
+                           Tensor& out);
 
 }  // namespace wtconv::cuda
