@@ -231,25 +231,6 @@ void backward(Context& ctx,
     }
 }
 
-// Runs fn with the storage type of dtype (float32, float64, float16, bfloat16).
-template <class Fn>
-void with_storage_type(DType dtype, Fn&& fn) {
-    switch (dtype) {
-        case DType::kFloat32:
-            return fn(float{});
-        case DType::kFloat64:
-            return fn(double{});
-        case DType::kFloat16:
-            return fn(__half{});
-        case DType::kBFloat16:
-            return fn(__nv_bfloat16{});
-        default:
-            break;
-    }
-    throw Error(ErrorCode::kNotSupported,
-                ::wtconv::detail::concat("conv2d: CUDA img2col does not run ", dtype_name(dtype)));
-}
-
 }  // namespace
 
 void conv2d_forward_img2col(Context& ctx,
@@ -259,7 +240,7 @@ void conv2d_forward_img2col(Context& ctx,
                             bool allow_tf32,
                             Tensor& y) {
     const DeviceGuard guard(x.device().index);
-    with_storage_type(x.dtype(),
+    with_storage_type("conv2d", x.dtype(),
                       [&](auto tag) { forward<decltype(tag)>(ctx, g, x, w, allow_tf32, y); });
 }
 
@@ -271,8 +252,9 @@ void conv2d_backward_img2col(Context& ctx,
                              bool allow_tf32,
                              Conv2dGrads& grads) {
     const DeviceGuard guard(x.device().index);
-    with_storage_type(
-        x.dtype(), [&](auto tag) { backward<decltype(tag)>(ctx, g, dy, x, w, allow_tf32, grads); });
+    with_storage_type("conv2d", x.dtype(), [&](auto tag) {
+        backward<decltype(tag)>(ctx, g, dy, x, w, allow_tf32, grads);
+    });
 }
 
 }  // namespace wtconv::cuda

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -13,6 +14,7 @@
 #include "cuda/conv2d_implicit_gemm_mma.cuh"
 #include "cuda/device_guard.h"
 #include "cuda/launch.h"
+#include "cuda/numeric.cuh"
 #include "ops/conv2d_backends.h"
 
 namespace wtconv::cuda {
@@ -208,12 +210,6 @@ void conv2d_forward_implicit_gemm(Context& ctx,
                                   bool allow_tf32,
                                   Tensor& y) {
     const DType dtype = x.dtype();
-    WTCONV_CHECK_CODE(dtype == DType::kFloat32 || dtype == DType::kFloat64 ||
-                          dtype == DType::kFloat16 || dtype == DType::kBFloat16,
-                      ErrorCode::kNotSupported,
-                      "conv2d: the implicit GEMM algorithm runs float32, float64, float16 and "
-                      "bfloat16, got ",
-                      dtype_name(dtype));
     if (y.numel() == 0) {
         return;  // an empty grid is a launch error
     }
@@ -223,28 +219,22 @@ void conv2d_forward_implicit_gemm(Context& ctx,
         cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, x.device().index));
     sm_count = std::max(sm_count, 1);
     const cudaStream_t stream = ctx.cuda_stream();
-    switch (dtype) {
-        case DType::kFloat32:
+    with_storage_type("conv2d", dtype, [&](auto tag) {
+        using T = decltype(tag);
+        // TF32, float16 and bfloat16 multiply on the tensor cores; float32 and float64 on the FMA
+        // pipe.
+        if constexpr (std::is_same_v<T, double>) {
+            forward_fma(stream, g, sm_count, pointers<T>(x, w, y));
+        } else if constexpr (std::is_same_v<T, float>) {
             if (allow_tf32) {
-                forward_mma(stream, g, sm_count, pointers<float>(x, w, y));
+                forward_mma(stream, g, sm_count, pointers<T>(x, w, y));
             } else {
-                forward_fma(stream, g, sm_count, pointers<float>(x, w, y));
+                forward_fma(stream, g, sm_count, pointers<T>(x, w, y));
             }
-            break;
-        case DType::kFloat64:
-            forward_fma(stream, g, sm_count, pointers<double>(x, w, y));
-            break;
-        case DType::kFloat16:
-            forward_mma(stream, g, sm_count, pointers<__half>(x, w, y));
-            break;
-        case DType::kBFloat16:
-            forward_mma(stream, g, sm_count, pointers<__nv_bfloat16>(x, w, y));
-            break;
-        case DType::kInt8:
-        case DType::kUInt8:
-        case DType::kInt32:
-            break;  // rejected above
-    }
+        } else {
+            forward_mma(stream, g, sm_count, pointers<T>(x, w, y));
+        }
+    });
 }
 
 }  // namespace wtconv::cuda

@@ -4,6 +4,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <wtconv/dtype.h>
+#include <wtconv/error.h>
+
 namespace wtconv::cuda {
 
 __device__ inline float to_float(float v) {
@@ -29,6 +32,26 @@ __device__ inline __half from_float<__half>(float v) {
 template <>
 __device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
     return __float2bfloat16_rn(v);
+}
+
+// Runs fn(T{}) with the storage type T of dtype (float, double, __half, __nv_bfloat16): the one
+// dtype switch of the floating CUDA ops. Other dtypes throw Error(kNotSupported) naming op.
+template <class Fn>
+void with_storage_type(const char* op, DType dtype, Fn&& fn) {
+    switch (dtype) {
+        case DType::kFloat32:
+            return fn(float{});
+        case DType::kFloat64:
+            return fn(double{});
+        case DType::kFloat16:
+            return fn(__half{});
+        case DType::kBFloat16:
+            return fn(__nv_bfloat16{});
+        default:
+            break;
+    }
+    throw Error(ErrorCode::kNotSupported,
+                ::wtconv::detail::concat(op, ": CUDA does not run ", dtype_name(dtype)));
 }
 
 }  // namespace wtconv::cuda
