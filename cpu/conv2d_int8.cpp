@@ -29,9 +29,11 @@ constexpr std::int64_t kPixels = 256;
 constexpr std::int64_t kPixelBlock = 32;  // two zmm of 16 int32 lanes
 constexpr std::int64_t kRowBlock = 8;     // output channels per VNNI block: 16 accumulators
 
+#if defined(WTCONV_HAVE_VNNI)
 std::int64_t round_up(std::int64_t v, std::int64_t m) {
     return (v + m - 1) / m * m;
 }
+#endif
 
 // x rounded to nearest even, the zero point added, clamped; NaN maps to the zero point.
 inline std::uint8_t quantize_one(float x, float inv, std::int32_t zero, float lo, float hi) {

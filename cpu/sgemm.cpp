@@ -66,7 +66,6 @@ void micro_kernel(std::int64_t kc,
         _mm512_mask_storeu_ps(out + 16, m1, v1);
     }
 }
-#endif
 
 // Rows [k0, k0 + kc) of B into panels of (kc, kCols), columns past n zero.
 void pack_b(const float* b,
@@ -93,6 +92,7 @@ void pack_b(const float* b,
         }
     }
 }
+#endif  // __AVX512F__
 
 }  // namespace
 
