@@ -51,19 +51,6 @@ cublasComputeType_t compute_type(bool allow_tf32) {
     }
 }
 
-template <class T>
-DType storage_dtype() {
-    if constexpr (std::is_same_v<T, double>) {
-        return DType::kFloat64;
-    } else if constexpr (std::is_same_v<T, float>) {
-        return DType::kFloat32;
-    } else if constexpr (std::is_same_v<T, __half>) {
-        return DType::kFloat16;
-    } else {
-        return DType::kBFloat16;
-    }
-}
-
 // One row-major GEMM per group, C_g (rows x cols) = op(A_g) op(B_g), batched over the groups.
 // cuBLAS is column-major, so it computes C^T = op(B)^T op(A)^T: the operands swap places.
 struct GroupGemm {

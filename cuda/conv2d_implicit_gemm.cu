@@ -34,7 +34,7 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
 
 // The kernels index in 32 bits where these hold; outside them (images of 2^30 rows, 2^31
 // pixels) the request is valid but this algorithm does not serve it.
-GemmShape gemm_shape(const Geometry& g, int bm, int bn, int bk) {
+GemmShape gemm_shape(const Geometry& g, int bm, int bn, int bk, int splits) {
     WTCONV_CHECK_CODE(g.h + 2 * g.ph < (1 << 30) && g.w + 2 * g.pw < (1 << 30),
                       ErrorCode::kNotSupported,
                       "conv2d: the implicit GEMM algorithm needs H + 2 pad_h and W + 2 pad_w "
@@ -70,13 +70,17 @@ GemmShape gemm_shape(const Geometry& g, int bm, int bn, int bk) {
     s.y_image = g.o * g.p();
     s.m_tiles = static_cast<int>(m_tiles);
     s.p_tiles = static_cast<int>(p_tiles);
+    // Whole K tiles per split, and no empty split.
+    s.k_split_len = static_cast<int>(ceil_div(ceil_div(g.k(), splits), bk) * bk);
+    s.k_splits = static_cast<int>(ceil_div(g.k(), s.k_split_len));
     s.tile_step = implicit_gemm::tap_step(bk, g.kh, g.kw);
     s.row_step = implicit_gemm::tap_step(implicit_gemm::kWarps, g.kh, g.kw);
     return s;
 }
 
-unsigned block_count(const Geometry& g, const GemmShape& s) {
-    return static_cast<unsigned>(g.groups * static_cast<std::int64_t>(s.m_tiles) * s.p_tiles);
+dim3 grid(const Geometry& g, const GemmShape& s) {
+    return dim3(static_cast<unsigned>(g.groups * static_cast<std::int64_t>(s.m_tiles) * s.p_tiles),
+                static_cast<unsigned>(s.k_splits));
 }
 
 // Vector loads of the weights need every row start (a multiple of K) and the tensor aligned.
@@ -86,12 +90,17 @@ bool weights_aligned(const S* weight, std::int64_t k, int vector) {
     return k % vector == 0 && address % (vector * sizeof(S)) == 0;
 }
 
+// The sums' type: float for every storage type but double.
+template <class S>
+using Accumulator = std::conditional_t<std::is_same_v<S, double>, double, float>;
+
 template <class S>
 struct Pointers {
     const S* x;
     const S* weight;
     const S* bias;  // null without bias
     S* y;
+    Device device;
 };
 
 template <class S>
@@ -99,33 +108,100 @@ Pointers<S> pointers(const Tensor& x, const Conv2dWeights& w, Tensor& y) {
     return Pointers<S>{static_cast<const S*>(x.raw_data()),
                        static_cast<const S*>(w.weight.raw_data()),
                        w.bias.defined() ? static_cast<const S*>(w.bias.raw_data()) : nullptr,
-                       static_cast<S*>(y.raw_data())};
+                       static_cast<S*>(y.raw_data()), y.device()};
 }
 
+// y = bias + the splits' partial sums, added in split order: the second pass of split-K.
+template <class S, class A>
+__global__ void sum_splits_kernel(std::int64_t numel,
+                                  int splits,
+                                  int pixels,
+                                  int channels,
+                                  const A* __restrict__ partial,
+                                  const S* __restrict__ bias,
+                                  S* __restrict__ y) {
+    WTCONV_GRID_STRIDE_LOOP(i, numel) {
+        A v = partial[i];
+        for (int split = 1; split < splits; ++split) {
+            v += partial[split * numel + i];
+        }
+        if constexpr (std::is_same_v<S, A>) {
+            y[i] = bias != nullptr ? v + bias[i / pixels % channels] : v;
+        } else {
+            y[i] = from_float<S>(bias != nullptr ? v + to_float(bias[i / pixels % channels]) : v);
+        }
+    }
+}
+
+// Partial sums of every split but the first, which goes straight into y, would save memory; the
+// extra output-sized copies are small where splitting pays (few, small output tiles).
+template <class S>
+class SplitSums {
+public:
+    SplitSums(const GemmShape& s, const Pointers<S>& p) : s_(s), p_(p) {
+        if (s.k_splits > 1) {
+            partial_ = Tensor::empty(Shape{s.k_splits * numel()}, storage_dtype<Accumulator<S>>(),
+                                     p.device);
+        }
+    }
+
+    Accumulator<S>* partial() {
+        return partial_.defined() ? static_cast<Accumulator<S>*>(partial_.raw_data()) : nullptr;
+    }
+
+    void finish(cudaStream_t stream) {
+        if (s_.k_splits == 1) {
+            return;
+        }
+        sum_splits_kernel<S, Accumulator<S>>
+            <<<elementwise_blocks(numel()), kElementwiseThreads, 0, stream>>>(
+                numel(), s_.k_splits, s_.p, static_cast<int>(s_.y_image / s_.p), partial(), p_.bias,
+                p_.y);
+        WTCONV_CUDA_CHECK_LAUNCH();
+    }
+
+private:
+    std::int64_t numel() const { return s_.n * s_.y_image; }
+
+    GemmShape s_;
+    Pointers<S> p_;
+    Tensor partial_;
+};
+
 template <class Tile, class T>
-void launch_fma(cudaStream_t stream, const Geometry& g, const Pointers<T>& p) {
-    const GemmShape s = gemm_shape(g, Tile::kBM, Tile::kBN, Tile::kBK);
+void launch_fma(cudaStream_t stream, const Geometry& g, const Pointers<T>& p, int splits) {
+    const GemmShape s = gemm_shape(g, Tile::kBM, Tile::kBN, Tile::kBK, splits);
     const bool aligned = weights_aligned(p.weight, s.k, Tile::kAVector);
+    SplitSums<T> sums(s, p);
     implicit_gemm::conv2d_implicit_gemm_fma_kernel<T, Tile>
-        <<<block_count(g, s), implicit_gemm::kThreads, 0, stream>>>(s, p.x, p.weight, p.bias,
-                                                                    aligned, p.y);
+        <<<grid(g, s), implicit_gemm::kThreads, 0, stream>>>(s, p.x, p.weight, p.bias, aligned, p.y,
+                                                             sums.partial());
     WTCONV_CUDA_CHECK_LAUNCH();
+    sums.finish(stream);
 }
 
 template <class Tile, class S>
-void launch_mma(cudaStream_t stream, const Geometry& g, const Pointers<S>& p) {
-    const GemmShape s = gemm_shape(g, Tile::kBM, Tile::kBN, Tile::kBK);
+void launch_mma(cudaStream_t stream, const Geometry& g, const Pointers<S>& p, int splits) {
+    const GemmShape s = gemm_shape(g, Tile::kBM, Tile::kBN, Tile::kBK, splits);
     const bool aligned = weights_aligned(p.weight, s.k, Tile::kAVector);
+    SplitSums<S> sums(s, p);
     const auto kernel = implicit_gemm::conv2d_implicit_gemm_mma_kernel<S, Tile>;
     // Above the default 48 KB for the larger tiles; cheap, so set before every launch.
     WTCONV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(Tile::kSmemBytes)));
-    kernel<<<block_count(g, s), implicit_gemm::kThreads, Tile::kSmemBytes, stream>>>(
-        s, p.x, p.weight, p.bias, aligned, p.y);
+                                           static_cast<int>(Tile::kLaunchSmemBytes)));
+    kernel<<<grid(g, s), implicit_gemm::kThreads, Tile::kLaunchSmemBytes, stream>>>(
+        s, p.x, p.weight, p.bias, aligned, p.y, sums.partial());
     WTCONV_CUDA_CHECK_LAUNCH();
+    sums.finish(stream);
 }
 
-enum class TileKind { k128x128, k64x128, k64x64, k16x128 };
+enum class TileKind { k128x128, k128x64, k64x128, k64x64, k16x128 };
+
+// What a launch runs: a tile and how many K splits.
+struct Plan {
+    TileKind tile;
+    int splits;
+};
 
 struct TileOption {
     TileKind kind;
@@ -133,71 +209,131 @@ struct TileOption {
     double speed;  // outputs per unit time relative to 128x128: less reuse of each shared load
 };
 
-// Estimates until measured on the GPU (TODO(#5)).
-constexpr TileOption kTileOptions[] = {
-    {TileKind::k128x128, 128, 128, 1.0},
-    {TileKind::k64x128, 64, 128, 0.85},
-    {TileKind::k64x64, 64, 64, 0.7},
+// A cost model per pipe, fitted to a sweep of every tile and split count over ResNet-18's
+// convolutions on the H100 (docs/conv2d.md): the pick is within 3 % (FMA) and 9 % (tensor cores)
+// of the fastest variant at every shape.
+struct PlanModel {
+    TileOption tiles[4];
+    double lone_block_speed;  // a block alone on an SM, relative to one of two sharing it
+    double split_cost;        // per split and output: the partial sums' round trip
+    int prologue_rows;        // K rows' worth of time a block spends before its loop runs full
 };
 
-// The tile of least estimated time: waves of one block per SM, each as long as a block's outputs
-// over its speed. Without split-K the small images of deep layers (512 channels at 7x7) need
-// smaller tiles to fill the GPU, and a last wave of a few blocks costs as much as a full one.
-// The choice never changes a result: every tile sums an output's K products in the same order.
-TileKind choose_tile(const Geometry& g, int sm_count, bool has_128x128) {
-    if (g.og() <= 16) {
-        return TileKind::k16x128;  // depthwise and other thin groups: the 16-row tile wastes least
+constexpr PlanModel kFmaModel = {{{TileKind::k128x128, 128, 128, 1.0},
+                                  {TileKind::k128x64, 128, 64, 0.95},
+                                  {TileKind::k64x128, 64, 128, 0.95},
+                                  {TileKind::k64x64, 64, 64, 0.7}},
+                                 1.8,
+                                 0.2,
+                                 0};
+constexpr PlanModel kMmaModel = {{{TileKind::k128x128, 128, 128, 1.0},
+                                  {TileKind::k128x64, 128, 64, 0.8},
+                                  {TileKind::k64x128, 64, 128, 0.7},
+                                  {TileKind::k64x64, 64, 64, 0.6}},
+                                 1.6,
+                                 2.0,
+                                 256};
+
+constexpr int kSplitOptions[] = {1, 2, 3, 4, 6, 8};
+constexpr int kMinSplitRows = 256;  // shorter splits spend more on partial sums than they save
+constexpr int kModelBk = 16;
+
+// Estimated time of a tile and split count: blocks go round-robin over the SMs, two at a time
+// (every kernel here fits two per SM); a last block alone on its SM runs faster than half speed.
+double plan_time(
+    const PlanModel& model, const TileOption& t, int splits, const Geometry& g, int sm_count) {
+    const std::int64_t split_rows = ceil_div(ceil_div(g.k(), splits), kModelBk) * kModelBk;
+    const std::int64_t blocks = g.groups * ceil_div(g.og(), t.bm) * ceil_div(g.n * g.p(), t.bn) *
+                                ceil_div(g.k(), split_rows);
+    const std::int64_t per_sm = ceil_div(blocks, sm_count);
+    const double block_work =
+        static_cast<double>(t.bm) * t.bn * (split_rows + model.prologue_rows) / t.speed;
+    double time = static_cast<double>(per_sm / 2 * 2) * block_work +
+                  static_cast<double>(per_sm % 2) * 2 * block_work / model.lone_block_speed;
+    if (splits > 1) {
+        time += model.split_cost * splits * static_cast<double>(g.o) * g.n * g.p();
     }
-    TileKind best = TileKind::k64x64;
-    double best_time = 0;
-    for (const TileOption& t : kTileOptions) {
-        if (t.kind == TileKind::k128x128 && !has_128x128) {
+    return time;
+}
+
+// The plan of least estimated time. Split-K changes the order of an output's sum, so results
+// depend on the plan (which depends on the shape and the SM count), never on anything else.
+Plan choose_plan(const PlanModel& model, const Geometry& g, int sm_count, bool has_128_rows) {
+    if (g.og() <= 16) {
+        return Plan{TileKind::k16x128,
+                    1};  // depthwise and thin groups: the 16-row tile wastes least
+    }
+    Plan best{TileKind::k64x64, 1};
+    double best_time = -1;
+    for (const TileOption& t : model.tiles) {
+        if (t.bm == 128 && !has_128_rows) {
             continue;
         }
-        const std::int64_t blocks = g.groups * ceil_div(g.og(), t.bm) * ceil_div(g.n * g.p(), t.bn);
-        const double time = static_cast<double>(ceil_div(blocks, sm_count)) * t.bm * t.bn / t.speed;
-        if (best_time == 0 || time < best_time) {
-            best = t.kind;
-            best_time = time;
+        for (const int splits : kSplitOptions) {
+            if (splits > 1 && g.k() < static_cast<std::int64_t>(splits) * kMinSplitRows) {
+                break;
+            }
+            const double time = plan_time(model, t, splits, g, sm_count);
+            if (best_time < 0 || time < best_time) {
+                best = Plan{t.kind, splits};
+                best_time = time;
+            }
         }
     }
     return best;
 }
 
-// float32 (IEEE products) and float64 on the FMA pipe. The 128x128 tile is float only: 64 double
-// accumulators would take 128 of a thread's 255 registers before any operand.
+// float32 (IEEE products) and float64 on the FMA pipe, K tiles of 16 rows for float. The 128-row
+// tiles are float only: 64 double accumulators would take 128 of a thread's 255 registers
+// before any operand.
 template <class T>
 void forward_fma(cudaStream_t stream, const Geometry& g, int sm_count, const Pointers<T>& p) {
     constexpr bool kFloat = sizeof(T) == 4;
-    switch (choose_tile(g, sm_count, kFloat)) {
-        case TileKind::k128x128:
-            if constexpr (kFloat) {
-                return launch_fma<FmaTile<T, 128, 128, 8, 8, 1>>(stream, g, p);
-            }
-            [[fallthrough]];  // not offered for double
-        case TileKind::k64x128:
-            return launch_fma<FmaTile<T, 64, 128, 4, 8, 1>>(stream, g, p);
-        case TileKind::k64x64:
-            return launch_fma<FmaTile<T, 64, 64, 4, 4, 2>>(stream, g, p);
-        case TileKind::k16x128:
-            return launch_fma<FmaTile<T, 16, 128, 2, 4, 2>>(stream, g, p);
+    const Plan plan = choose_plan(kFmaModel, g, sm_count, kFloat);
+    if constexpr (kFloat) {
+        switch (plan.tile) {
+            case TileKind::k128x128:
+                return launch_fma<FmaTile<T, 128, 128, 8, 8, 2, 16>>(stream, g, p, plan.splits);
+            case TileKind::k128x64:
+                return launch_fma<FmaTile<T, 128, 64, 8, 4, 2, 16>>(stream, g, p, plan.splits);
+            case TileKind::k64x128:
+                return launch_fma<FmaTile<T, 64, 128, 4, 8, 2, 16>>(stream, g, p, plan.splits);
+            case TileKind::k64x64:
+                return launch_fma<FmaTile<T, 64, 64, 4, 4, 2, 16>>(stream, g, p, plan.splits);
+            case TileKind::k16x128:
+                return launch_fma<FmaTile<T, 16, 128, 2, 4, 2>>(stream, g, p, plan.splits);
+        }
+    } else {
+        switch (plan.tile) {
+            case TileKind::k64x128:
+                return launch_fma<FmaTile<T, 64, 128, 4, 8, 1>>(stream, g, p, plan.splits);
+            case TileKind::k16x128:
+                return launch_fma<FmaTile<T, 16, 128, 2, 4, 2>>(stream, g, p, plan.splits);
+            default:  // the 128-row tiles are not offered for double
+                return launch_fma<FmaTile<T, 64, 64, 4, 4, 2>>(stream, g, p, plan.splits);
+        }
     }
 }
 
-// TF32 for float32, and float16, bfloat16: warps 2 x 4 (1 x 8 for the 16-row tile). Two blocks
-// per SM where the registers allow it without spilling (not TF32's larger staging at 64x128).
+// TF32 for float32, and float16, bfloat16: warps 2 x 4 (4 x 2 for 128x64, 1 x 8 for the 16-row
+// tile). Two blocks per SM where the registers allow it without spilling (not TF32's larger
+// staging at the 128-row and 64x128 tiles, nor bfloat16's conversions at 128x128).
 template <class S>
 void forward_mma(cudaStream_t stream, const Geometry& g, int sm_count, const Pointers<S>& p) {
-    constexpr bool kTwoByte = sizeof(S) == 2;
-    switch (choose_tile(g, sm_count, true)) {
+    constexpr int kTwo = sizeof(S) == 2 ? 2 : 1;
+    constexpr int kTwoAt128 = std::is_same_v<S, __half> ? 2 : 1;  // bfloat16's would spill
+    const Plan plan = choose_plan(kMmaModel, g, sm_count, true);
+    switch (plan.tile) {
         case TileKind::k128x128:
-            return launch_mma<MmaTile<S, 128, 128, 2, 1>>(stream, g, p);
+            return launch_mma<MmaTile<S, 128, 128, 2, kTwoAt128>>(stream, g, p, plan.splits);
+        case TileKind::k128x64:
+            return launch_mma<MmaTile<S, 128, 64, 4, kTwo>>(stream, g, p, plan.splits);
         case TileKind::k64x128:
-            return launch_mma<MmaTile<S, 64, 128, 2, kTwoByte ? 2 : 1>>(stream, g, p);
+            return launch_mma<MmaTile<S, 64, 128, 2, kTwo>>(stream, g, p, plan.splits);
         case TileKind::k64x64:
-            return launch_mma<MmaTile<S, 64, 64, 2, 2>>(stream, g, p);
+            return launch_mma<MmaTile<S, 64, 64, 2, 2>>(stream, g, p, plan.splits);
         case TileKind::k16x128:
-            return launch_mma<MmaTile<S, 16, 128, 1, 2>>(stream, g, p);
+            return launch_mma<MmaTile<S, 16, 128, 1, 2>>(stream, g, p, plan.splits);
     }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // conv2d implicit GEMM on the FMA pipe (float32, float64): a tiled SGEMM whose B tile is gathered
-// from x. 256 threads, a K tile of 8 rows (one per warp), TM x TN outputs per thread as outer
+// from x. 256 threads, a K tile of BK rows (BK / 8 per warp), TM x TN outputs per thread as outer
 // products from shared memory, two shared buffers with the next tile's loads held in registers.
 #include <cstdint>
 
@@ -8,11 +8,12 @@
 
 namespace wtconv::cuda::implicit_gemm {
 
-template <class T, int BM, int BN, int TM, int TN, int kMinBlocksPerSm>
+template <class T, int BM, int BN, int TM, int TN, int kMinBlocksPerSm, int BK = kWarps>
 struct FmaTile {
     static constexpr int kBM = BM, kBN = BN, kTM = TM, kTN = TN;
     static constexpr int kMinBlocks = kMinBlocksPerSm;
-    static constexpr int kBK = kWarps;
+    static constexpr int kBK = BK;
+    static constexpr int kRows = BK / kWarps;  // K rows a thread gathers: warp + kWarps i
     static constexpr int kThreadsN = BN / TN;
     static constexpr int kColumns = BN / 32;  // columns one lane gathers
     // Consecutive K entries of one weight row per thread; a 16-row tile leaves half the threads
@@ -23,8 +24,9 @@ struct FmaTile {
     // Rows of BM + 4: the transposed weight stores of one warp then fall in distinct banks.
     static constexpr int kLdA = BM + 4;
     static_assert((BM / TM) * (BN / TN) == kThreads, "one thread per TM x TN outputs");
-    static_assert(BN % 32 == 0, "a warp gathers whole rows of 32 columns");
+    static_assert(BN % 32 == 0 && BN <= kThreads, "whole rows of 32 columns, one per thread");
     static_assert(kBK % kAPerThread == 0, "a thread's weights lie in one row");
+    static_assert(kBK % kWarps == 0, "whole gather rows per warp");
 };
 
 // The kN entries of a shared row of length kLen that thread t uses: runs of kV consecutive
@@ -46,7 +48,8 @@ struct Fragment {
 };
 
 // y (N, O, Ho, Wo) = bias + conv(x (N, C, H, W), weight (O, C / groups, kh, kw)); T = float or
-// double, the storage and the arithmetic type. One block per (group, M tile, pixel tile).
+// double, the storage and the arithmetic type. One block per (group, M tile, pixel tile) and K
+// split; with several splits each writes its sums, without bias, to partial[split] (y's layout).
 template <class T, class Tile>
 __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     conv2d_implicit_gemm_fma_kernel(const GemmShape s,
@@ -54,10 +57,11 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
                                     const T* __restrict__ weight,
                                     const T* __restrict__ bias,
                                     bool weights_aligned,
-                                    T* __restrict__ y) {
+                                    T* __restrict__ y,
+                                    T* __restrict__ partial) {
     constexpr int BM = Tile::kBM, BN = Tile::kBN, BK = Tile::kBK;
     constexpr int TM = Tile::kTM, TN = Tile::kTN;
-    constexpr int kColumns = Tile::kColumns, kAPer = Tile::kAPerThread;
+    constexpr int kRows = Tile::kRows, kColumns = Tile::kColumns, kAPer = Tile::kAPerThread;
     using FragmentA = Fragment<T, TM, BM>;
     using FragmentB = Fragment<T, TN, BN>;
     // Two buffers: tile t + 1 is written into one while the other may still be read for tile t.
@@ -65,18 +69,19 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     __shared__ __align__(16) T b_tiles[2][BK][BN];
 
     const TileOrigin tile = tile_origin(s, BM, BN);
+    const KRange ks = k_range(s);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
-    // Gather: lane + 32 j are this thread's columns, warp its K row within every tile.
-    ColumnSource columns[kColumns];
-    {
-        const PixelOrigin origin = pixel_origin(s, tile.p0);
-#pragma unroll
-        for (int j = 0; j < kColumns; ++j) {
-            columns[j] = column_source(s, pixel_at(s, origin, lane + 32 * j), tile.group);
-        }
+    // Gather: lane + 32 j are this thread's columns, warp + kWarps i its K rows in every tile.
+    // The columns' sources wait in shared memory, not in 4 registers per column: an extra shared
+    // load per gather costs less than the registers that would keep two blocks from one SM.
+    __shared__ ColumnSource column_sources[BN];
+    if (threadIdx.x < BN) {
+        column_sources[threadIdx.x] =
+            column_source(s, pixel_at(s, pixel_origin(s, tile.p0), threadIdx.x), tile.group);
     }
-    Tap tap = tap_of(warp, s);
+    __syncthreads();  // every column's source written before the first gather
+    Tap tap = tap_of(ks.begin + warp, s);
 
     // Weights: kAPer consecutive K entries of row a_row.
     const int a_row = threadIdx.x / (BK / kAPer);
@@ -87,13 +92,20 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
         static_cast<std::int64_t>(tile.group) * s.og + (a_row_ok ? tile.m0 + a_row : 0);
     const T* const a_src = weight + a_m * s.k + a_k;
 
-    T b_next[kColumns];
+    T b_next[kRows][kColumns];
     T a_next[kAPer];
     const auto fetch = [&](int k0) {
-        const RowSource row = row_source(s, tap);
+        Tap row_tap = tap;
 #pragma unroll
-        for (int j = 0; j < kColumns; ++j) {
-            b_next[j] = gather(s, x, columns[j], row);
+        for (int i = 0; i < kRows; ++i) {
+            const RowSource row = row_source(s, row_tap);
+#pragma unroll
+            for (int j = 0; j < kColumns; ++j) {
+                b_next[i][j] = gather(s, x, column_sources[lane + 32 * j], row);
+            }
+            if (i + 1 < kRows) {
+                advance(row_tap, s.row_step, s);
+            }
         }
         advance(tap, s.tile_step, s);
         load_weights<kAPer, Tile::kAVector>(a_next, a_src + k0, a_row_ok, s.k - k0 - a_k,
@@ -101,8 +113,11 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     };
     const auto stash = [&](int buf) {
 #pragma unroll
-        for (int j = 0; j < kColumns; ++j) {
-            b_tiles[buf][warp][lane + 32 * j] = b_next[j];
+        for (int i = 0; i < kRows; ++i) {
+#pragma unroll
+            for (int j = 0; j < kColumns; ++j) {
+                b_tiles[buf][warp + kWarps * i][lane + 32 * j] = b_next[i][j];
+            }
         }
         if (a_loader) {
 #pragma unroll
@@ -121,15 +136,15 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
             acc[i][j] = T{};
         }
     }
-    const int tiles = (s.k + BK - 1) / BK;
-    fetch(0);
+    const int tiles = (ks.end - ks.begin + BK - 1) / BK;
+    fetch(ks.begin);
     stash(0);
     __syncthreads();  // tile 0 complete before anyone reads it
     for (int t = 0; t < tiles; ++t) {
         const int buf = t & 1;
         const bool more = t + 1 < tiles;
         if (more) {
-            fetch((t + 1) * BK);  // in flight during the products below
+            fetch(ks.begin + (t + 1) * BK);  // in flight during the products below
         }
 #pragma unroll
         for (int kk = 0; kk < BK; ++kk) {
@@ -151,13 +166,16 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
         __syncthreads();  // tile t + 1 complete, and tile t read, before the next iteration
     }
 
-    // Every output's sum ran over k in order, whatever the tile: results do not depend on it.
+    // Every output's sum ran over its split's k in order, whatever the tile: results depend on the
+    // split, not on the tile.
     const PixelOrigin origin = pixel_origin(s, tile.p0);  // recomputed, not live through the loop
     std::int64_t out[TN];
 #pragma unroll
     for (int j = 0; j < TN; ++j) {
         out[j] = output_base(s, pixel_at(s, origin, FragmentB::index(tn, j)));
     }
+    const bool split = s.k_splits > 1;
+    T* const dst = split ? partial + blockIdx.y * (s.n * s.y_image) : y;
 #pragma unroll
     for (int i = 0; i < TM; ++i) {
         const int m = tile.m0 + FragmentA::index(tm, i);
@@ -165,12 +183,30 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
             continue;
         }
         const int channel = tile.group * s.og + m;
-        const T b = bias != nullptr ? bias[channel] : T{};
-        const std::int64_t channel_offset = static_cast<std::int64_t>(channel) * s.p;
+        const T b = bias != nullptr && !split ? bias[channel] : T{};
+        T* const row = dst + static_cast<std::int64_t>(channel) * s.p;
+        // A run of kV columns is kV consecutive pixels: one vector store where they lie in one
+        // image and the address allows it, so that a warp writes whole sectors.
+        constexpr int kV = FragmentB::kV;
 #pragma unroll
-        for (int j = 0; j < TN; ++j) {
-            if (out[j] >= 0) {
-                y[out[j] + channel_offset] = acc[i][j] + b;
+        for (int run = 0; run < FragmentB::kRuns; ++run) {
+            const int j0 = run * kV;
+            T v[kV];
+#pragma unroll
+            for (int e = 0; e < kV; ++e) {
+                v[e] = acc[i][j0 + e] + b;
+            }
+            const std::int64_t first = out[j0];
+            if (first >= 0 && out[j0 + kV - 1] == first + kV - 1 &&
+                reinterpret_cast<std::uintptr_t>(row + first) % (kV * sizeof(T)) == 0) {
+                store_vector<kV>(row + first, v);
+                continue;
+            }
+#pragma unroll
+            for (int e = 0; e < kV; ++e) {
+                if (out[j0 + e] >= 0) {
+                    row[out[j0 + e]] = v[e];
+                }
             }
         }
     }

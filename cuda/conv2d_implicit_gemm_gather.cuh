@@ -40,8 +40,11 @@ struct GemmShape {
     int p;                 // Ho Wo: pixels of one output image
     std::int64_t y_image;  // O Ho Wo: one image of y
     int m_tiles, p_tiles;  // tiles along M and along the n Ho Wo pixels
-    TapStep tile_step;     // one K tile
-    TapStep row_step;      // kWarps rows: between the K rows one thread gathers in a tile
+    // Split-K: blockIdx.y of k_splits sums K rows [y k_split_len, (y + 1) k_split_len) (whole K
+    // tiles) into its own partial output; a second pass adds the partials in split order.
+    int k_splits, k_split_len;
+    TapStep tile_step;  // one K tile
+    TapStep row_step;   // kWarps rows: between the K rows one thread gathers in a tile
 };
 
 inline TapStep tap_step(int rows, int kh, int kw) {
@@ -78,6 +81,16 @@ __device__ inline TileOrigin tile_origin(const GemmShape& s, int bm, int bn) {
     const unsigned p_tile = rest % s.p_tiles;
     return TileOrigin{static_cast<int>(rest / s.p_tiles), static_cast<int>(block % s.m_tiles) * bm,
                       static_cast<std::int64_t>(p_tile) * bn};
+}
+
+// The K rows of this block's split.
+struct KRange {
+    int begin, end;
+};
+
+__device__ inline KRange k_range(const GemmShape& s) {
+    const int begin = static_cast<int>(blockIdx.y) * s.k_split_len;
+    return KRange{begin, min(s.k, begin + s.k_split_len)};
 }
 
 // Pixel p0 + col of the tile; image >= n marks a column past the last pixel.

@@ -72,14 +72,19 @@ struct MmaTile {
     static constexpr std::size_t kOutputBytes = BM * kLdC * sizeof(float);
     static constexpr std::size_t kSmemBytes =
         kTilesBytes > kOutputBytes ? kTilesBytes : kOutputBytes;
+    // Dynamic shared memory of a launch: the tiles (or the output tile), then the column sources.
+    static constexpr std::size_t kLaunchSmemBytes = kSmemBytes + BN * sizeof(ColumnSource);
     static_assert(kWarpM % 16 == 0 && kWarpN % 16 == 0, "warp patches of whole fragments");
     static_assert(kAPerThread >= 1 && kBK % kAPerThread == 0, "a thread's weights lie in one row");
     static_assert(BN % 32 == 0 && kBK % kWarps == 0, "whole gather rows and columns");
+    static_assert(BN <= kThreads && kSmemBytes % alignof(ColumnSource) == 0,
+                  "one column source per thread, aligned after the tiles");
 };
 
 // y (N, O, Ho, Wo) = bias + conv(x (N, C, H, W), weight (O, C / groups, kh, kw)), S the storage
-// type of all four. One block per (group, M tile, pixel tile); dynamic shared memory
-// Tile::kSmemBytes.
+// type of all four. One block per (group, M tile, pixel tile) and K split; with several splits each
+// writes its float sums, without bias, to partial[split] (y's layout). Dynamic shared memory
+// Tile::kLaunchSmemBytes.
 template <class S, class Tile>
 __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     conv2d_implicit_gemm_mma_kernel(const GemmShape s,
@@ -87,7 +92,8 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
                                     const S* __restrict__ weight,
                                     const S* __restrict__ bias,
                                     bool weights_aligned,
-                                    S* __restrict__ y) {
+                                    S* __restrict__ y,
+                                    float* __restrict__ partial) {
     using Traits = MmaTraits<S>;
     using E = typename Traits::Elem;
     constexpr int BM = Tile::kBM, BN = Tile::kBN, BK = Tile::kBK;
@@ -99,15 +105,20 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     float* const c_tile = reinterpret_cast<float*>(smem);  // [BM][kLdC], after the K loop
 
     const TileOrigin tile = tile_origin(s, BM, BN);
+    const KRange ks = k_range(s);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
     const PixelOrigin origin = pixel_origin(s, tile.p0);
-    ColumnSource columns[kColumns];
-#pragma unroll
-    for (int j = 0; j < kColumns; ++j) {
-        columns[j] = column_source(s, pixel_at(s, origin, lane + 32 * j), tile.group);
+    // Column sources in shared memory rather than registers (as in the FMA kernel): registers
+    // decide whether two blocks fit on an SM. Past the tiles, where c_tile may overlay them.
+    ColumnSource* const column_sources =
+        reinterpret_cast<ColumnSource*>(smem + Tile::kSmemBytes);  // [BN]
+    if (threadIdx.x < BN) {
+        column_sources[threadIdx.x] =
+            column_source(s, pixel_at(s, origin, threadIdx.x), tile.group);
     }
-    Tap tap = tap_of(warp, s);  // the thread's first K row of the next tile to gather
+    __syncthreads();                       // every column's source written before the first gather
+    Tap tap = tap_of(ks.begin + warp, s);  // the thread's first K row of the next tile to gather
 
     const int a_row = threadIdx.x / (BK / kAPer);
     const int a_k = threadIdx.x % (BK / kAPer) * kAPer;
@@ -125,7 +136,7 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
             const RowSource row = row_source(s, row_tap);
 #pragma unroll
             for (int j = 0; j < kColumns; ++j) {
-                b_next[i][j] = gather(s, x, columns[j], row);
+                b_next[i][j] = gather(s, x, column_sources[lane + 32 * j], row);
             }
             advance(row_tap, s.row_step, s);
         }
@@ -163,15 +174,15 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
             wmma::fill_fragment(acc[fi][fj], 0.f);
         }
     }
-    const int tiles = (s.k + BK - 1) / BK;
-    fetch(0);
+    const int tiles = (ks.end - ks.begin + BK - 1) / BK;
+    fetch(ks.begin);
     stash(0);
     __syncthreads();  // tile 0 complete before anyone reads it
     for (int t = 0; t < tiles; ++t) {
         const int buf = t & 1;
         const bool more = t + 1 < tiles;
         if (more) {
-            fetch((t + 1) * BK);  // in flight during the products below
+            fetch(ks.begin + (t + 1) * BK);  // in flight during the products below
         }
         const E* const a = a_tiles + buf * Tile::kABuffer + warp_m * Tile::kWarpM * kLdA;
         const E* const b = b_tiles + buf * Tile::kBBuffer + warp_n * Tile::kWarpN;
@@ -216,13 +227,20 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     if (out < 0) {
         return;
     }
+    const bool split = s.k_splits > 1;
+    float* const split_dst = split ? partial + blockIdx.y * (s.n * s.y_image) : nullptr;
     for (int row = threadIdx.x / BN; row < BM && tile.m0 + row < s.og; row += kThreads / BN) {
         const int channel = tile.group * s.og + tile.m0 + row;
         float v = c_tile[row * kLdC + col];
+        const std::int64_t at = out + static_cast<std::int64_t>(channel) * s.p;
+        if (split) {
+            split_dst[at] = v;
+            continue;
+        }
         if (bias != nullptr) {
             v += to_float(bias[channel]);
         }
-        y[out + static_cast<std::int64_t>(channel) * s.p] = from_float<S>(v);
+        y[at] = from_float<S>(v);
     }
 }
 

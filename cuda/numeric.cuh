@@ -1,6 +1,8 @@
 #pragma once
 // Storage types of the CUDA kernels and their conversions: tensors may hold float, double, half or
 // bfloat16; the fused kernels compute in float and round once on store.
+#include <type_traits>
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -32,6 +34,21 @@ __device__ inline __half from_float<__half>(float v) {
 template <>
 __device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
     return __float2bfloat16_rn(v);
+}
+
+// The dtype of storage type T: with_storage_type's inverse.
+template <class T>
+DType storage_dtype() {
+    if constexpr (std::is_same_v<T, double>) {
+        return DType::kFloat64;
+    } else if constexpr (std::is_same_v<T, float>) {
+        return DType::kFloat32;
+    } else if constexpr (std::is_same_v<T, __half>) {
+        return DType::kFloat16;
+    } else {
+        static_assert(std::is_same_v<T, __nv_bfloat16>, "a storage type");
+        return DType::kBFloat16;
+    }
 }
 
 // Runs fn(T{}) with the storage type T of dtype (float, double, __half, __nv_bfloat16): the one

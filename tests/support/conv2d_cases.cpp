@@ -78,6 +78,9 @@ std::vector<Conv2dCase> edge_shapes() {
         make_case(1, 128, 9, 9, 4, 1, 1, 1, 0, 1, 1, true),    // pointwise, one image
         make_case(2, 3, 33, 31, 70, 7, 7, 2, 3, 1, 1, true),   // stem-like, odd O past a tile
         make_case(2, 40, 9, 7, 136, 3, 3, 1, 1, 1, 1, false),  // O past two 64-row tiles
+        // Deep and small: one output tile, K long enough for the implicit GEMM to split it.
+        make_case(1, 96, 6, 5, 40, 3, 3, 1, 1, 1, 1, true),
+        make_case(2, 130, 5, 5, 48, 3, 3, 1, 1, 1, 2, false),  // grouped, split past a K tile
     };
     Conv2dCase one_sided = make_case(2, 2, 9, 9, 3, 3, 3, 1, 0, 1, 1, true);
     one_sided.params.pad_h = 2;  // (2, 0): the seed's empty-slice bug
