@@ -188,8 +188,8 @@ void launch_mma(cudaStream_t stream, const Geometry& g, const Pointers<S>& p, in
     const auto kernel = implicit_gemm::conv2d_implicit_gemm_mma_kernel<S, Tile>;
     // Above the default 48 KB for the larger tiles; cheap, so set before every launch.
     WTCONV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(Tile::kLaunchSmemBytes)));
-    kernel<<<grid(g, s), implicit_gemm::kThreads, Tile::kLaunchSmemBytes, stream>>>(
+                                           static_cast<int>(Tile::kSmemBytes)));
+    kernel<<<grid(g, s), implicit_gemm::kThreads, Tile::kSmemBytes, stream>>>(
         s, p.x, p.weight, p.bias, aligned, p.y, sums.partial());
     WTCONV_CUDA_CHECK_LAUNCH();
     sums.finish(stream);
@@ -211,7 +211,7 @@ struct TileOption {
 
 // A cost model per pipe, fitted to a sweep of every tile and split count over ResNet-18's
 // convolutions on the H100 (docs/conv2d.md): the pick is within 3 % (FMA) and 9 % (tensor cores)
-// of the fastest variant at every shape.
+// of the fastest variant at every shape (5 % with the one-block 128x128 FMA tile).
 struct PlanModel {
     TileOption tiles[4];
     double lone_block_speed;  // a block alone on an SM, relative to one of two sharing it
@@ -239,7 +239,7 @@ constexpr int kMinSplitRows = 256;  // shorter splits spend more on partial sums
 constexpr int kModelBk = 16;
 
 // Estimated time of a tile and split count: blocks go round-robin over the SMs, two at a time
-// (every kernel here fits two per SM); a last block alone on its SM runs faster than half speed.
+// (as most of these kernels fit); a last block alone on its SM runs faster than half speed.
 double plan_time(
     const PlanModel& model, const TileOption& t, int splits, const Geometry& g, int sm_count) {
     const std::int64_t split_rows = ceil_div(ceil_div(g.k(), splits), kModelBk) * kModelBk;
@@ -293,7 +293,8 @@ void forward_fma(cudaStream_t stream, const Geometry& g, int sm_count, const Poi
     if constexpr (kFloat) {
         switch (plan.tile) {
             case TileKind::k128x128:
-                return launch_fma<FmaTile<T, 128, 128, 8, 8, 2, 16>>(stream, g, p, plan.splits);
+                // One block per SM: two would spill (within 4 % of two in the sweep).
+                return launch_fma<FmaTile<T, 128, 128, 8, 8, 1, 16>>(stream, g, p, plan.splits);
             case TileKind::k128x64:
                 return launch_fma<FmaTile<T, 128, 64, 8, 4, 2, 16>>(stream, g, p, plan.splits);
             case TileKind::k64x128:

@@ -24,7 +24,7 @@ struct FmaTile {
     // Rows of BM + 4: the transposed weight stores of one warp then fall in distinct banks.
     static constexpr int kLdA = BM + 4;
     static_assert((BM / TM) * (BN / TN) == kThreads, "one thread per TM x TN outputs");
-    static_assert(BN % 32 == 0 && BN <= kThreads, "whole rows of 32 columns, one per thread");
+    static_assert(BN % 32 == 0, "a warp gathers whole rows of 32 columns");
     static_assert(kBK % kAPerThread == 0, "a thread's weights lie in one row");
     static_assert(kBK % kWarps == 0, "whole gather rows per warp");
 };
@@ -73,14 +73,14 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
     // Gather: lane + 32 j are this thread's columns, warp + kWarps i its K rows in every tile.
-    // The columns' sources wait in shared memory, not in 4 registers per column: an extra shared
-    // load per gather costs less than the registers that would keep two blocks from one SM.
-    __shared__ ColumnSource column_sources[BN];
-    if (threadIdx.x < BN) {
-        column_sources[threadIdx.x] =
-            column_source(s, pixel_at(s, pixel_origin(s, tile.p0), threadIdx.x), tile.group);
+    ColumnSource columns[kColumns];
+    {
+        const PixelOrigin origin = pixel_origin(s, tile.p0);
+#pragma unroll
+        for (int j = 0; j < kColumns; ++j) {
+            columns[j] = column_source(s, pixel_at(s, origin, lane + 32 * j), tile.group);
+        }
     }
-    __syncthreads();  // every column's source written before the first gather
     Tap tap = tap_of(ks.begin + warp, s);
 
     // Weights: kAPer consecutive K entries of row a_row.
@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
             const RowSource row = row_source(s, row_tap);
 #pragma unroll
             for (int j = 0; j < kColumns; ++j) {
-                b_next[i][j] = gather(s, x, column_sources[lane + 32 * j], row);
+                b_next[i][j] = gather(s, x, columns[j], row);
             }
             if (i + 1 < kRows) {
                 advance(row_tap, s.row_step, s);

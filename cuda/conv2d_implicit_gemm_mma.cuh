@@ -72,19 +72,15 @@ struct MmaTile {
     static constexpr std::size_t kOutputBytes = BM * kLdC * sizeof(float);
     static constexpr std::size_t kSmemBytes =
         kTilesBytes > kOutputBytes ? kTilesBytes : kOutputBytes;
-    // Dynamic shared memory of a launch: the tiles (or the output tile), then the column sources.
-    static constexpr std::size_t kLaunchSmemBytes = kSmemBytes + BN * sizeof(ColumnSource);
     static_assert(kWarpM % 16 == 0 && kWarpN % 16 == 0, "warp patches of whole fragments");
     static_assert(kAPerThread >= 1 && kBK % kAPerThread == 0, "a thread's weights lie in one row");
     static_assert(BN % 32 == 0 && kBK % kWarps == 0, "whole gather rows and columns");
-    static_assert(BN <= kThreads && kSmemBytes % alignof(ColumnSource) == 0,
-                  "one column source per thread, aligned after the tiles");
 };
 
 // y (N, O, Ho, Wo) = bias + conv(x (N, C, H, W), weight (O, C / groups, kh, kw)), S the storage
 // type of all four. One block per (group, M tile, pixel tile) and K split; with several splits each
 // writes its float sums, without bias, to partial[split] (y's layout). Dynamic shared memory
-// Tile::kLaunchSmemBytes.
+// Tile::kSmemBytes.
 template <class S, class Tile>
 __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     conv2d_implicit_gemm_mma_kernel(const GemmShape s,
@@ -109,15 +105,11 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
     const PixelOrigin origin = pixel_origin(s, tile.p0);
-    // Column sources in shared memory rather than registers (as in the FMA kernel): registers
-    // decide whether two blocks fit on an SM. Past the tiles, where c_tile may overlay them.
-    ColumnSource* const column_sources =
-        reinterpret_cast<ColumnSource*>(smem + Tile::kSmemBytes);  // [BN]
-    if (threadIdx.x < BN) {
-        column_sources[threadIdx.x] =
-            column_source(s, pixel_at(s, origin, threadIdx.x), tile.group);
+    ColumnSource columns[kColumns];
+#pragma unroll
+    for (int j = 0; j < kColumns; ++j) {
+        columns[j] = column_source(s, pixel_at(s, origin, lane + 32 * j), tile.group);
     }
-    __syncthreads();                       // every column's source written before the first gather
     Tap tap = tap_of(ks.begin + warp, s);  // the thread's first K row of the next tile to gather
 
     const int a_row = threadIdx.x / (BK / kAPer);
@@ -136,7 +128,7 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
             const RowSource row = row_source(s, row_tap);
 #pragma unroll
             for (int j = 0; j < kColumns; ++j) {
-                b_next[i][j] = gather(s, x, column_sources[lane + 32 * j], row);
+                b_next[i][j] = gather(s, x, columns[j], row);
             }
             advance(row_tap, s.row_step, s);
         }
