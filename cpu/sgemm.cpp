@@ -1,4 +1,5 @@
-// The AVX-512 float32 GEMM of cpu/sgemm.h: packing and the 12 x 32 micro-kernel.
+// The float32 GEMM of cpu/sgemm.h: packing, the AVX-512 12 x 32 micro-kernel and, on CPUs with
+// AVX2 and FMA only, the same 12 x 32 block as four 6 x 16 AVX2 kernels.
 #include "cpu/sgemm.h"
 
 #include <algorithm>
@@ -6,6 +7,10 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#define WTCONV_SGEMM_AVX512 1
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define WTCONV_SGEMM_AVX2 1
 #endif
 
 namespace wtconv::cpu {
@@ -20,7 +25,7 @@ std::int64_t round_up(std::int64_t v, std::int64_t m) {
     return (v + m - 1) / m * m;
 }
 
-#if defined(__AVX512F__)
+#if defined(WTCONV_SGEMM_AVX512)
 __mmask16 lane_mask(std::int64_t lanes) {
     return lanes >= 16 ? __mmask16(0xFFFF)
                        : static_cast<__mmask16>((1u << std::max<std::int64_t>(lanes, 0)) - 1);
@@ -66,7 +71,93 @@ void micro_kernel(std::int64_t kc,
         _mm512_mask_storeu_ps(out + 16, m1, v1);
     }
 }
+#elif defined(WTCONV_SGEMM_AVX2)
+// Lanes [0, n) of 8 set, for masked loads and stores of a row's tail.
+__m256i lane_mask(std::int64_t n) {
+    const int lanes = static_cast<int>(std::clamp<std::int64_t>(n, 0, 8));
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
+// 16 ymm registers: 6 rows x 16 columns of accumulators (12), two B loads and a broadcast a tap.
+constexpr std::int64_t kSubRows = 6, kSubCols = 16;
+
+// c[rows x cols] (+)= rows r0.. of a_panel (kc x 12) times columns c0.. of b_panel (kc x 32).
+// Named accumulators, not an array: GCC kept an array in memory and stored it at every tap.
+void sub_kernel(std::int64_t kc,
+                const float* a,
+                const float* b,
+                float* c,
+                std::int64_t ldc,
+                std::int64_t rows,
+                std::int64_t cols,
+                bool accumulate) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (std::int64_t k = 0; k < kc; ++k) {
+        const __m256 b0 = _mm256_load_ps(b);
+        const __m256 b1 = _mm256_load_ps(b + 8);
+        __m256 ar = _mm256_broadcast_ss(a);
+        c00 = _mm256_fmadd_ps(ar, b0, c00);
+        c01 = _mm256_fmadd_ps(ar, b1, c01);
+        ar = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(ar, b0, c10);
+        c11 = _mm256_fmadd_ps(ar, b1, c11);
+        ar = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(ar, b0, c20);
+        c21 = _mm256_fmadd_ps(ar, b1, c21);
+        ar = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(ar, b0, c30);
+        c31 = _mm256_fmadd_ps(ar, b1, c31);
+        ar = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(ar, b0, c40);
+        c41 = _mm256_fmadd_ps(ar, b1, c41);
+        ar = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(ar, b0, c50);
+        c51 = _mm256_fmadd_ps(ar, b1, c51);
+        a += kRows;
+        b += kCols;
+    }
+    const __m256i m0 = lane_mask(cols);
+    const __m256i m1 = lane_mask(cols - 8);
+    const auto store = [&](std::int64_t r, __m256 v0, __m256 v1) {
+        if (r >= rows) {
+            return;
+        }
+        float* out = c + r * ldc;
+        if (accumulate) {
+            v0 = _mm256_add_ps(v0, _mm256_maskload_ps(out, m0));
+            v1 = _mm256_add_ps(v1, _mm256_maskload_ps(out + 8, m1));
+        }
+        _mm256_maskstore_ps(out, m0, v0);
+        _mm256_maskstore_ps(out + 8, m1, v1);
+    };
+    store(0, c00, c01);
+    store(1, c10, c11);
+    store(2, c20, c21);
+    store(3, c30, c31);
+    store(4, c40, c41);
+    store(5, c50, c51);
+}
+
+// The AVX-512 kernel's block, as 2 x 2 sub-blocks (the panels' layouts are shared).
+void micro_kernel(std::int64_t kc,
+                  const float* a,
+                  const float* b,
+                  float* c,
+                  std::int64_t ldc,
+                  std::int64_t rows,
+                  std::int64_t cols,
+                  bool accumulate) {
+    for (std::int64_t r0 = 0; r0 < rows; r0 += kSubRows) {
+        for (std::int64_t c0 = 0; c0 < cols; c0 += kSubCols) {
+            sub_kernel(kc, a + r0, b + c0, c + r0 * ldc + c0, ldc, rows - r0, cols - c0,
+                       accumulate);
+        }
+    }
+}
+#endif
+
+#if defined(WTCONV_SGEMM_AVX512) || defined(WTCONV_SGEMM_AVX2)
 // Rows [k0, k0 + kc) of B into panels of (kc, kCols), columns past n zero.
 void pack_b(const float* b,
             std::int64_t k0,
@@ -92,13 +183,15 @@ void pack_b(const float* b,
         }
     }
 }
-#endif  // __AVX512F__
+#endif
 
 }  // namespace
 
 bool sgemm_available() {
-#if defined(__AVX512F__)
+#if defined(WTCONV_SGEMM_AVX512)
     return __builtin_cpu_supports("avx512f") != 0;
+#elif defined(WTCONV_SGEMM_AVX2)
+    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
 #else
     return false;
 #endif
@@ -135,7 +228,7 @@ void sgemm(const PackedA& a,
            std::int64_t ldc,
            bool accumulate,
            float* scratch) {
-#if defined(__AVX512F__)
+#if defined(WTCONV_SGEMM_AVX512) || defined(WTCONV_SGEMM_AVX2)
     for (std::int64_t k0 = 0; k0 < a.k; k0 += kDepth) {
         const std::int64_t kc = std::min(kDepth, a.k - k0);
         pack_b(b, k0, kc, n, rs_b, cs_b, scratch);

@@ -1,9 +1,10 @@
 #pragma once
-// float32 GEMM for conv2d on AVX-512 CPUs, in the BLIS layout: A packed once into panels of
-// kRows rows (reused by every chunk of columns and every thread), B packed per call into panels
-// of kCols columns, a 12 x 32 register-blocked micro-kernel over blocks of kDepth taps. Eigen's
-// GEMM repacks A on every call, which for conv2d's narrow column chunks cost a third of the time.
-// Built only with AVX-512 (sgemm_available() says whether it is here); callers fall back to Eigen.
+// float32 GEMM for conv2d on AVX-512 (and AVX2 + FMA) CPUs, in the BLIS layout: A packed once into
+// panels of kRows rows (reused by every chunk of columns and every thread), B packed per call into
+// panels of kCols columns, a 12 x 32 register-blocked micro-kernel over blocks of kDepth taps.
+// Eigen's GEMM repacks A on every call, which for conv2d's narrow column chunks cost a third of the
+// time. Built with AVX-512 or AVX2 + FMA (sgemm_available() says whether it is here and the CPU
+// runs it); callers fall back to Eigen.
 #include <cstdint>
 
 namespace wtconv::cpu {
