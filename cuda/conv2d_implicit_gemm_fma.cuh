@@ -95,18 +95,7 @@ __global__ void __launch_bounds__(kThreads, Tile::kMinBlocks)
     T b_next[kRows][kColumns];
     T a_next[kAPer];
     const auto fetch = [&](int k0) {
-        Tap row_tap = tap;
-#pragma unroll
-        for (int i = 0; i < kRows; ++i) {
-            const RowSource row = row_source(s, row_tap);
-#pragma unroll
-            for (int j = 0; j < kColumns; ++j) {
-                b_next[i][j] = gather(s, x, columns[j], row);
-            }
-            if (i + 1 < kRows) {
-                advance(row_tap, s.row_step, s);
-            }
-        }
+        gather_tile(s, x, columns, tap, b_next);
         advance(tap, s.tile_step, s);
         load_weights<kAPer, Tile::kAVector>(a_next, a_src + k0, a_row_ok, s.k - k0 - a_k,
                                             weights_aligned);

@@ -164,6 +164,27 @@ __device__ inline S gather(const GemmShape& s,
     return inside ? x[col.base + row.offset] : S{};
 }
 
+// This thread's share of a K tile of the column matrix: K rows tap, then row_step (kWarps rows)
+// apart, at the columns whose sources are in columns (lane + 32 j of the tile).
+template <int kRows, int kColumns, class S>
+__device__ inline void gather_tile(const GemmShape& s,
+                                   const S* __restrict__ x,
+                                   const ColumnSource (&columns)[kColumns],
+                                   Tap tap,
+                                   S (&out)[kRows][kColumns]) {
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+        const RowSource row = row_source(s, tap);
+#pragma unroll
+        for (int j = 0; j < kColumns; ++j) {
+            out[i][j] = gather(s, x, columns[j], row);
+        }
+        if (i + 1 < kRows) {
+            advance(tap, s.row_step, s);
+        }
+    }
+}
+
 // y offset of a column without its channel; -1 past the last pixel.
 __device__ inline std::int64_t output_base(const GemmShape& s, const Pixel& px) {
     return px.image < s.n ? px.image * s.y_image + px.q : -1;
