@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -195,7 +196,7 @@ void launch_mma(cudaStream_t stream, const Geometry& g, const Pointers<S>& p, in
     sums.finish(stream);
 }
 
-enum class TileKind { k128x128, k128x64, k64x128, k64x64, k16x128 };
+enum class TileKind { k128x192, k64x192, k128x128, k128x64, k64x128, k64x64, k16x128 };
 
 // What a launch runs: a tile and how many K splits.
 struct Plan {
@@ -206,50 +207,59 @@ struct Plan {
 struct TileOption {
     TileKind kind;
     int bm, bn;
-    double speed;  // outputs per unit time relative to 128x128: less reuse of each shared load
+    int per_sm;    // blocks an SM holds at once
+    double speed;  // outputs per unit time of a full SM relative to 128x128: reuse of each load
 };
 
-// A cost model per pipe, fitted to a sweep of every tile and split count over ResNet-18's
-// convolutions on the H100 (docs/conv2d.md): the pick is within 3 % (FMA) and 9 % (tensor cores)
-// of the fastest variant at every shape (5 % with the one-block 128x128 FMA tile).
+// A cost model per pipe, fitted to a sweep of every tile and split count (1 to 12) over
+// ResNet-18's convolutions on the H100 (docs/conv2d.md): the pick is within 1.1 % (FMA) and 9 %
+// (tensor cores) of the fastest variant at every shape.
 struct PlanModel {
-    TileOption tiles[4];
-    double lone_block_speed;  // a block alone on an SM, relative to one of two sharing it
-    double split_cost;        // per split and output: the partial sums' round trip
+    const TileOption* tiles;
+    int tile_count;
+    double lone_block_speed;  // a block alone on a two-block SM, relative to the pair
+    double split_cost;        // per split and output: the partial sums' round trip through L2
     int prologue_rows;        // K rows' worth of time a block spends before its loop runs full
 };
 
-constexpr PlanModel kFmaModel = {{{TileKind::k128x128, 128, 128, 1.0},
-                                  {TileKind::k128x64, 128, 64, 0.95},
-                                  {TileKind::k64x128, 64, 128, 0.95},
-                                  {TileKind::k64x64, 64, 64, 0.7}},
-                                 1.8,
-                                 0.2,
-                                 0};
-constexpr PlanModel kMmaModel = {{{TileKind::k128x128, 128, 128, 1.0},
-                                  {TileKind::k128x64, 128, 64, 0.8},
-                                  {TileKind::k64x128, 64, 128, 0.7},
-                                  {TileKind::k64x64, 64, 64, 0.6}},
-                                 1.6,
-                                 2.0,
-                                 256};
+constexpr TileOption kFmaTiles[] = {
+    {TileKind::k128x192, 128, 192, 1, 1.1}, {TileKind::k64x192, 64, 192, 2, 0.9},
+    {TileKind::k128x128, 128, 128, 1, 1.0}, {TileKind::k128x64, 128, 64, 2, 0.8},
+    {TileKind::k64x128, 64, 128, 2, 0.8},   {TileKind::k64x64, 64, 64, 2, 0.8}};
+constexpr TileOption kMmaTiles[] = {{TileKind::k128x128, 128, 128, 2, 1.0},
+                                    {TileKind::k128x64, 128, 64, 2, 0.8},
+                                    {TileKind::k64x128, 64, 128, 2, 0.7},
+                                    {TileKind::k64x64, 64, 64, 2, 0.6}};
+// double: the 128-row tiles' 64 accumulators would take 128 of a thread's 255 registers before
+// any operand.
+constexpr TileOption kFmaDoubleTiles[] = {{TileKind::k64x128, 64, 128, 1, 0.95},
+                                          {TileKind::k64x64, 64, 64, 2, 0.7}};
+constexpr PlanModel kFmaModel = {kFmaTiles, 6, 1.8, 0.1, 64};
+constexpr PlanModel kFmaDoubleModel = {kFmaDoubleTiles, 2, 1.8, 0.2, 0};
+constexpr PlanModel kMmaModel = {kMmaTiles, 4, 1.6, 2.0, 256};
 
-constexpr int kSplitOptions[] = {1, 2, 3, 4, 6, 8};
+constexpr int kMaxSplits = 12;
 constexpr int kMinSplitRows = 256;  // shorter splits spend more on partial sums than they save
 constexpr int kModelBk = 16;
 
-// Estimated time of a tile and split count: blocks go round-robin over the SMs, two at a time
-// (as most of these kernels fit); a last block alone on its SM runs faster than half speed.
+// Estimated time of a tile and split count: blocks go round-robin over the SMs, per_sm at a time;
+// a last block alone on a two-block SM runs faster than half speed.
 double plan_time(
     const PlanModel& model, const TileOption& t, int splits, const Geometry& g, int sm_count) {
     const std::int64_t split_rows = ceil_div(ceil_div(g.k(), splits), kModelBk) * kModelBk;
     const std::int64_t blocks = g.groups * ceil_div(g.og(), t.bm) * ceil_div(g.n * g.p(), t.bn) *
                                 ceil_div(g.k(), split_rows);
     const std::int64_t per_sm = ceil_div(blocks, sm_count);
+    // Time of one block with the SM to itself (one-block tiles) or shared with another.
     const double block_work =
         static_cast<double>(t.bm) * t.bn * (split_rows + model.prologue_rows) / t.speed;
-    double time = static_cast<double>(per_sm / 2 * 2) * block_work +
-                  static_cast<double>(per_sm % 2) * 2 * block_work / model.lone_block_speed;
+    double time = 0;
+    if (t.per_sm == 1) {
+        time = static_cast<double>(per_sm) * block_work;
+    } else {
+        time = static_cast<double>(per_sm / 2 * 2) * block_work +
+               static_cast<double>(per_sm % 2) * 2 * block_work / model.lone_block_speed;
+    }
     if (splits > 1) {
         time += model.split_cost * splits * static_cast<double>(g.o) * g.n * g.p();
     }
@@ -258,18 +268,16 @@ double plan_time(
 
 // The plan of least estimated time. Split-K changes the order of an output's sum, so results
 // depend on the plan (which depends on the shape and the SM count), never on anything else.
-Plan choose_plan(const PlanModel& model, const Geometry& g, int sm_count, bool has_128_rows) {
+Plan choose_plan(const PlanModel& model, const Geometry& g, int sm_count) {
     if (g.og() <= 16) {
         return Plan{TileKind::k16x128,
                     1};  // depthwise and thin groups: the 16-row tile wastes least
     }
     Plan best{TileKind::k64x64, 1};
     double best_time = -1;
-    for (const TileOption& t : model.tiles) {
-        if (t.bm == 128 && !has_128_rows) {
-            continue;
-        }
-        for (const int splits : kSplitOptions) {
+    for (int i = 0; i < model.tile_count; ++i) {
+        const TileOption& t = model.tiles[i];
+        for (int splits = 1; splits <= kMaxSplits; ++splits) {
             if (splits > 1 && g.k() < static_cast<std::int64_t>(splits) * kMinSplitRows) {
                 break;
             }
@@ -283,15 +291,15 @@ Plan choose_plan(const PlanModel& model, const Geometry& g, int sm_count, bool h
     return best;
 }
 
-// float32 (IEEE products) and float64 on the FMA pipe, K tiles of 16 rows for float. The 128-row
-// tiles are float only: 64 double accumulators would take 128 of a thread's 255 registers
-// before any operand.
+// float32 (IEEE products) and float64 on the FMA pipe, K tiles of 16 rows for float.
 template <class T>
-void forward_fma(cudaStream_t stream, const Geometry& g, int sm_count, const Pointers<T>& p) {
-    constexpr bool kFloat = sizeof(T) == 4;
-    const Plan plan = choose_plan(kFmaModel, g, sm_count, kFloat);
-    if constexpr (kFloat) {
+void forward_fma(cudaStream_t stream, const Geometry& g, const Plan& plan, const Pointers<T>& p) {
+    if constexpr (sizeof(T) == 4) {
         switch (plan.tile) {
+            case TileKind::k128x192:
+                return launch_fma<FmaTile<T, 128, 192, 8, 12, 1, 16>>(stream, g, p, plan.splits);
+            case TileKind::k64x192:
+                return launch_fma<FmaTile<T, 64, 192, 4, 12, 2, 16>>(stream, g, p, plan.splits);
             case TileKind::k128x128:
                 // One block per SM: two would spill (within 4 % of two in the sweep).
                 return launch_fma<FmaTile<T, 128, 128, 8, 8, 1, 16>>(stream, g, p, plan.splits);
@@ -310,7 +318,7 @@ void forward_fma(cudaStream_t stream, const Geometry& g, int sm_count, const Poi
                 return launch_fma<FmaTile<T, 64, 128, 4, 8, 1>>(stream, g, p, plan.splits);
             case TileKind::k16x128:
                 return launch_fma<FmaTile<T, 16, 128, 2, 4, 2>>(stream, g, p, plan.splits);
-            default:  // the 128-row tiles are not offered for double
+            default:  // kFmaDoubleModel offers no other
                 return launch_fma<FmaTile<T, 64, 64, 4, 4, 2>>(stream, g, p, plan.splits);
         }
     }
@@ -320,10 +328,9 @@ void forward_fma(cudaStream_t stream, const Geometry& g, int sm_count, const Poi
 // tile). Two blocks per SM where the registers allow it without spilling (not TF32's larger
 // staging at the 128-row and 64x128 tiles, nor bfloat16's conversions at 128x128).
 template <class S>
-void forward_mma(cudaStream_t stream, const Geometry& g, int sm_count, const Pointers<S>& p) {
+void forward_mma(cudaStream_t stream, const Geometry& g, const Plan& plan, const Pointers<S>& p) {
     constexpr int kTwo = sizeof(S) == 2 ? 2 : 1;
     constexpr int kTwoAt128 = std::is_same_v<S, __half> ? 2 : 1;  // bfloat16's would spill
-    const Plan plan = choose_plan(kMmaModel, g, sm_count, true);
     switch (plan.tile) {
         case TileKind::k128x128:
             return launch_mma<MmaTile<S, 128, 128, 2, kTwoAt128>>(stream, g, p, plan.splits);
@@ -331,6 +338,8 @@ void forward_mma(cudaStream_t stream, const Geometry& g, int sm_count, const Poi
             return launch_mma<MmaTile<S, 128, 64, 4, kTwo>>(stream, g, p, plan.splits);
         case TileKind::k64x128:
             return launch_mma<MmaTile<S, 64, 128, 2, kTwo>>(stream, g, p, plan.splits);
+        case TileKind::k128x192:  // the 192-column tiles are the FMA pipe's only
+        case TileKind::k64x192:
         case TileKind::k64x64:
             return launch_mma<MmaTile<S, 64, 64, 2, 2>>(stream, g, p, plan.splits);
         case TileKind::k16x128:
@@ -338,14 +347,51 @@ void forward_mma(cudaStream_t stream, const Geometry& g, int sm_count, const Poi
     }
 }
 
+// The model of the pipe that serves dtype: TF32, float16 and bfloat16 multiply on the tensor
+// cores, float32 and float64 on the FMA pipe.
+const PlanModel& pipe_model(DType dtype, bool allow_tf32) {
+    if (dtype == DType::kFloat64) {
+        return kFmaDoubleModel;
+    }
+    return dtype == DType::kFloat32 && !allow_tf32 ? kFmaModel : kMmaModel;
+}
+
+// The 16-row tile, outside the models, serves thin groups on both pipes.
+constexpr TileOption kThinTile = {TileKind::k16x128, 16, 128, 2, 1.0};
+
+Plan forced_plan(const PlanModel& model, const ImplicitGemmPlan& forced) {
+    WTCONV_CHECK(forced.splits >= 1, "conv2d: a forced implicit GEMM plan needs splits >= 1, got ",
+                 forced.splits);
+    for (int i = 0; i <= model.tile_count; ++i) {
+        const TileOption& t = i < model.tile_count ? model.tiles[i] : kThinTile;
+        if (t.bm == forced.tile_rows && t.bn == forced.tile_columns) {
+            return Plan{t.kind, forced.splits};
+        }
+    }
+    throw Error(ErrorCode::kNotSupported,
+                ::wtconv::detail::concat("conv2d: the implicit GEMM has no ", forced.tile_rows, "x",
+                                         forced.tile_columns, " tile for this dtype"));
+}
+
 }  // namespace
+
+std::vector<ImplicitGemmPlan> implicit_gemm_tiles(DType dtype, bool allow_tf32) {
+    const PlanModel& model = pipe_model(dtype, allow_tf32);
+    std::vector<ImplicitGemmPlan> tiles;
+    for (int i = 0; i < model.tile_count; ++i) {
+        tiles.push_back(ImplicitGemmPlan{model.tiles[i].bm, model.tiles[i].bn, 1});
+    }
+    tiles.push_back(ImplicitGemmPlan{kThinTile.bm, kThinTile.bn, 1});
+    return tiles;
+}
 
 void conv2d_forward_implicit_gemm(Context& ctx,
                                   const ::wtconv::detail::Conv2dGeometry& g,
                                   const Tensor& x,
                                   const Conv2dWeights& w,
                                   bool allow_tf32,
-                                  Tensor& y) {
+                                  Tensor& y,
+                                  const ImplicitGemmPlan* forced) {
     const DType dtype = x.dtype();
     if (y.numel() == 0) {
         return;  // an empty grid is a launch error
@@ -355,21 +401,22 @@ void conv2d_forward_implicit_gemm(Context& ctx,
     WTCONV_CUDA_CHECK(
         cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, x.device().index));
     sm_count = std::max(sm_count, 1);
+    const PlanModel& model = pipe_model(dtype, allow_tf32);
+    const Plan plan =
+        forced != nullptr ? forced_plan(model, *forced) : choose_plan(model, g, sm_count);
     const cudaStream_t stream = ctx.cuda_stream();
     with_storage_type("conv2d", dtype, [&](auto tag) {
         using T = decltype(tag);
-        // TF32, float16 and bfloat16 multiply on the tensor cores; float32 and float64 on the FMA
-        // pipe.
         if constexpr (std::is_same_v<T, double>) {
-            forward_fma(stream, g, sm_count, pointers<T>(x, w, y));
+            forward_fma(stream, g, plan, pointers<T>(x, w, y));
         } else if constexpr (std::is_same_v<T, float>) {
             if (allow_tf32) {
-                forward_mma(stream, g, sm_count, pointers<T>(x, w, y));
+                forward_mma(stream, g, plan, pointers<T>(x, w, y));
             } else {
-                forward_fma(stream, g, sm_count, pointers<T>(x, w, y));
+                forward_fma(stream, g, plan, pointers<T>(x, w, y));
             }
         } else {
-            forward_mma(stream, g, sm_count, pointers<T>(x, w, y));
+            forward_mma(stream, g, plan, pointers<T>(x, w, y));
         }
     });
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Internal: the signatures the conv2d backends implement. src/ops/conv2d.cpp has checked every
 // argument and allocated every output before calling them; backends trust both.
+#include <vector>
+
 #include <wtconv/context.h>
 #include <wtconv/ops/conv2d.h>
 #include <wtconv/ops/conv2d_int8.h>
@@ -66,15 +68,26 @@ void conv2d_backward_img2col(Context& ctx,
                              bool allow_tf32,
                              Conv2dGrads& grads);
 
+// A tile (output channels x pixels) and K split count of the implicit GEMM.
+struct ImplicitGemmPlan {
+    int tile_rows, tile_columns, splits;
+};
+
+// Every tile the implicit GEMM has for dtype (float32 on the tensor cores with allow_tf32), with
+// splits 1: what tests force one by one.
+std::vector<ImplicitGemmPlan> implicit_gemm_tiles(DType dtype, bool allow_tf32);
+
 // CUDA implicit GEMM forward (cuda/conv2d_implicit_gemm.cu): the column matrix is never stored;
 // each GEMM tile gathers its columns from x. float32/float64 on the FMA pipe, float32 with
 // allow_tf32 and float16/bfloat16 on the tensor cores, float32 accumulation for the half types.
+// The plan is the planner's, or `forced` (a tile of implicit_gemm_tiles, any split count; tests).
 void conv2d_forward_implicit_gemm(Context& ctx,
                                   const ::wtconv::detail::Conv2dGeometry& g,
                                   const Tensor& x,
                                   const Conv2dWeights& w,
                                   bool allow_tf32,
-                                  Tensor& y);
+                                  Tensor& y,
+                                  const ImplicitGemmPlan* forced = nullptr);
 
 // int8 on CUDA (cuda/conv2d_int8.cu): implicit GEMM on __dp4a, int32 sums, the CPU kernels'
 // requantisation bit for bit. Same contracts as the cpu:: functions of the same names.
