@@ -50,7 +50,7 @@ TEST_F(Conv2dImplicitGemmTiles, EveryTileAndSplitMatchesTheReference) {
     for (const Mode& mode : kModes) {
         const std::vector<cuda::ImplicitGemmPlan> tiles =
             cuda::implicit_gemm_tiles(mode.dtype, mode.tf32);
-        ASSERT_GE(tiles.size(), 5u) << mode_name(mode);
+        ASSERT_GE(tiles.size(), 3u) << mode_name(mode);  // double has the fewest
         for (Conv2dCase tc : shapes()) {
             tc.dtype = mode.dtype;
             tc.params.allow_tf32 = mode.tf32;
@@ -80,7 +80,8 @@ TEST_F(Conv2dImplicitGemmTiles, EveryTileAndSplitMatchesTheReference) {
             }
         }
     }
-    EXPECT_GE(runs, 5 * 2 * 5 * 2);
+    // shapes x splits x tiles: float32 on the FMA pipe 7, float64 3, each tensor-core mode 5
+    EXPECT_EQ(runs, 2 * 2 * (7 + 3 + 3 * 5));
 }
 
 TEST_F(Conv2dImplicitGemmTiles, ATileThePipeLacksIsRefused) {
