@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -234,9 +235,10 @@ constexpr TileOption kMmaTiles[] = {{TileKind::k128x128, 128, 128, 2, 1.0},
 // any operand.
 constexpr TileOption kFmaDoubleTiles[] = {{TileKind::k64x128, 64, 128, 1, 0.95},
                                           {TileKind::k64x64, 64, 64, 2, 0.7}};
-constexpr PlanModel kFmaModel = {kFmaTiles, 6, 1.8, 0.1, 64};
-constexpr PlanModel kFmaDoubleModel = {kFmaDoubleTiles, 2, 1.8, 0.2, 0};
-constexpr PlanModel kMmaModel = {kMmaTiles, 4, 1.6, 2.0, 256};
+constexpr PlanModel kFmaModel = {kFmaTiles, static_cast<int>(std::size(kFmaTiles)), 1.8, 0.1, 64};
+constexpr PlanModel kFmaDoubleModel = {kFmaDoubleTiles,
+                                       static_cast<int>(std::size(kFmaDoubleTiles)), 1.8, 0.2, 0};
+constexpr PlanModel kMmaModel = {kMmaTiles, static_cast<int>(std::size(kMmaTiles)), 1.6, 2.0, 256};
 
 constexpr int kMaxSplits = 12;
 constexpr int kMinSplitRows = 256;  // shorter splits spend more on partial sums than they save
