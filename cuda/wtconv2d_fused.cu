@@ -104,7 +104,7 @@ void forward(cudaStream_t stream,
     const auto kernel = fused::wtconv2d_fused_kernel<K, S, false>;
     allow_smem(kernel, plan.smem_floats);
     const unsigned blocks = static_cast<unsigned>(plan.n) * plan.c * plan.tiles_h * plan.tiles_w;
-    kernel<<<blocks, kFusedThreads, plan.smem_floats * sizeof(float), stream>>>(
+    kernel<<<blocks, plan.threads, plan.smem_floats * sizeof(float), stream>>>(
         plan, weight_pointers<const S>(w, p.levels), static_cast<const S*>(x.raw_data()),
         static_cast<S*>(y.raw_data()));
     WTCONV_CUDA_CHECK_LAUNCH();
@@ -124,7 +124,7 @@ void backward(cudaStream_t stream,
         allow_smem(kernel, plan.smem_floats);
         const unsigned blocks =
             static_cast<unsigned>(plan.n) * plan.c * plan.tiles_h * plan.tiles_w;
-        kernel<<<blocks, kFusedThreads, plan.smem_floats * sizeof(float), stream>>>(
+        kernel<<<blocks, plan.threads, plan.smem_floats * sizeof(float), stream>>>(
             plan, wp, static_cast<const S*>(dy.raw_data()), static_cast<S*>(grads.dx.raw_data()));
         WTCONV_CUDA_CHECK_LAUNCH();
     }

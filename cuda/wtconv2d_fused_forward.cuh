@@ -4,6 +4,7 @@
 // shared memory, and writes y once. The same kernel with kAdjoint computes dx: the adjoint of
 // WTConv is WTConv with every kernel rotated by 180 degrees, the same scales and no bias, applied
 // to dy zero-upsampled by the stride (the Haar block matrix is symmetric and orthogonal).
+#include "cuda/wtconv2d_fused_finish.cuh"
 #include "cuda/wtconv2d_fused_stages.cuh"
 
 namespace wtconv::cuda::fused {
@@ -27,21 +28,23 @@ __device__ void load_channel_weights(const FusedPlan& p,
                                      int ch,
                                      float* dst) {
     const int kk = p.k * p.k, convs = 1 + 4 * p.levels;
-    for (int i = threadIdx.x; i < convs * kk + convs + 1; i += blockDim.x) {
-        float v;
-        if (i < convs * kk) {
-            const int j = i / kk, t = i % kk;
-            v = j == 0 ? to_float(w.base_weight[ch * kk + t])
-                       : to_float(w.wavelet_weight[(j - 1) / 4][(4 * ch + (j - 1) % 4) * kk + t]);
-        } else if (i < convs * kk + convs) {
-            const int j = i - convs * kk;
-            v = j == 0 ? to_float(w.base_scale[ch])
-                       : to_float(w.wavelet_scale[(j - 1) / 4][4 * ch + (j - 1) % 4]);
-        } else {
-            v = w.base_bias != nullptr ? to_float(w.base_bias[ch]) : 0.f;
-        }
-        dst[i] = v;
-    }
+    stage_array<2>(
+        1, convs * kk + convs + 1,
+        [&](int, int i) {
+            if (i < convs * kk) {
+                const int j = i / kk, t = i % kk;
+                return j == 0 ? to_float(w.base_weight[ch * kk + t])
+                              : to_float(
+                                    w.wavelet_weight[(j - 1) / 4][(4 * ch + (j - 1) % 4) * kk + t]);
+            }
+            if (i < convs * kk + convs) {
+                const int j = i - convs * kk;
+                return j == 0 ? to_float(w.base_scale[ch])
+                              : to_float(w.wavelet_scale[(j - 1) / 4][4 * ch + (j - 1) % 4]);
+            }
+            return w.base_bias != nullptr ? to_float(w.base_bias[ch]) : 0.f;
+        },
+        [&](int i, float v) { dst[i] = v; });
 }
 
 // Kernel j in registers; rotated by 180 degrees for the adjoint.
@@ -112,29 +115,26 @@ __device__ inline void reconstruct_level(const FusedPlan& p, int m, float* smem)
     }
 }
 
-// y = base_scale * (conv(x) + bias) + R_0 on the tile, stored where the stride keeps a pixel.
-// Adjoint: dx = base_scale * conv^T(dy) + R_0 at every pixel.
+// Without levels: y = base_scale * (conv(x) + bias) on the tile, stored where the stride keeps a
+// pixel. Adjoint: dx = base_scale * conv^T(dy) at every pixel.
 template <int K, class S, bool kAdjoint>
-__device__ void finish_tile(const FusedPlan& p,
-                            const TileIndex& t,
-                            float* smem,
-                            S* __restrict__ out) {
+__device__ void finish_tile_without_levels(const FusedPlan& p,
+                                           const TileIndex& t,
+                                           float* smem,
+                                           S* __restrict__ out) {
     constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
     const float* weights = smem + p.weights_offset;
-    const int convs = 1 + 4 * p.levels;
     float wr[K * K];
     kernel_to_registers<K, kAdjoint>(weights, 0, wr);
-    const float scale = weights[convs * K * K];
-    const float bias = kAdjoint ? 0.f : weights[convs * K * K + convs];
+    const float scale = weights[K * K];
+    const float bias = kAdjoint ? 0.f : weights[K * K + 1];
     const FusedLevel& lv = p.level[0];
     const float* image = level_array(p, smem, 0, 0);
     const int th = p.tile_h, tw = p.tile_w;
-    const int fp = odd_pitch(tw / 2), hw = (th / 2) * fp;  // level 1's filtered bands
-    const float* f = smem + p.filtered_offset;
     const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
     // The finished tile goes to shared memory first (lanes hold one strip each of 32 different
     // rows: stored directly, every store instruction would touch 32 sectors), then to y row by
-    // row, coalesced. Its buffer is level 1's band arrays, no longer read (L = 0: its own).
+    // row, coalesced.
     float* staged = smem + p.out_offset;
     const int sp = odd_pitch(tw);
     for (int task = threadIdx.x; task < th * strips; task += blockDim.x) {
@@ -144,19 +144,9 @@ __device__ void finish_tile(const FusedPlan& p,
                            lv.pitch, wr, acc);
 #pragma unroll
         for (int q = 0; q < kFusedStrip; ++q) {
-            const int col = col0 + q;
-            if (col >= tw) {
-                continue;
+            if (col0 + q < tw) {
+                staged[row * sp + col0 + q] = scale * (acc[q] + bias);
             }
-            float v = scale * (acc[q] + bias);
-            if (p.levels > 0) {
-                const int i = row / 2 * fp + col / 2;
-                const float ll = f[i], lh = f[hw + i], hl = f[2 * hw + i], hh = f[3 * hw + i];
-                const float lo = (row & 1) ? ll - lh : ll + lh;
-                const float hi = (row & 1) ? hl - hh : hl + hh;
-                v += 0.5f * ((col & 1) ? lo - hi : lo + hi);
-            }
-            staged[row * sp + col] = v;
         }
     }
     __syncthreads();
@@ -175,24 +165,25 @@ __device__ void finish_tile(const FusedPlan& p,
 }
 
 template <int K, class S, bool kAdjoint>
-__global__ void __launch_bounds__(kFusedThreads) wtconv2d_fused_kernel(FusedPlan p,
-                                                                       Weights<const S> w,
-                                                                       const S* __restrict__ in,
-                                                                       S* __restrict__ out) {
+// K <= 5: three blocks of 256 threads fit the register file (at most 85 registers a thread).
+__global__ void __launch_bounds__(kFusedMaxThreads, K <= 5 ? 3 : 2) wtconv2d_fused_kernel(
+    FusedPlan p, Weights<const S> w, const S* __restrict__ in, S* __restrict__ out) {
     extern __shared__ float smem[];
     const TileIndex t = tile_of_block(p, blockIdx.x);
     load_channel_weights<S>(p, w, t.channel, smem + p.weights_offset);
     stage_image<S, kAdjoint>(p, in, t, smem);
     build_pyramid(p, t, smem);  // ends with a barrier
-    for (int m = p.levels; m >= 1; --m) {
+    if (p.levels == 0) {
+        finish_tile_without_levels<K, S, kAdjoint>(p, t, smem, out);
+        return;
+    }
+    for (int m = p.levels; m >= 2; --m) {
         filter_level<K, kAdjoint>(p, m, smem);
         __syncthreads();
-        if (m > 1) {
-            reconstruct_level(p, m, smem);
-            __syncthreads();
-        }
+        reconstruct_level(p, m, smem);
+        __syncthreads();
     }
-    finish_tile<K, S, kAdjoint>(p, t, smem, out);
+    finish_tile_with_levels<K, S, kAdjoint>(p, t, smem, out);
 }
 
 }  // namespace wtconv::cuda::fused

@@ -7,10 +7,11 @@ namespace wtconv::cuda {
 
 namespace {
 
-// Shared memory per block the plans may use. Forward: at most ~100 KB keeps two blocks of 256
-// threads on each SM (228 KB), so one block's barriers overlap another's loads. Weight gradients
-// hold twice the arrays; one block per SM is accepted there (the limit is 227 KB).
-constexpr int kForwardBudgetFloats = 100 * 1024 / 4;
+// Shared memory per block the plans may use. Forward: at most 110 KB keeps two blocks on each SM
+// (228 KB, 1 KB a block reserved), so one block's barriers overlap another's loads; it fits
+// 64-pixel tiles at K5 L3. Weight gradients hold twice the arrays; one block per SM is accepted
+// there (the limit is 227 KB).
+constexpr int kForwardBudgetFloats = 110 * 1024 / 4;
 constexpr int kGradBudgetFloats = 200 * 1024 / 4;
 
 int budget(FusedPass pass) {
@@ -59,26 +60,30 @@ FusedPlan make_fused_plan(std::int64_t n,
         lv.ext = p.whole_plane ? r : r << (levels - m);
         lv.rows = (p.tile_h >> m) + 2 * lv.ext;
         lv.cols = (p.tile_w >> m) + 2 * lv.ext;
-        lv.pitch = odd_pitch(lv.cols + kFusedStrip);
+        lv.pitch = odd_pitch(lv.cols + (m == 0 ? kFusedFinishCols : kFusedStrip));
         lv.offset = offset;
         offset += (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
     }
     const int half_tile = (p.tile_h / 2) * odd_pitch(p.tile_w / 2);
     p.filtered_offset = offset;
-    offset += levels > 0 ? 4 * half_tile : 0;
+    offset += levels > 1 ? 4 * (p.tile_h / 4) * odd_pitch(p.tile_w / 4) : 0;
     p.recon_offset = offset;
     offset += levels > 1 ? half_tile : 0;
     p.weights_offset = offset;
     offset += (1 + 4 * levels) * k * k + 4 * levels + 2;
-    // The finished tile reuses level 1's band arrays, free by then; they always hold it
-    // (4 (T/2 + 2e)(T/2 + 2e + 4) > T^2). Without levels it needs its own.
-    if (levels > 0) {
-        p.out_offset = p.level[1].offset;
-    } else {
-        p.out_offset = offset;
+    // With levels, the last phase stores y straight from registers; without, the finished tile
+    // goes through shared memory to be stored row by row.
+    p.out_offset = offset;
+    if (levels == 0) {
         offset += p.tile_h * odd_pitch(p.tile_w);
     }
     p.smem_floats = offset;
+    p.threads = kFusedThreads;
+    if (levels > 0) {  // one thread per task of the last phase, when a block can hold them all
+        const int tasks = (p.tile_h / 2) * ((p.tile_w / 2 + kFusedStrip - 1) / kFusedStrip);
+        const int rounded = (tasks + 31) / 32 * 32;
+        p.threads = std::clamp(rounded, kFusedMinThreads, kFusedMaxThreads);
+    }
     for (int m = 0; m <= levels; ++m) {
         p.grad_pitch[m] = odd_pitch((p.tile_w >> m) + kFusedStrip);
         p.grad_offset[m] = offset;

@@ -18,6 +18,12 @@ namespace wtconv::cuda {
 constexpr int kFusedMaxLevels = 8;
 constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded value feeds K FMAs
 constexpr int kFusedThreads = 256;  // a multiple of 4 * 32: the four bands get whole warps
+// The forward's last phase: a thread finishes 2 rows x kFusedFinishCols pixels (kFusedStrip level-1
+// positions of all four bands); a block has one thread per such task, at least kFusedMinThreads
+// (the phases before keep more warps busy) and at most kFusedMaxThreads (more tasks take turns).
+constexpr int kFusedFinishCols = 2 * kFusedStrip;
+constexpr int kFusedMinThreads = 128;
+constexpr int kFusedMaxThreads = 256;
 
 // Row pitches of the shared arrays are odd: the 32 lanes of a warp read 32 different rows at one
 // column, and an odd pitch puts those 32 words in 32 different banks.
@@ -28,7 +34,8 @@ constexpr int odd_pitch(int n) {
 struct FusedLevel {
     int ext;         // e_m
     int rows, cols;  // (T >> m) + 2 e_m
-    int pitch;       // cols + kFusedStrip: strips may run past the last column into zeros
+    int pitch;       // cols + kFusedStrip (level 0: + kFusedFinishCols): strips may run past
+                     // the last column into zeros
     int offset;      // first float of this level's arrays (level 0: x; m >= 1: 4 bands)
 };
 
@@ -41,11 +48,12 @@ struct FusedPlan {
     int padded_h, padded_w;  // the plane rounded up to a multiple of 2^L
     bool whole_plane;
     FusedLevel level[kFusedMaxLevels + 1];
-    int filtered_offset;  // 4 x (T/2)^2: one level's scaled, filtered bands
+    int filtered_offset;  // 4 x (T/4)^2: one level's (m >= 2) scaled, filtered bands
     int recon_offset;     // (T/2)^2: the reconstruction handed to the next finer level
     int weights_offset;   // (1 + 4L) K^2 weights, then 4L + 1 scales and the bias
-    int out_offset;       // T rows of odd_pitch(T): the finished tile before it is stored
+    int out_offset;       // L = 0 only: T rows of odd_pitch(T), the tile before it is stored
     int smem_floats;      // the forward and dx kernels' shared memory
+    int threads;          // the forward and dx kernels' block: one thread per finishing task
     // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after the
     // forward's arrays: level 0 dy itself, level m >= 1 four bands of (T >> m) rows.
     int grad_offset[kFusedMaxLevels + 1];

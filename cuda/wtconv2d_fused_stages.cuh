@@ -45,6 +45,112 @@ __device__ inline float* level_array(const FusedPlan& p, float* smem, int m, int
     const FusedLevel& lv = p.level[m];
     return smem + lv.offset + b * lv.rows * lv.pitch;
 }
+__device__ inline const float* level_array(const FusedPlan& p, const float* smem, int m, int b) {
+    const FusedLevel& lv = p.level[m];
+    return smem + lv.offset + b * lv.rows * lv.pitch;
+}
+
+// Fills a rows x pitch array of shared memory: store(i, load(r, c)) for every element
+// i = r * pitch + c, the block's threads striding over i. Each thread issues kBatch loads before it
+// stores any (a plain loop waits one global-memory latency per element), and steps (r, c) without
+// dividing.
+template <int kBatch = 8, class Load, class Store>
+__device__ inline void stage_array(int rows, int pitch, const Load& load, const Store& store) {
+    const int count = rows * pitch;
+    const int step_r = blockDim.x / pitch, step_c = blockDim.x % pitch;
+    int r = threadIdx.x / pitch, c = threadIdx.x % pitch;
+    for (int first = threadIdx.x; first < count; first += kBatch * blockDim.x) {
+        float v[kBatch];
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            v[u] = first + u * blockDim.x < count ? load(r, c) : 0.f;
+            r += step_r;
+            c += step_c;
+            if (c >= pitch) {
+                c -= pitch;
+                ++r;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            const int i = first + u * blockDim.x;
+            if (i < count) {
+                store(i, v[u]);
+            }
+        }
+    }
+}
+
+// fn(r, c, i) for every element i = r * pitch + c of a rows x pitch array, the block's threads
+// striding over i: consecutive lanes take consecutive elements, and (r, c) steps without dividing.
+template <class Fn>
+__device__ inline void for_each_element(int rows, int pitch, const Fn& fn) {
+    const int step_r = blockDim.x / pitch, step_c = blockDim.x % pitch;
+    int r = threadIdx.x / pitch, c = threadIdx.x % pitch;
+    for (int i = threadIdx.x; i < rows * pitch; i += blockDim.x) {
+        fn(r, c, i);
+        r += step_r;
+        c += step_c;
+        if (c >= pitch) {
+            c -= pitch;
+            ++r;
+        }
+    }
+}
+
+// The level-0 array from an image whose width is a multiple of 16 bytes' worth of S, with 16-byte
+// loads: every aligned chunk of the row lies wholly inside or wholly outside the image.
+template <class S>
+__device__ void stage_image_by_vectors(const FusedPlan& p,
+                                       const S* __restrict__ plane,
+                                       const TileIndex& t,
+                                       float* dst) {
+    constexpr int kVec = 16 / sizeof(S);
+    constexpr int kBatch = 16 / kVec;  // 16 values in flight a thread
+    const FusedLevel& lv = p.level[0];
+    const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
+    // chunk k covers columns first_x + k kVec ...; first_x <= origin_x, rounded down
+    const int first_x =
+        origin_x >= 0 ? origin_x / kVec * kVec : -((kVec - 1 - origin_x) / kVec) * kVec;
+    const int chunks = (origin_x - first_x + lv.pitch + kVec - 1) / kVec;
+    const int count = lv.rows * chunks;
+    for (int first = threadIdx.x; first < count; first += kBatch * blockDim.x) {
+        float v[kBatch][kVec];
+        int row[kBatch], x0[kBatch];
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            const int task = first + u * blockDim.x;
+            row[u] = task / chunks;
+            x0[u] = first_x + (task - row[u] * chunks) * kVec;
+            const int gy = origin_y + row[u];
+            union {
+                uint4 vector;
+                S scalars[kVec];
+            } pack;
+            pack.vector = make_uint4(0, 0, 0, 0);
+            if (task < count && gy >= 0 && gy < p.h && x0[u] >= 0 && x0[u] < p.w) {
+                pack.vector = *reinterpret_cast<const uint4*>(plane + gy * p.w + x0[u]);
+            }
+#pragma unroll
+            for (int q = 0; q < kVec; ++q) {
+                v[u][q] = to_float(pack.scalars[q]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            if (first + u * blockDim.x >= count) {
+                break;
+            }
+#pragma unroll
+            for (int q = 0; q < kVec; ++q) {
+                const int cidx = x0[u] + q - origin_x;
+                if (cidx >= 0 && cidx < lv.pitch) {
+                    dst[row[u] * lv.pitch + cidx] = cidx < lv.cols ? v[u][q] : 0.f;
+                }
+            }
+        }
+    }
+}
 
 // The level-0 array: the image on the tile widened by e_0, zero outside the image and in the
 // slack columns. Upsampled: src is the strided image (dy of a strided forward), placed at every
@@ -58,19 +164,27 @@ __device__ void stage_image(const FusedPlan& p,
     float* dst = level_array(p, smem, 0, 0);
     const int src_h = kUpsampled ? p.ho : p.h, src_w = kUpsampled ? p.wo : p.w;
     const S* plane = src + static_cast<long long>(t.plane) * src_h * src_w;
-    WTCONV_FOR_ROWS(r, cidx, lv.rows, lv.pitch) {
-        const int i = r * lv.pitch + cidx;
-        const int gy = t.row - lv.ext + r, gx = t.col - lv.ext + cidx;
-        float v = 0.f;
-        if (cidx < lv.cols && gy >= 0 && gy < p.h && gx >= 0 && gx < p.w) {
-            if (!kUpsampled) {
-                v = to_float(plane[gy * src_w + gx]);
-            } else if (gy % p.stride == 0 && gx % p.stride == 0) {
-                v = to_float(plane[gy / p.stride * src_w + gx / p.stride]);
-            }
-        }
-        dst[i] = v;
+    if ((!kUpsampled || p.stride == 1) && p.w % (16 / sizeof(S)) == 0) {
+        stage_image_by_vectors<S>(p, plane, t, dst);
+        return;
     }
+    const int cols = lv.cols;
+    const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
+    stage_array(
+        lv.rows, lv.pitch,
+        [&](int r, int cidx) {
+            const int gy = origin_y + r, gx = origin_x + cidx;
+            float v = 0.f;
+            if (cidx < cols && gy >= 0 && gy < p.h && gx >= 0 && gx < p.w) {
+                if (!kUpsampled) {
+                    v = to_float(plane[gy * src_w + gx]);
+                } else if (gy % p.stride == 0 && gx % p.stride == 0) {
+                    v = to_float(plane[gy / p.stride * src_w + gx / p.stride]);
+                }
+            }
+            return v;
+        },
+        [&](int i, float v) { dst[i] = v; });
 }
 
 // Levels 1..L of the Haar pyramid (spec 3.1: LL = (a+b+c+d)/2, LH = (a+b-c-d)/2,
@@ -90,8 +204,7 @@ __device__ inline void build_pyramid(const FusedPlan& p, const TileIndex& t, flo
         const int plane_h = p.padded_h >> m, plane_w = p.padded_w >> m;
         // level m - 1 local index of level-m global position g: 2g - origin_{m-1}
         const int up_y = (t.row >> (m - 1)) - up.ext, up_x = (t.col >> (m - 1)) - up.ext;
-        WTCONV_FOR_ROWS(r, cidx, lv.rows, lv.pitch) {
-            const int i = r * lv.pitch + cidx;
+        for_each_element(lv.rows, lv.pitch, [&](int r, int cidx, int i) {
             const int gy = origin_y + r, gx = origin_x + cidx;
             float v[4] = {};
             if (cidx < lv.cols && gy >= 0 && gy < plane_h && gx >= 0 && gx < plane_w) {
@@ -102,7 +215,7 @@ __device__ inline void build_pyramid(const FusedPlan& p, const TileIndex& t, flo
             for (int b = 0; b < 4; ++b) {
                 bands[b][i] = v[b];
             }
-        }
+        });
     }
     __syncthreads();
 }

@@ -32,23 +32,27 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
     float sum = 0.f;
     const S* plane = dy + static_cast<long long>(t.plane) * p.ho * p.wo;
     float* d0 = smem + p.grad_offset[0];
-    WTCONV_FOR_ROWS(r, cidx, p.tile_h, p.grad_pitch[0]) {
-        const int i = r * p.grad_pitch[0] + cidx;
-        const int gy = t.row + r, gx = t.col + cidx;
-        float v = 0.f;
-        if (cidx < p.tile_w && gy < p.h && gx < p.w && gy % p.stride == 0 && gx % p.stride == 0) {
-            v = to_float(plane[gy / p.stride * p.wo + gx / p.stride]);
-        }
-        d0[i] = v;
-        sum += v;
-    }
+    stage_array(
+        p.tile_h, p.grad_pitch[0],
+        [&](int r, int cidx) {
+            const int gy = t.row + r, gx = t.col + cidx;
+            float v = 0.f;
+            if (cidx < p.tile_w && gy < p.h && gx < p.w && gy % p.stride == 0 &&
+                gx % p.stride == 0) {
+                v = to_float(plane[gy / p.stride * p.wo + gx / p.stride]);
+            }
+            return v;
+        },
+        [&](int i, float v) {
+            d0[i] = v;
+            sum += v;
+        });
     for (int m = 1; m <= p.levels; ++m) {
         __syncthreads();
         const int th = p.tile_h >> m, pitch = p.grad_pitch[m], up = p.grad_pitch[m - 1];
         const float* src = smem + p.grad_offset[m - 1];  // LL (band 0) of level m - 1
         float* bands = smem + p.grad_offset[m];
-        WTCONV_FOR_ROWS(r, cidx, th, pitch) {
-            const int i = r * pitch + cidx;
+        for_each_element(th, pitch, [&](int r, int cidx, int i) {
             float v[4] = {};
             if (cidx < (p.tile_w >> m)) {
                 const float* s0 = src + 2 * r * up + 2 * cidx;
@@ -59,7 +63,7 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
             bands[band + i] = v[1];
             bands[2 * band + i] = v[2];
             bands[3 * band + i] = v[3];
-        }
+        });
     }
     __syncthreads();
     return sum;

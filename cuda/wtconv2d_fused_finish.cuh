@@ -1,0 +1,173 @@
+#pragma once
+// The fused forward's last phase with levels (L >= 1), all in registers: a thread takes kFusedStrip
+// level-1 positions of one row, filters the four raw bands there (plus the coarser reconstruction
+// on the LL band), inverts the Haar step into 2 x kFusedFinishCols pixels, adds the base
+// convolution on those pixels and stores them. Nothing goes back to shared memory, and every value
+// loaded from a window feeds several FMAs (16 level-1 and 16 base outputs a thread).
+#include "cuda/wtconv2d_fused_stages.cuh"
+
+namespace wtconv::cuda::fused {
+
+// Kernel j in registers, times `scale`; rotated by 180 degrees for the adjoint.
+template <int K, bool kAdjoint>
+__device__ inline void scaled_kernel_to_registers(const float* weights,
+                                                  int j,
+                                                  float scale,
+                                                  float (&wr)[K * K]) {
+#pragma unroll
+    for (int t = 0; t < K * K; ++t) {
+        wr[t] = scale * weights[j * K * K + (kAdjoint ? K * K - 1 - t : t)];
+    }
+}
+
+// Stores one row of kFusedFinishCols pixels starting at column gx0 of image row `row` (width w),
+// the columns at or past w dropped; 16-byte stores when the row segment is whole and aligned.
+template <class S>
+__device__ inline void store_finished_row(S* row,
+                                          int gx0,
+                                          int w,
+                                          const float (&v)[kFusedFinishCols]) {
+    constexpr int kPerVector = 16 / sizeof(S);
+    static_assert(kFusedFinishCols % kPerVector == 0, "whole vectors");
+    const bool whole = gx0 + kFusedFinishCols <= w;
+    const bool aligned = (reinterpret_cast<unsigned long long>(row + gx0) & 15) == 0;
+    if (whole && aligned) {
+#pragma unroll
+        for (int first = 0; first < kFusedFinishCols; first += kPerVector) {
+            union {
+                uint4 vector;
+                S scalars[kPerVector];
+            } pack;
+#pragma unroll
+            for (int q = 0; q < kPerVector; ++q) {
+                pack.scalars[q] = from_float<S>(v[first + q]);
+            }
+            *reinterpret_cast<uint4*>(row + gx0 + first) = pack.vector;
+        }
+        return;
+    }
+#pragma unroll
+    for (int q = 0; q < kFusedFinishCols; ++q) {
+        if (gx0 + q < w) {
+            row[gx0 + q] = from_float<S>(v[q]);
+        }
+    }
+}
+
+// Task (i, s): level-1 row i, positions 4s..4s+3 of the tile; pixels rows 2i, 2i + 1, columns
+// 8s..8s+7. y = base_scale * (conv(x) + bias) + inverse Haar of the filtered level-1 bands, stored
+// where the stride keeps a pixel. Adjoint: dx = base_scale * conv^T(dy) + ..., every pixel.
+template <int K, class S, bool kAdjoint>
+__device__ void finish_tile_with_levels(const FusedPlan& p,
+                                        const TileIndex& t,
+                                        const float* smem,
+                                        S* __restrict__ out) {
+    constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
+    constexpr int kCols = kFusedFinishCols;
+    const float* weights = smem + p.weights_offset;
+    const int convs = 1 + 4 * p.levels;
+    const int th = p.tile_h / 2, tw = p.tile_w / 2;
+    const int tasks = th * ((tw + kFusedStrip - 1) / kFusedStrip);
+    const FusedLevel& l0 = p.level[0];
+    const FusedLevel& l1 = p.level[1];
+    const int rp = odd_pitch(tw);  // the coarser reconstruction at level 1
+    const int out_h = kAdjoint ? p.h : p.ho, out_w = kAdjoint ? p.w : p.wo;
+    const int s = kAdjoint ? 1 : p.stride;
+    S* plane = out + static_cast<long long>(t.plane) * out_h * out_w;
+    // rows fastest across the lanes: odd pitches put 32 level-1 rows in 32 banks
+    for (int task = threadIdx.x; task < tasks; task += blockDim.x) {
+        const int i = task % th, col1 = task / th * kFusedStrip;
+        // y starts as the inverse Haar step of the level-1 bands, accumulated band by band: band b
+        // adds 1/2 its value to the four pixels of a position with the signs (+, +, +, +) for LL,
+        // (+, +, -, -) for LH, (+, -, +, -) for HL and (+, -, -, +) for HH (haar_butterfly); the
+        // 1/2 and the band's scale are folded into its weights.
+        float y[2][kCols];
+#pragma unroll
+        for (int q = 0; q < kFusedStrip; ++q) {
+            // the coarser reconstruction joins the LL band after its scale
+            const float r = p.levels > 1 ? 0.5f * smem[p.recon_offset + i * rp + col1 + q] : 0.f;
+            y[0][2 * q] = y[0][2 * q + 1] = y[1][2 * q] = y[1][2 * q + 1] = r;
+        }
+#pragma unroll 1
+        for (int b = 0; b < 4; ++b) {
+            const int j = 1 + b;
+            float wr[K * K];
+            scaled_kernel_to_registers<K, kAdjoint>(weights, j, 0.5f * weights[convs * K * K + j],
+                                                    wr);
+            float acc[kFusedStrip] = {};
+            correlate_strip<K>(level_array(p, smem, 1, b) + (i + l1.ext - before) * l1.pitch +
+                                   col1 + l1.ext - before,
+                               l1.pitch, wr, acc);
+            const float sign_right = b < 2 ? 1.f : -1.f;       // (even row, odd column)
+            const float sign_below = b % 2 == 0 ? 1.f : -1.f;  // (odd row, even column)
+            const float sign_diagonal = sign_right * sign_below;
+#pragma unroll
+            for (int q = 0; q < kFusedStrip; ++q) {
+                y[0][2 * q] += acc[q];
+                y[0][2 * q + 1] = fmaf(sign_right, acc[q], y[0][2 * q + 1]);
+                y[1][2 * q] = fmaf(sign_below, acc[q], y[1][2 * q]);
+                y[1][2 * q + 1] = fmaf(sign_diagonal, acc[q], y[1][2 * q + 1]);
+            }
+        }
+        {  // the base convolution, its scale folded into the weights
+            const float base_scale = weights[convs * K * K];
+            float wr[K * K];
+            scaled_kernel_to_registers<K, kAdjoint>(weights, 0, base_scale, wr);
+            if (!kAdjoint) {
+                const float bias = base_scale * weights[convs * K * K + convs];
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+#pragma unroll
+                    for (int q = 0; q < kCols; ++q) {
+                        y[r][q] += bias;
+                    }
+                }
+            }
+            const float* src = level_array(p, smem, 0, 0) + (2 * i + l0.ext - before) * l0.pitch +
+                               2 * col1 + l0.ext - before;
+#pragma unroll
+            for (int a = 0; a < K + 1; ++a) {  // input row a feeds output rows a and a - 1
+                float win[kCols + K - 1];
+#pragma unroll
+                for (int q = 0; q < kCols + K - 1; ++q) {
+                    win[q] = src[a * l0.pitch + q];
+                }
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    if (a - r < 0 || a - r >= K) {
+                        continue;
+                    }
+#pragma unroll
+                    for (int b = 0; b < K; ++b) {
+#pragma unroll
+                        for (int q = 0; q < kCols; ++q) {
+                            y[r][q] = fmaf(wr[(a - r) * K + b], win[q + b], y[r][q]);
+                        }
+                    }
+                }
+            }
+        }
+        const int gx0 = t.col + 2 * col1;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int gy = t.row + 2 * i + r;
+            if (gy >= p.h) {
+                continue;
+            }
+            if (s == 1) {
+                store_finished_row<S>(plane + static_cast<long long>(gy) * out_w, gx0, p.w, y[r]);
+            } else if (gy % s == 0) {
+                S* row = plane + static_cast<long long>(gy / s) * out_w;
+#pragma unroll
+                for (int q = 0; q < kCols; ++q) {
+                    const int gx = gx0 + q;
+                    if (gx < p.w && gx % s == 0) {
+                        row[gx / s] = from_float<S>(y[r][q]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+}  // namespace wtconv::cuda::fused
