@@ -20,30 +20,40 @@ __device__ inline void scaled_kernel_to_registers(const float* weights,
     }
 }
 
+// v as kBytes-wide stores at dst (aligned to kBytes).
+template <class S, int kBytes>
+__device__ inline void store_by_vectors(S* dst, const float (&v)[kFusedFinishCols]) {
+    using Bits = typename VectorBits<kBytes>::type;
+    constexpr int kPerVector = kBytes / sizeof(S);
+    static_assert(kFusedFinishCols % kPerVector == 0, "whole vectors");
+#pragma unroll
+    for (int first = 0; first < kFusedFinishCols; first += kPerVector) {
+        union {
+            Bits vector;
+            S scalars[kPerVector];
+        } pack;
+#pragma unroll
+        for (int q = 0; q < kPerVector; ++q) {
+            pack.scalars[q] = from_float<S>(v[first + q]);
+        }
+        *reinterpret_cast<Bits*>(dst + first) = pack.vector;
+    }
+}
+
 // Stores one row of kFusedFinishCols pixels starting at column gx0 of image row `row` (width w),
-// the columns at or past w dropped; 16-byte stores when the row segment is whole and aligned.
+// the columns at or past w dropped; 16- or 8-byte stores when the row segment is whole and aligned.
 template <class S>
 __device__ inline void store_finished_row(S* row,
                                           int gx0,
                                           int w,
                                           const float (&v)[kFusedFinishCols]) {
-    constexpr int kPerVector = 16 / sizeof(S);
-    static_assert(kFusedFinishCols % kPerVector == 0, "whole vectors");
-    const bool whole = gx0 + kFusedFinishCols <= w;
-    const bool aligned = (reinterpret_cast<unsigned long long>(row + gx0) & 15) == 0;
-    if (whole && aligned) {
-#pragma unroll
-        for (int first = 0; first < kFusedFinishCols; first += kPerVector) {
-            union {
-                uint4 vector;
-                S scalars[kPerVector];
-            } pack;
-#pragma unroll
-            for (int q = 0; q < kPerVector; ++q) {
-                pack.scalars[q] = from_float<S>(v[first + q]);
-            }
-            *reinterpret_cast<uint4*>(row + gx0 + first) = pack.vector;
-        }
+    const auto address = reinterpret_cast<unsigned long long>(row + gx0);
+    if (gx0 + kFusedFinishCols <= w && address % 16 == 0) {
+        store_by_vectors<S, 16>(row + gx0, v);
+        return;
+    }
+    if (gx0 + kFusedFinishCols <= w && address % 8 == 0) {
+        store_by_vectors<S, 8>(row + gx0, v);
         return;
     }
 #pragma unroll

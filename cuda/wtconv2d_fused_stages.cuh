@@ -98,14 +98,27 @@ __device__ inline void for_each_element(int rows, int pitch, const Fn& fn) {
     }
 }
 
-// The level-0 array from an image whose width is a multiple of 16 bytes' worth of S, with 16-byte
-// loads: every aligned chunk of the row lies wholly inside or wholly outside the image.
-template <class S>
+// The unsigned type of kBytes bytes: one vector load or store.
+template <int kBytes>
+struct VectorBits;
+template <>
+struct VectorBits<16> {
+    using type = uint4;
+};
+template <>
+struct VectorBits<8> {
+    using type = uint2;
+};
+
+// The level-0 array from an image whose rows are a multiple of kBytes long, with kBytes-wide
+// loads: every aligned chunk of a row lies wholly inside or wholly outside the image.
+template <class S, int kBytes>
 __device__ void stage_image_by_vectors(const FusedPlan& p,
                                        const S* __restrict__ plane,
                                        const TileIndex& t,
                                        float* dst) {
-    constexpr int kVec = 16 / sizeof(S);
+    using Bits = typename VectorBits<kBytes>::type;
+    constexpr int kVec = kBytes / sizeof(S);
     constexpr int kBatch = 16 / kVec;  // 16 values in flight a thread
     const FusedLevel& lv = p.level[0];
     const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
@@ -124,12 +137,12 @@ __device__ void stage_image_by_vectors(const FusedPlan& p,
             x0[u] = first_x + (task - row[u] * chunks) * kVec;
             const int gy = origin_y + row[u];
             union {
-                uint4 vector;
+                Bits vector;
                 S scalars[kVec];
             } pack;
-            pack.vector = make_uint4(0, 0, 0, 0);
+            pack.vector = Bits{};
             if (task < count && gy >= 0 && gy < p.h && x0[u] >= 0 && x0[u] < p.w) {
-                pack.vector = *reinterpret_cast<const uint4*>(plane + gy * p.w + x0[u]);
+                pack.vector = *reinterpret_cast<const Bits*>(plane + gy * p.w + x0[u]);
             }
 #pragma unroll
             for (int q = 0; q < kVec; ++q) {
@@ -164,9 +177,15 @@ __device__ void stage_image(const FusedPlan& p,
     float* dst = level_array(p, smem, 0, 0);
     const int src_h = kUpsampled ? p.ho : p.h, src_w = kUpsampled ? p.wo : p.w;
     const S* plane = src + static_cast<long long>(t.plane) * src_h * src_w;
-    if ((!kUpsampled || p.stride == 1) && p.w % (16 / sizeof(S)) == 0) {
-        stage_image_by_vectors<S>(p, plane, t, dst);
-        return;
+    if (!kUpsampled || p.stride == 1) {
+        if (p.w % (16 / sizeof(S)) == 0) {
+            stage_image_by_vectors<S, 16>(p, plane, t, dst);
+            return;
+        }
+        if (p.w % (8 / sizeof(S)) == 0) {
+            stage_image_by_vectors<S, 8>(p, plane, t, dst);
+            return;
+        }
     }
     const int cols = lv.cols;
     const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
