@@ -54,7 +54,7 @@ void allow_smem(Kernel kernel, int floats) {
 
 // Threads per conv for the weight-gradient kernel: K kernel rows x row groups each, row groups
 // handed out greedily to the conv with the most positions per group (fixed by the plan alone).
-GradThreads grad_threads(const FusedPlan& p) {
+GradThreads grad_thread_roles(const FusedPlan& p) {
     GradThreads g{};
     const int convs = 1 + 4 * p.levels;
     std::vector<long long> work(convs);
@@ -65,7 +65,7 @@ GradThreads grad_threads(const FusedPlan& p) {
         work[j] = static_cast<long long>(p.tile_h >> m) * (p.tile_w >> m);
         g.groups[j] = 1;
     }
-    int spare = kFusedThreads / p.k - convs;
+    int spare = p.grad_threads / p.k - convs;
     while (spare > 0) {
         int best = -1;
         for (int j = 0; j < convs; ++j) {
@@ -129,16 +129,16 @@ void backward(cudaStream_t stream,
         WTCONV_CUDA_CHECK_LAUNCH();
     }
     const FusedPlan plan = plan_for(x, p, FusedPass::kWeightGrad);
-    const GradThreads threads = grad_threads(plan);
+    const GradThreads threads = grad_thread_roles(plan);
     const int groups = grad_groups(plan);
     const int values = (1 + 4 * p.levels) * K * K + 1;
     Tensor partials = Tensor::empty(Shape{static_cast<std::int64_t>(plan.c) * groups * values},
                                     DType::kFloat32, x.device());
     const auto wgrad = fused::wtconv2d_fused_wgrad_kernel<K, S>;
     allow_smem(wgrad, plan.grad_smem_floats);
-    wgrad<<<dim3(groups, plan.c), kFusedThreads, plan.grad_smem_floats * sizeof(float), stream>>>(
-        plan, threads, static_cast<const S*>(x.raw_data()), static_cast<const S*>(dy.raw_data()),
-        groups, partials.data<float>());
+    wgrad<<<dim3(groups, plan.c), plan.grad_threads, plan.grad_smem_floats * sizeof(float),
+            stream>>>(plan, threads, static_cast<const S*>(x.raw_data()),
+                      static_cast<const S*>(dy.raw_data()), groups, partials.data<float>());
     WTCONV_CUDA_CHECK_LAUNCH();
     const int outputs = plan.c * (1 + 4 * p.levels);
     fused::wtconv2d_fused_finalize_kernel<K, S><<<(outputs + 127) / 128, 128, 0, stream>>>(

@@ -89,8 +89,10 @@ FusedPlan make_fused_plan(std::int64_t n,
         p.grad_offset[m] = offset;
         offset += (m == 0 ? 1 : 4) * (p.tile_h >> m) * p.grad_pitch[m];
     }
-    // the end of the weight-gradient kernel reuses the arrays for kFusedThreads x K partials
-    p.grad_smem_floats = std::max(offset, kFusedThreads * k);
+    // arrays over 75 KB leave room for two blocks an SM (228 KB, 1 KB a block reserved)
+    p.grad_threads = offset > 75 * 1024 / 4 ? kFusedGradThreads : kFusedThreads;
+    // the end of the weight-gradient kernel reuses the arrays for grad_threads x K partials
+    p.grad_smem_floats = std::max(offset, p.grad_threads * k);
     return p;
 }
 

@@ -18,6 +18,9 @@ namespace wtconv::cuda {
 constexpr int kFusedMaxLevels = 8;
 constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded value feeds K FMAs
 constexpr int kFusedThreads = 256;  // a multiple of 4 * 32: the four bands get whole warps
+// The weight-gradient kernel's block: 256 threads, or 384 when its arrays leave room for only two
+// blocks an SM (more warps hide its phases' barriers); up to 85 registers a thread either way.
+constexpr int kFusedGradThreads = 384;
 // The forward's last phase: a thread finishes 2 rows x kFusedFinishCols pixels (kFusedStrip level-1
 // positions of all four bands); a block has one thread per such task, at least kFusedMinThreads
 // (the phases before keep more warps busy) and at most kFusedMaxThreads (more tasks take turns).
@@ -59,6 +62,7 @@ struct FusedPlan {
     int grad_offset[kFusedMaxLevels + 1];
     int grad_pitch[kFusedMaxLevels + 1];  // odd_pitch((T >> m) + kFusedStrip)
     int grad_smem_floats;
+    int grad_threads;  // the weight-gradient kernel's block
 };
 
 // The plan for a (N, C, H, W) image with the given tile, or the whole plane when tile <= 0.

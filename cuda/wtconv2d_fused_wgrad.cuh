@@ -70,7 +70,7 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
 }
 
 template <int K, class S>
-__global__ void __launch_bounds__(kFusedThreads)
+__global__ void __launch_bounds__(kFusedGradThreads, 2)
     wtconv2d_fused_wgrad_kernel(FusedPlan p,
                                 GradThreads g,
                                 const S* __restrict__ x,
