@@ -8,15 +8,23 @@
 
 namespace wtconv::cuda::fused {
 
-// Kernel j in registers, times `scale`; rotated by 180 degrees for the adjoint.
-template <int K, bool kAdjoint>
-__device__ inline void scaled_kernel_to_registers(const float* weights,
+// Kernel j of the last phase's five (load_finish_weights) in registers, by 16-byte loads.
+template <int K>
+__device__ inline void finish_kernel_to_registers(const float* finish_weights,
                                                   int j,
-                                                  float scale,
                                                   float (&wr)[K * K]) {
+    constexpr int padded = (K * K + 3) / 4 * 4;
+    const float4* src = reinterpret_cast<const float4*>(finish_weights + j * padded);
 #pragma unroll
-    for (int t = 0; t < K * K; ++t) {
-        wr[t] = scale * weights[j * K * K + (kAdjoint ? K * K - 1 - t : t)];
+    for (int v = 0; v < padded / 4; ++v) {
+        const float4 four = src[v];
+        const float parts[4] = {four.x, four.y, four.z, four.w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            if (4 * v + q < K * K) {
+                wr[4 * v + q] = parts[q];
+            }
+        }
     }
 }
 
@@ -75,6 +83,7 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
     constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
     constexpr int kCols = kFusedFinishCols;
     const float* weights = smem + p.weights_offset;
+    const float* finish_weights = smem + p.finish_weights_offset;
     const int convs = 1 + 4 * p.levels;
     const int th = p.tile_h / 2, tw = p.tile_w / 2;
     const int tasks = th * ((tw + kFusedStrip - 1) / kFusedStrip);
@@ -102,8 +111,7 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
         for (int b = 0; b < 4; ++b) {
             const int j = 1 + b;
             float wr[K * K];
-            scaled_kernel_to_registers<K, kAdjoint>(weights, j, 0.5f * weights[convs * K * K + j],
-                                                    wr);
+            finish_kernel_to_registers<K>(finish_weights, j, wr);
             float acc[kFusedStrip] = {};
             correlate_strip<K>(level_array(p, smem, 1, b) + (i + l1.ext - before) * l1.pitch +
                                    col1 + l1.ext - before,
@@ -122,7 +130,7 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
         {  // the base convolution, its scale folded into the weights
             const float base_scale = weights[convs * K * K];
             float wr[K * K];
-            scaled_kernel_to_registers<K, kAdjoint>(weights, 0, base_scale, wr);
+            finish_kernel_to_registers<K>(finish_weights, 0, wr);
             if (!kAdjoint) {
                 const float bias = base_scale * weights[convs * K * K + convs];
 #pragma unroll

@@ -47,6 +47,27 @@ __device__ void load_channel_weights(const FusedPlan& p,
         [&](int i, float v) { dst[i] = v; });
 }
 
+// The last phase's five kernels (base, then level 1's four bands) with their factors folded in:
+// base_scale w_0 and 0.5 scale_b w_b (the inverse Haar step's 1/2), rotated by 180 degrees for the
+// adjoint; each padded with zeros to a multiple of 4 floats, so that 16-byte loads read it.
+template <int K, class S, bool kAdjoint>
+__device__ void load_finish_weights(const FusedPlan& p,
+                                    const Weights<const S>& w,
+                                    int ch,
+                                    float* dst) {
+    constexpr int kk = K * K, padded = (kk + 3) / 4 * 4;
+    for (int i = threadIdx.x; i < 5 * padded; i += blockDim.x) {
+        const int j = i / padded, t = i % padded, source = kAdjoint ? kk - 1 - t : t;
+        float v = 0.f;
+        if (t < kk) {
+            v = j == 0 ? to_float(w.base_scale[ch]) * to_float(w.base_weight[ch * kk + source])
+                       : 0.5f * to_float(w.wavelet_scale[0][4 * ch + j - 1]) *
+                             to_float(w.wavelet_weight[0][(4 * ch + j - 1) * kk + source]);
+        }
+        dst[i] = v;
+    }
+}
+
 // Kernel j in registers; rotated by 180 degrees for the adjoint.
 template <int K, bool kAdjoint>
 __device__ inline void kernel_to_registers(const float* weights, int j, float (&wr)[K * K]) {
@@ -168,9 +189,12 @@ template <int K, class S, bool kAdjoint>
 // K <= 5: three blocks of 256 threads fit the register file (at most 85 registers a thread).
 __global__ void __launch_bounds__(kFusedMaxThreads, K <= 5 ? 3 : 2) wtconv2d_fused_kernel(
     FusedPlan p, Weights<const S> w, const S* __restrict__ in, S* __restrict__ out) {
-    extern __shared__ float smem[];
+    extern __shared__ __align__(16) float smem[];
     const TileIndex t = tile_of_block(p, blockIdx.x);
     load_channel_weights<S>(p, w, t.channel, smem + p.weights_offset);
+    if (p.levels > 0) {
+        load_finish_weights<K, S, kAdjoint>(p, w, t.channel, smem + p.finish_weights_offset);
+    }
     stage_image<S, kAdjoint>(p, in, t, smem);
     build_pyramid(p, t, smem);  // ends with a barrier
     if (p.levels == 0) {

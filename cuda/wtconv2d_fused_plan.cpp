@@ -71,6 +71,9 @@ FusedPlan make_fused_plan(std::int64_t n,
     offset += levels > 1 ? half_tile : 0;
     p.weights_offset = offset;
     offset += (1 + 4 * levels) * k * k + 4 * levels + 2;
+    offset = round_up(offset, 4);
+    p.finish_weights_offset = offset;
+    offset += levels > 0 ? 5 * round_up(k * k, 4) : 0;
     // With levels, the last phase stores y straight from registers; without, the finished tile
     // goes through shared memory to be stored row by row.
     p.out_offset = offset;

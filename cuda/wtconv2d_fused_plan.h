@@ -51,12 +51,13 @@ struct FusedPlan {
     int padded_h, padded_w;  // the plane rounded up to a multiple of 2^L
     bool whole_plane;
     FusedLevel level[kFusedMaxLevels + 1];
-    int filtered_offset;  // 4 x (T/4)^2: one level's (m >= 2) scaled, filtered bands
-    int recon_offset;     // (T/2)^2: the reconstruction handed to the next finer level
-    int weights_offset;   // (1 + 4L) K^2 weights, then 4L + 1 scales and the bias
-    int out_offset;       // L = 0 only: T rows of odd_pitch(T), the tile before it is stored
-    int smem_floats;      // the forward and dx kernels' shared memory
-    int threads;          // the forward and dx kernels' block: one thread per finishing task
+    int filtered_offset;        // 4 x (T/4)^2: one level's (m >= 2) scaled, filtered bands
+    int recon_offset;           // (T/2)^2: the reconstruction handed to the next finer level
+    int weights_offset;         // (1 + 4L) K^2 weights, then 4L + 1 scales and the bias
+    int finish_weights_offset;  // L >= 1: 5 kernels, each round_up(K^2, 4), 16-byte aligned
+    int out_offset;             // L = 0 only: T rows of odd_pitch(T), the tile before it is stored
+    int smem_floats;            // the forward and dx kernels' shared memory
+    int threads;                // the forward and dx kernels' block: one thread per finishing task
     // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after the
     // forward's arrays: level 0 dy itself, level m >= 1 four bands of (T >> m) rows.
     int grad_offset[kFusedMaxLevels + 1];

@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
                                 const S* __restrict__ dy,
                                 int groups,
                                 float* __restrict__ partials) {
-    extern __shared__ float smem[];
+    extern __shared__ __align__(16) float smem[];
     __shared__ float reduce_scratch[32];
     constexpr int before = (K - 1) / 2;
     const int channel = blockIdx.y, group = blockIdx.x;
