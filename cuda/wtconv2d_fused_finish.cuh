@@ -103,7 +103,9 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
         float y[2][kCols];
 #pragma unroll
         for (int q = 0; q < kFusedStrip; ++q) {
-            // the coarser reconstruction joins the LL band after its scale
+            // the coarser reconstruction joins the LL band after its scale; positions past the
+            // tile (whole-plane mode, tw % 4 != 0) read slack or the next array: they only feed
+            // pixels at or past padded_w, never stored
             const float r = p.levels > 1 ? 0.5f * smem[p.recon_offset + i * rp + col1 + q] : 0.f;
             y[0][2 * q] = y[0][2 * q + 1] = y[1][2 * q] = y[1][2 * q + 1] = r;
         }

@@ -17,7 +17,9 @@ namespace wtconv::cuda {
 
 constexpr int kFusedMaxLevels = 8;
 constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded value feeds K FMAs
-constexpr int kFusedThreads = 256;  // a multiple of 4 * 32: the four bands get whole warps
+// The weight gradients' default block, the L = 0 forward's, and the most the forward launches;
+// every block size is a multiple of 32 and so of 4: filter_level gives each band a quarter.
+constexpr int kFusedThreads = 256;
 // The weight-gradient kernel's block: 256 threads, or 384 when its arrays leave room for only two
 // blocks an SM (more warps hide its phases' barriers); up to 85 registers a thread either way.
 constexpr int kFusedGradThreads = 384;
