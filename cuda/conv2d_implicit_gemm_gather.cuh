@@ -7,6 +7,8 @@
 
 #include <cuda_runtime.h>
 
+#include "cuda/numeric.cuh"
+
 namespace wtconv::cuda::implicit_gemm {
 
 constexpr int kThreads = 256;
@@ -189,25 +191,6 @@ __device__ inline void gather_tile(const GemmShape& s,
 __device__ inline std::int64_t output_base(const GemmShape& s, const Pixel& px) {
     return px.image < s.n ? px.image * s.y_image + px.q : -1;
 }
-
-template <int kBytes>
-struct RawVector;
-template <>
-struct RawVector<2> {
-    using Type = unsigned short;
-};
-template <>
-struct RawVector<4> {
-    using Type = unsigned;
-};
-template <>
-struct RawVector<8> {
-    using Type = uint2;
-};
-template <>
-struct RawVector<16> {
-    using Type = uint4;
-};
 
 // kW consecutive values in one access, the address aligned to its size; the registers go
 // through memcpy so that they stay registers.

@@ -2,6 +2,7 @@
 // Storage types of the CUDA kernels and their conversions: tensors may hold float, double, half or
 // bfloat16; the fused kernels compute in float and round once on store.
 #include <type_traits>
+#include <vector_types.h>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -35,6 +36,26 @@ template <>
 __device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
     return __float2bfloat16_rn(v);
 }
+
+// The unsigned type of kBytes bytes (2, 4, 8 or 16): one vector load or store.
+template <int kBytes>
+struct RawVector;
+template <>
+struct RawVector<2> {
+    using Type = unsigned short;
+};
+template <>
+struct RawVector<4> {
+    using Type = unsigned;
+};
+template <>
+struct RawVector<8> {
+    using Type = uint2;
+};
+template <>
+struct RawVector<16> {
+    using Type = uint4;
+};
 
 // The dtype of storage type T: with_storage_type's inverse.
 template <class T>

@@ -31,7 +31,7 @@ __device__ inline void finish_kernel_to_registers(const float* finish_weights,
 // v as kBytes-wide stores at dst (aligned to kBytes).
 template <class S, int kBytes>
 __device__ inline void store_by_vectors(S* dst, const float (&v)[kFusedFinishCols]) {
-    using Bits = typename VectorBits<kBytes>::type;
+    using Bits = typename RawVector<kBytes>::Type;
     constexpr int kPerVector = kBytes / sizeof(S);
     static_assert(kFusedFinishCols % kPerVector == 0, "whole vectors");
 #pragma unroll

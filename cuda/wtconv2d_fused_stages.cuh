@@ -98,18 +98,6 @@ __device__ inline void for_each_element(int rows, int pitch, const Fn& fn) {
     }
 }
 
-// The unsigned type of kBytes bytes: one vector load or store.
-template <int kBytes>
-struct VectorBits;
-template <>
-struct VectorBits<16> {
-    using type = uint4;
-};
-template <>
-struct VectorBits<8> {
-    using type = uint2;
-};
-
 // The level-0 array from an image whose rows are a multiple of kBytes long, with kBytes-wide
 // loads: every aligned chunk of a row lies wholly inside or wholly outside the image.
 template <class S, int kBytes>
@@ -117,7 +105,7 @@ __device__ void stage_image_by_vectors(const FusedPlan& p,
                                        const S* __restrict__ plane,
                                        const TileIndex& t,
                                        float* dst) {
-    using Bits = typename VectorBits<kBytes>::type;
+    using Bits = typename RawVector<kBytes>::Type;
     constexpr int kVec = kBytes / sizeof(S);
     constexpr int kBatch = 16 / kVec;  // 16 values in flight a thread
     const FusedLevel& lv = p.level[0];
