@@ -1,0 +1,192 @@
+// test_wtconv_cuda (host only, no GPU needed): the fused WTConv2d kernels' plan
+// (cuda/wtconv2d_fused_plan.h) keeps every shared-memory window its kernels read inside its
+// array, its arrays apart, and its block sizes within what the kernels are compiled for, over
+// kernel sizes, levels, strides and image sizes past every tile edge.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cuda/wtconv2d_fused_plan.h"
+
+namespace wtconv::cuda {
+namespace {
+
+struct Span {
+    long long first, end;  // [first, end) in floats
+    std::string name;
+};
+
+std::string describe(const FusedPlan& p) {
+    return "K" + std::to_string(p.k) + " L" + std::to_string(p.levels) + " " + std::to_string(p.h) +
+           "x" + std::to_string(p.w) + " s" + std::to_string(p.stride) + " tile " +
+           std::to_string(p.tile_h) + "x" + std::to_string(p.tile_w);
+}
+
+// The forward's arrays as spans, in layout order.
+std::vector<Span> forward_spans(const FusedPlan& p) {
+    std::vector<Span> spans;
+    for (int m = 0; m <= p.levels; ++m) {
+        const FusedLevel& lv = p.level[m];
+        spans.push_back({lv.offset, lv.offset + (m == 0 ? 1LL : 4LL) * lv.rows * lv.pitch,
+                         "level " + std::to_string(m)});
+    }
+    if (p.levels > 1) {
+        spans.push_back({p.filtered_offset,
+                         p.filtered_offset + 4LL * (p.tile_h / 4) * odd_pitch(p.tile_w / 4),
+                         "filtered"});
+        spans.push_back(
+            {p.recon_offset,
+             p.recon_offset + static_cast<long long>(p.tile_h / 2) * odd_pitch(p.tile_w / 2),
+             "recon"});
+    }
+    const long long weights = (1LL + 4 * p.levels) * p.k * p.k + 4 * p.levels + 2;
+    spans.push_back({p.weights_offset, p.weights_offset + weights, "weights"});
+    if (p.levels > 0) {
+        const int padded = (p.k * p.k + 3) / 4 * 4;
+        spans.push_back(
+            {p.finish_weights_offset, p.finish_weights_offset + 5LL * padded, "finish weights"});
+    } else {
+        spans.push_back({p.out_offset,
+                         p.out_offset + static_cast<long long>(p.tile_h) * odd_pitch(p.tile_w),
+                         "staged tile"});
+    }
+    return spans;
+}
+
+// Every (row, column) a K x K correlation window of `width` outputs starting at (row0, col0)
+// reads, for outputs rows [row0, row0 + rows): inside the level's rows x pitch.
+void expect_window_inside(
+    const FusedLevel& lv, int row0, int col0, int rows, int width, int k, const std::string& what) {
+    EXPECT_GE(row0, 0) << what;
+    EXPECT_GE(col0, 0) << what;
+    EXPECT_LE(row0 + rows - 1 + k - 1, lv.rows - 1) << what << ": rows";
+    EXPECT_LE(col0 + width - 1 + k - 1, lv.pitch - 1) << what << ": columns";
+}
+
+// The weight-gradient kernel's own arrays (dy and its pyramid on the tile, no halo) after the
+// forward's, and the windows it correlates over every level.
+void check_grad_plan(const FusedPlan& p, const std::string& name) {
+    EXPECT_LE(p.grad_smem_floats * 4, 200 * 1024) << name;
+    long long end = p.smem_floats;
+    for (int m = 0; m <= p.levels; ++m) {
+        const int th = p.tile_h >> m, tw = p.tile_w >> m;
+        const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
+        EXPECT_GE(p.grad_offset[m], end) << name << " dy level " << m;
+        EXPECT_GE(p.grad_pitch[m], strips * kFusedStrip) << name << " dy level " << m;
+        end = p.grad_offset[m] + (m == 0 ? 1LL : 4LL) * th * p.grad_pitch[m];
+        const FusedLevel& lv = p.level[m];
+        const int before = (p.k - 1) / 2;
+        expect_window_inside(lv, lv.ext - before, lv.ext - before, th, strips * kFusedStrip, p.k,
+                             name + " correlation level " + std::to_string(m));
+    }
+    EXPECT_LE(end, p.grad_smem_floats) << name;
+    EXPECT_TRUE(p.grad_threads == kFusedThreads || p.grad_threads == kFusedGradThreads) << name;
+    EXPECT_GE(p.grad_smem_floats, p.grad_threads * p.k) << name << ": reduction scratch";
+    EXPECT_GE(p.grad_threads / p.k, 1 + 4 * p.levels) << name << ": a thread row per conv";
+}
+
+void check_plan(const FusedPlan& p, FusedPass pass) {
+    const std::string name = describe(p);
+    const int unit = 1 << p.levels, r = p.k / 2;
+    ASSERT_GT(p.smem_floats, 0) << name;
+    EXPECT_EQ(p.tile_h % unit, 0) << name;
+    EXPECT_EQ(p.tile_w % unit, 0) << name;
+    EXPECT_GE(static_cast<long long>(p.tiles_h) * p.tile_h, p.padded_h) << name;
+    EXPECT_GE(static_cast<long long>(p.tiles_w) * p.tile_w, p.padded_w) << name;
+
+    // arrays in order, apart, within the forward's shared memory
+    const std::vector<Span> spans = forward_spans(p);
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+        EXPECT_LE(spans[i].first, spans[i].end) << name << " " << spans[i].name;
+        EXPECT_LE(spans[i].end, p.smem_floats) << name << " " << spans[i].name;
+        if (i > 0) {
+            EXPECT_LE(spans[i - 1].end, spans[i].first)
+                << name << ": " << spans[i - 1].name << " overlaps " << spans[i].name;
+        }
+    }
+    if (pass == FusedPass::kForward) {
+        EXPECT_LE(p.smem_floats * 4, 110 * 1024) << name;
+    } else {
+        check_grad_plan(p, name);
+    }
+    EXPECT_EQ(p.finish_weights_offset % 4, 0) << name << ": 16-byte loads";
+
+    // block sizes: multiples of 32 (so of 4: filter_level's quarters), within the launch bounds
+    EXPECT_EQ(p.threads % 32, 0) << name;
+    EXPECT_GE(p.threads, p.levels > 0 ? kFusedMinThreads : kFusedThreads) << name;
+    EXPECT_LE(p.threads, kFusedMaxThreads) << name;
+
+    // the windows every phase of the forward reads, for both `before` of an odd K (forward and
+    // adjoint)
+    for (const int before : {(p.k - 1) / 2, p.k / 2}) {
+        for (int m = 2; m <= p.levels; ++m) {  // filter_level: strips of kFusedStrip
+            const FusedLevel& lv = p.level[m];
+            const int th = p.tile_h >> m, tw = p.tile_w >> m;
+            const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
+            expect_window_inside(lv, lv.ext - before, lv.ext - before, th, strips * kFusedStrip,
+                                 p.k, name + " filter level " + std::to_string(m));
+        }
+        if (p.levels > 0) {  // the finishing phase: 4 level-1 positions, 2 x 8 pixels a task
+            const int th = p.tile_h / 2, tw = p.tile_w / 2;
+            const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
+            expect_window_inside(p.level[1], p.level[1].ext - before, p.level[1].ext - before, th,
+                                 strips * kFusedStrip, p.k, name + " finish bands");
+            expect_window_inside(p.level[0], p.level[0].ext - before, p.level[0].ext - before,
+                                 2 * th, strips * kFusedFinishCols, p.k, name + " finish base");
+        } else {
+            const int strips = (p.tile_w + kFusedStrip - 1) / kFusedStrip;
+            expect_window_inside(p.level[0], p.level[0].ext - before, p.level[0].ext - before,
+                                 p.tile_h, strips * kFusedStrip, p.k, name + " base");
+        }
+    }
+    // halos: whole planes need R at every level, tiles R 2^(L - m)
+    for (int m = 0; m <= p.levels; ++m) {
+        EXPECT_EQ(p.level[m].ext, p.whole_plane ? r : r << (p.levels - m)) << name;
+    }
+}
+
+TEST(WTConvFusedPlan, WindowsArraysAndBlocksFitForEveryShapeClass) {
+    const int sizes[] = {1, 2, 3, 7, 8, 13, 28, 31, 56, 63, 64, 65, 97, 128, 129, 200, 256};
+    int plans = 0, tiled = 0;
+    for (const int k : {3, 5, 7}) {
+        for (int levels = 0; levels <= kFusedMaxLevels; ++levels) {
+            if (!fused_plan_exists(k, levels)) {
+                continue;
+            }
+            for (const int h : sizes) {
+                for (const int w : sizes) {
+                    for (const int stride : {1, 2, 3}) {
+                        for (const FusedPass pass : {FusedPass::kForward, FusedPass::kWeightGrad}) {
+                            const FusedPlan p =
+                                choose_fused_plan(2, 3, h, w, k, levels, stride, pass);
+                            check_plan(p, pass);
+                            ++plans;
+                            tiled += p.whole_plane ? 0 : 1;
+                            if (HasFailure()) {
+                                return;  // one broken plan says enough
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // the grid reaches both modes
+    EXPECT_GT(tiled, 0);
+    EXPECT_GT(plans - tiled, 0);
+}
+
+// The fused set the docs promise: K3 up to L5, K5 up to L4, K7 up to L3.
+TEST(WTConvFusedPlan, DeepestLevelsThatFit) {
+    const int deepest[] = {5, 4, 3};
+    const int ks[] = {3, 5, 7};
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(fused_plan_exists(ks[i], deepest[i])) << "K" << ks[i];
+        EXPECT_FALSE(fused_plan_exists(ks[i], deepest[i] + 1)) << "K" << ks[i];
+    }
+}
+
+}  // namespace
+}  // namespace wtconv::cuda
