@@ -132,8 +132,10 @@ Int8Problem make_problem(const Int8Case& tc) {
 
 std::vector<Conv2dInt8Algo> algos_here() {
     std::vector<Conv2dInt8Algo> algos{Conv2dInt8Algo::kPortable};
-    if (conv2d_int8_supports(Conv2dInt8Algo::kVnni)) {
-        algos.push_back(Conv2dInt8Algo::kVnni);
+    for (const Conv2dInt8Algo algo : {Conv2dInt8Algo::kVnni, Conv2dInt8Algo::kAvx2}) {
+        if (conv2d_int8_supports(algo)) {
+            algos.push_back(algo);
+        }
     }
     return algos;
 }
@@ -265,6 +267,12 @@ TEST(Conv2dInt8BadInput, NamesTheArgument) {
         bad.algo = Conv2dInt8Algo::kVnni;
         expect_error([&] { conv2d_int8_forward(ctx, pr.x_q, pr.w, bad); }, ErrorCode::kNotSupported,
                      "needs AVX-512 VNNI");
+    }
+    if (!conv2d_int8_supports(Conv2dInt8Algo::kAvx2)) {
+        bad = pr.p;
+        bad.algo = Conv2dInt8Algo::kAvx2;
+        expect_error([&] { conv2d_int8_forward(ctx, pr.x_q, pr.w, bad); }, ErrorCode::kNotSupported,
+                     "needs AVX2");
     }
 }
 

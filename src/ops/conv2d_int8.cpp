@@ -78,17 +78,25 @@ Conv2dInt8Algo choose_algo(Conv2dInt8Algo requested, Device device) {
                         "conv2d_int8: algo vnni needs AVX-512 VNNI in the CPU and the build, got "
                         "neither or one");
         }
+        if (requested == Conv2dInt8Algo::kAvx2 && device.is_cpu()) {
+            throw Error(ErrorCode::kNotSupported,
+                        "conv2d_int8: algo avx2 needs AVX2 in the CPU and the build, got "
+                        "neither or one");
+        }
         throw Error(ErrorCode::kNotSupported,
                     detail::concat("conv2d_int8: algo ", conv2d_int8_algo_name(requested),
                                    " does not run on ", device.str(), " tensors (cpu: ",
-                                   "portable, vnni; cuda: dp4a), got x_q on ", device.str()));
+                                   "portable, avx2, vnni; cuda: dp4a), got x_q on ", device.str()));
     }
     if (requested != Conv2dInt8Algo::kAuto) {
         return requested;
     }
     switch (device.type) {
         case DeviceType::kCpu:
-            return cpu::conv2d_int8_vnni_available() ? Conv2dInt8Algo::kVnni
+            if (cpu::conv2d_int8_vnni_available()) {
+                return Conv2dInt8Algo::kVnni;
+            }
+            return cpu::conv2d_int8_avx2_available() ? Conv2dInt8Algo::kAvx2
                                                      : Conv2dInt8Algo::kPortable;
         case DeviceType::kCuda:
             return Conv2dInt8Algo::kDp4a;
@@ -118,6 +126,8 @@ const char* conv2d_int8_algo_name(Conv2dInt8Algo algo) {
             return "portable";
         case Conv2dInt8Algo::kDp4a:
             return "dp4a";
+        case Conv2dInt8Algo::kAvx2:
+            return "avx2";
     }
     return "?";
 }
@@ -131,6 +141,8 @@ bool conv2d_int8_supports(Conv2dInt8Algo algo, Device device) {
                     return true;
                 case Conv2dInt8Algo::kVnni:
                     return cpu::conv2d_int8_vnni_available();
+                case Conv2dInt8Algo::kAvx2:
+                    return cpu::conv2d_int8_avx2_available();
                 case Conv2dInt8Algo::kDp4a:
                     return false;
             }
