@@ -73,15 +73,15 @@ void check_cuda_sizes(const detail::Conv2dGeometry& g, const Tensor& weight) {
 
 Conv2dInt8Algo choose_algo(Conv2dInt8Algo requested, Device device) {
     if (!conv2d_int8_supports(requested, device)) {
-        if (requested == Conv2dInt8Algo::kVnni && device.is_cpu()) {
-            throw Error(ErrorCode::kNotSupported,
-                        "conv2d_int8: algo vnni needs AVX-512 VNNI in the CPU and the build, got "
-                        "neither or one");
-        }
-        if (requested == Conv2dInt8Algo::kAvx2 && device.is_cpu()) {
-            throw Error(ErrorCode::kNotSupported,
-                        "conv2d_int8: algo avx2 needs AVX2 in the CPU and the build, got "
-                        "neither or one");
+        // the CPU algorithms that need an instruction set
+        const char* isa = requested == Conv2dInt8Algo::kVnni   ? "AVX-512 VNNI"
+                          : requested == Conv2dInt8Algo::kAvx2 ? "AVX2"
+                                                               : nullptr;
+        if (isa != nullptr && device.is_cpu()) {
+            throw Error(
+                ErrorCode::kNotSupported,
+                detail::concat("conv2d_int8: algo ", conv2d_int8_algo_name(requested), " needs ",
+                               isa, " in the CPU and the build, got neither or one"));
         }
         throw Error(ErrorCode::kNotSupported,
                     detail::concat("conv2d_int8: algo ", conv2d_int8_algo_name(requested),
