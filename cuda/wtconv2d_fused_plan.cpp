@@ -25,6 +25,21 @@ int round_up(std::int64_t v, std::int64_t m) {
     return static_cast<int>((v + m - 1) / m * m);
 }
 
+// Blocks of `floats` shared floats an H100 SM holds (228 KB, 1 KB a block reserved).
+int blocks_per_sm(int floats) {
+    return 228 * 1024 / (floats * 4 + 1024);
+}
+
+// The forward's smallest block: 64 threads keep a small plane's idle lanes out of the last phase
+// (28x28 L2: 56 tasks; 64-thread blocks ran 20 % faster than 128-thread ones, H100 2026-11-23),
+// but where shared memory holds only a few blocks an SM, 2-warp blocks leave it nearly empty
+// (256x256 K5 L3 on 32-pixel tiles: 64 threads took 1.46 ms against 0.48 ms now).
+int min_forward_threads(int smem_floats) {
+    return blocks_per_sm(smem_floats) * kFusedMinThreads / 32 >= kFusedWarpsPerSm
+               ? kFusedMinThreads
+               : kFusedFewBlocksMinThreads;
+}
+
 }  // namespace
 
 FusedPlan make_fused_plan(std::int64_t n,
@@ -85,15 +100,15 @@ FusedPlan make_fused_plan(std::int64_t n,
     if (levels > 0) {  // one thread per task of the last phase, when a block can hold them all
         const int tasks = (p.tile_h / 2) * ((p.tile_w / 2 + kFusedStrip - 1) / kFusedStrip);
         const int rounded = (tasks + 31) / 32 * 32;
-        p.threads = std::clamp(rounded, kFusedMinThreads, kFusedMaxThreads);
+        p.threads = std::clamp(rounded, min_forward_threads(p.smem_floats), kFusedMaxThreads);
     }
     for (int m = 0; m <= levels; ++m) {
         p.grad_pitch[m] = odd_pitch((p.tile_w >> m) + kFusedStrip);
         p.grad_offset[m] = offset;
         offset += (m == 0 ? 1 : 4) * (p.tile_h >> m) * p.grad_pitch[m];
     }
-    // arrays over 75 KB leave room for two blocks an SM (228 KB, 1 KB a block reserved)
-    p.grad_threads = offset > 75 * 1024 / 4 ? kFusedGradThreads : kFusedThreads;
+    // 384 threads where the arrays leave room for only two blocks an SM
+    p.grad_threads = blocks_per_sm(offset) <= 2 ? kFusedGradThreads : kFusedThreads;
     // the end of the weight-gradient kernel reuses the arrays for grad_threads x K partials
     p.grad_smem_floats = std::max(offset, p.grad_threads * k);
     return p;

@@ -24,10 +24,14 @@ constexpr int kFusedThreads = 256;
 // blocks an SM (more warps hide its phases' barriers); up to 85 registers a thread either way.
 constexpr int kFusedGradThreads = 384;
 // The forward's last phase: a thread finishes 2 rows x kFusedFinishCols pixels (kFusedStrip level-1
-// positions of all four bands); a block has one thread per such task, at least kFusedMinThreads
-// (the phases before keep more warps busy) and at most kFusedMaxThreads (more tasks take turns).
+// positions of all four bands); a block has one thread per such task, at most kFusedMaxThreads
+// (more tasks take turns) and at least kFusedMinThreads, or kFusedFewBlocksMinThreads when the
+// shared memory lets an SM hold too few blocks for kFusedWarpsPerSm warps of the smaller size
+// (the phases before the last keep every warp busy).
 constexpr int kFusedFinishCols = 2 * kFusedStrip;
-constexpr int kFusedMinThreads = 128;
+constexpr int kFusedMinThreads = 64;
+constexpr int kFusedFewBlocksMinThreads = 128;
+constexpr int kFusedWarpsPerSm = 16;
 constexpr int kFusedMaxThreads = 256;
 
 // Row pitches of the shared arrays are odd: the 32 lanes of a warp read 32 different rows at one
