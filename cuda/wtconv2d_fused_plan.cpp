@@ -102,8 +102,9 @@ FusedPlan make_fused_plan(std::int64_t n,
         const int rounded = (tasks + 31) / 32 * 32;
         p.threads = std::clamp(rounded, min_forward_threads(p.smem_floats), kFusedMaxThreads);
     }
+    offset = round_up(offset, 4);
     for (int m = 0; m <= levels; ++m) {
-        p.grad_pitch[m] = odd_pitch((p.tile_w >> m) + kFusedStrip);
+        p.grad_pitch[m] = vector_pitch(p.tile_w >> m);
         p.grad_offset[m] = offset;
         offset += (m == 0 ? 1 : 4) * (p.tile_h >> m) * p.grad_pitch[m];
     }

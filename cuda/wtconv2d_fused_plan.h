@@ -40,6 +40,13 @@ constexpr int odd_pitch(int n) {
     return n | 1;
 }
 
+// The weight gradients read dy's pyramid a strip of kFusedStrip floats at a time by 16-byte
+// loads, lanes on different rows: a pitch of 4 x an odd number covers the strips and puts the 8
+// lanes of each 16-byte load phase in 8 different groups of 4 banks.
+constexpr int vector_pitch(int n) {
+    return 4 * odd_pitch((n + 3) / 4);
+}
+
 struct FusedLevel {
     int ext;         // e_m
     int rows, cols;  // (T >> m) + 2 e_m
@@ -67,7 +74,7 @@ struct FusedPlan {
     // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after the
     // forward's arrays: level 0 dy itself, level m >= 1 four bands of (T >> m) rows.
     int grad_offset[kFusedMaxLevels + 1];
-    int grad_pitch[kFusedMaxLevels + 1];  // odd_pitch((T >> m) + kFusedStrip)
+    int grad_pitch[kFusedMaxLevels + 1];  // vector_pitch(T >> m); offsets 16-byte aligned
     int grad_smem_floats;
     int grad_threads;  // the weight-gradient kernel's block
 };

@@ -98,23 +98,28 @@ __device__ inline void for_each_element(int rows, int pitch, const Fn& fn) {
     }
 }
 
-// The level-0 array from an image whose rows are a multiple of kBytes long, with kBytes-wide
-// loads: every aligned chunk of a row lies wholly inside or wholly outside the image.
-template <class S, int kBytes>
-__device__ void stage_image_by_vectors(const FusedPlan& p,
-                                       const S* __restrict__ plane,
-                                       const TileIndex& t,
-                                       float* dst) {
+// A rows x pitch window of an h x w image plane whose rows are a multiple of kBytes long, with
+// kBytes-wide loads (every aligned chunk of a row lies wholly inside or wholly outside the image):
+// store(i, v) for every element i = r * pitch + c, v the image at (origin_y + r, origin_x + c),
+// zero outside the image and in the slack columns c >= cols.
+template <class S, int kBytes, class Store>
+__device__ void stage_window_by_vectors(const S* __restrict__ plane,
+                                        int h,
+                                        int w,
+                                        int origin_y,
+                                        int origin_x,
+                                        int rows,
+                                        int cols,
+                                        int pitch,
+                                        const Store& store) {
     using Bits = typename RawVector<kBytes>::Type;
     constexpr int kVec = kBytes / sizeof(S);
     constexpr int kBatch = 16 / kVec;  // 16 values in flight a thread
-    const FusedLevel& lv = p.level[0];
-    const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
     // chunk k covers columns first_x + k kVec ...; first_x <= origin_x, rounded down
     const int first_x =
         origin_x >= 0 ? origin_x / kVec * kVec : -((kVec - 1 - origin_x) / kVec) * kVec;
-    const int chunks = (origin_x - first_x + lv.pitch + kVec - 1) / kVec;
-    const int count = lv.rows * chunks;
+    const int chunks = (origin_x - first_x + pitch + kVec - 1) / kVec;
+    const int count = rows * chunks;
     for (int first = threadIdx.x; first < count; first += kBatch * blockDim.x) {
         float v[kBatch][kVec];
         int row[kBatch], x0[kBatch];
@@ -129,8 +134,8 @@ __device__ void stage_image_by_vectors(const FusedPlan& p,
                 S scalars[kVec];
             } pack;
             pack.vector = Bits{};
-            if (task < count && gy >= 0 && gy < p.h && x0[u] >= 0 && x0[u] < p.w) {
-                pack.vector = *reinterpret_cast<const Bits*>(plane + gy * p.w + x0[u]);
+            if (task < count && gy >= 0 && gy < h && x0[u] >= 0 && x0[u] < w) {
+                pack.vector = *reinterpret_cast<const Bits*>(plane + gy * w + x0[u]);
             }
 #pragma unroll
             for (int q = 0; q < kVec; ++q) {
@@ -145,12 +150,35 @@ __device__ void stage_image_by_vectors(const FusedPlan& p,
 #pragma unroll
             for (int q = 0; q < kVec; ++q) {
                 const int cidx = x0[u] + q - origin_x;
-                if (cidx >= 0 && cidx < lv.pitch) {
-                    dst[row[u] * lv.pitch + cidx] = cidx < lv.cols ? v[u][q] : 0.f;
+                if (cidx >= 0 && cidx < pitch) {
+                    store(row[u] * pitch + cidx, cidx < cols ? v[u][q] : 0.f);
                 }
             }
         }
     }
+}
+
+// stage_window_by_vectors with the widest loads the plane's row length allows; false (nothing
+// done) when its rows are not a multiple of 8 bytes.
+template <class S, class Store>
+__device__ bool stage_window_if_vectorisable(const S* __restrict__ plane,
+                                             int h,
+                                             int w,
+                                             int origin_y,
+                                             int origin_x,
+                                             int rows,
+                                             int cols,
+                                             int pitch,
+                                             const Store& store) {
+    if (w % (16 / sizeof(S)) == 0) {
+        stage_window_by_vectors<S, 16>(plane, h, w, origin_y, origin_x, rows, cols, pitch, store);
+        return true;
+    }
+    if (w % (8 / sizeof(S)) == 0) {
+        stage_window_by_vectors<S, 8>(plane, h, w, origin_y, origin_x, rows, cols, pitch, store);
+        return true;
+    }
+    return false;
 }
 
 // The level-0 array: the image on the tile widened by e_0, zero outside the image and in the
@@ -165,18 +193,13 @@ __device__ void stage_image(const FusedPlan& p,
     float* dst = level_array(p, smem, 0, 0);
     const int src_h = kUpsampled ? p.ho : p.h, src_w = kUpsampled ? p.wo : p.w;
     const S* plane = src + static_cast<long long>(t.plane) * src_h * src_w;
-    if (!kUpsampled || p.stride == 1) {
-        if (p.w % (16 / sizeof(S)) == 0) {
-            stage_image_by_vectors<S, 16>(p, plane, t, dst);
-            return;
-        }
-        if (p.w % (8 / sizeof(S)) == 0) {
-            stage_image_by_vectors<S, 8>(p, plane, t, dst);
-            return;
-        }
-    }
     const int cols = lv.cols;
     const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
+    if ((!kUpsampled || p.stride == 1) &&
+        stage_window_if_vectorisable(plane, p.h, p.w, origin_y, origin_x, lv.rows, cols, lv.pitch,
+                                     [&](int i, float v) { dst[i] = v; })) {
+        return;
+    }
     stage_array(
         lv.rows, lv.pitch,
         [&](int r, int cidx) {

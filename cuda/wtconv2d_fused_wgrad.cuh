@@ -32,21 +32,26 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
     float sum = 0.f;
     const S* plane = dy + static_cast<long long>(t.plane) * p.ho * p.wo;
     float* d0 = smem + p.grad_offset[0];
-    stage_array(
-        p.tile_h, p.grad_pitch[0],
-        [&](int r, int cidx) {
-            const int gy = t.row + r, gx = t.col + cidx;
-            float v = 0.f;
-            if (cidx < p.tile_w && gy < p.h && gx < p.w && gy % p.stride == 0 &&
-                gx % p.stride == 0) {
-                v = to_float(plane[gy / p.stride * p.wo + gx / p.stride]);
-            }
-            return v;
-        },
-        [&](int i, float v) {
-            d0[i] = v;
-            sum += v;
-        });
+    const auto store = [&](int i, float v) {
+        d0[i] = v;
+        sum += v;
+    };
+    // the forward's stride 1: dy is an image of x's size, staged by vectors where its rows allow
+    if (p.stride > 1 || !stage_window_if_vectorisable<S>(plane, p.h, p.w, t.row, t.col, p.tile_h,
+                                                         p.tile_w, p.grad_pitch[0], store)) {
+        stage_array(
+            p.tile_h, p.grad_pitch[0],
+            [&](int r, int cidx) {
+                const int gy = t.row + r, gx = t.col + cidx;
+                float v = 0.f;
+                if (cidx < p.tile_w && gy < p.h && gx < p.w && gy % p.stride == 0 &&
+                    gx % p.stride == 0) {
+                    v = to_float(plane[gy / p.stride * p.wo + gx / p.stride]);
+                }
+                return v;
+            },
+            store);
+    }
     for (int m = 1; m <= p.levels; ++m) {
         __syncthreads();
         const int th = p.tile_h >> m, pitch = p.grad_pitch[m], up = p.grad_pitch[m - 1];
@@ -69,6 +74,66 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
     return sum;
 }
 
+// This thread's role: conv j, kernel row a and row group; j == convs for the idle threads.
+struct GradRole {
+    int j, a, row_group, groups;
+};
+
+__device__ inline GradRole grad_role(const FusedPlan& p, const GradThreads& g) {
+    const int convs = 1 + 4 * p.levels;
+    GradRole r{0, 0, 0, 1};
+    while (r.j < convs && threadIdx.x >= g.first_thread[r.j + 1]) {
+        ++r.j;
+    }
+    if (r.j < convs) {
+        const int local = threadIdx.x - g.first_thread[r.j];
+        r.groups = g.groups[r.j];
+        r.a = local / r.groups;
+        r.row_group = local % r.groups;
+    }
+    return r;
+}
+
+// acc[c] += this thread's share of its conv's kernel row a on the staged item: the rows
+// row_group, row_group + groups, ... of dT_j against Z_j shifted by (a, c).
+template <int K>
+__device__ void correlate_item(const FusedPlan& p,
+                               const GradThreads& g,
+                               const float* smem,
+                               float (&acc)[K]) {
+    constexpr int before = (K - 1) / 2;
+    // recomputed for every item rather than kept across the staging, which needs the registers
+    const GradRole role = grad_role(p, g);
+    if (role.j == 1 + 4 * p.levels) {
+        return;
+    }
+    const int m = role.j == 0 ? 0 : 1 + (role.j - 1) / 4, b = role.j == 0 ? 0 : (role.j - 1) % 4;
+    const int th = p.tile_h >> m, tw = p.tile_w >> m;
+    const FusedLevel& lv = p.level[m];
+    const float* z =
+        level_array(p, smem, m, b) + (lv.ext - before + role.a) * lv.pitch + lv.ext - before;
+    const float* d = smem + p.grad_offset[m] + b * th * p.grad_pitch[m];
+    for (int row = role.row_group; row < th; row += role.groups) {
+        for (int col0 = 0; col0 < tw; col0 += kFusedStrip) {
+            static_assert(kFusedStrip == 4, "one 16-byte load of dy a strip");
+            const float4 d4 = *reinterpret_cast<const float4*>(d + row * p.grad_pitch[m] + col0);
+            const float dv[kFusedStrip] = {d4.x, d4.y, d4.z, d4.w};
+            float win[kFusedStrip + K - 1];
+#pragma unroll
+            for (int q = 0; q < kFusedStrip + K - 1; ++q) {
+                win[q] = z[row * lv.pitch + col0 + q];
+            }
+#pragma unroll
+            for (int c = 0; c < K; ++c) {
+#pragma unroll
+                for (int q = 0; q < kFusedStrip; ++q) {
+                    acc[c] = fmaf(dv[q], win[q + c], acc[c]);
+                }
+            }
+        }
+    }
+}
+
 template <int K, class S>
 __global__ void __launch_bounds__(kFusedGradThreads, 2)
     wtconv2d_fused_wgrad_kernel(FusedPlan p,
@@ -79,21 +144,8 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
                                 float* __restrict__ partials) {
     extern __shared__ __align__(16) float smem[];
     __shared__ float reduce_scratch[32];
-    constexpr int before = (K - 1) / 2;
     const int channel = blockIdx.y, group = blockIdx.x;
     const int convs = 1 + 4 * p.levels;
-    // this thread's conv j, kernel row a and row group
-    int j = 0;
-    while (j < convs && threadIdx.x >= g.first_thread[j + 1]) {
-        ++j;
-    }
-    const bool active = j < convs;
-    const int local = active ? threadIdx.x - g.first_thread[j] : 0;
-    const int groups_j = active ? g.groups[j] : 1;
-    const int a = local / groups_j, row_group = local % groups_j;
-    const int m = j == 0 ? 0 : 1 + (j - 1) / 4, b = j == 0 ? 0 : (j - 1) % 4;
-    const int th = p.tile_h >> m, tw = p.tile_w >> m;
-
     float acc[K] = {};
     float dy_sum = 0.f;
     const int tiles = p.tiles_h * p.tiles_w;
@@ -107,40 +159,14 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
         stage_image<S, false>(p, x, t, smem);
         build_pyramid(p, t, smem);
         dy_sum += stage_dy_pyramid(p, dy, t, smem);
-        if (!active) {
-            continue;
-        }
-        const FusedLevel& lv = p.level[m];
-        const float* z =
-            level_array(p, smem, m, b) + (lv.ext - before + a) * lv.pitch + lv.ext - before;
-        const float* d = smem + p.grad_offset[m] + b * th * p.grad_pitch[m];
-        for (int row = row_group; row < th; row += groups_j) {
-            for (int col0 = 0; col0 < tw; col0 += kFusedStrip) {
-                float dv[kFusedStrip], win[kFusedStrip + K - 1];
-#pragma unroll
-                for (int q = 0; q < kFusedStrip; ++q) {
-                    dv[q] = d[row * p.grad_pitch[m] + col0 + q];
-                }
-#pragma unroll
-                for (int q = 0; q < kFusedStrip + K - 1; ++q) {
-                    win[q] = z[row * lv.pitch + col0 + q];
-                }
-#pragma unroll
-                for (int c = 0; c < K; ++c) {
-#pragma unroll
-                    for (int q = 0; q < kFusedStrip; ++q) {
-                        acc[c] = fmaf(dv[q], win[q + c], acc[c]);
-                    }
-                }
-            }
-        }
+        correlate_item<K>(p, g, smem, acc);
     }
     // Combine the row groups of each (conv, kernel row) in a fixed order.
     __syncthreads();
     float* scratch = smem;  // blockDim.x x K
 #pragma unroll
     for (int c = 0; c < K; ++c) {
-        scratch[threadIdx.x * K + c] = active ? acc[c] : 0.f;
+        scratch[threadIdx.x * K + c] = acc[c];  // zero on idle threads
     }
     dy_sum = block_sum(dy_sum, reduce_scratch);  // contains a barrier
     const int values = convs * K * K;

@@ -75,6 +75,9 @@ void check_grad_plan(const FusedPlan& p, const std::string& name) {
         const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
         EXPECT_GE(p.grad_offset[m], end) << name << " dy level " << m;
         EXPECT_GE(p.grad_pitch[m], strips * kFusedStrip) << name << " dy level " << m;
+        // dy strips are read by 16-byte loads
+        EXPECT_EQ(p.grad_pitch[m] % 4, 0) << name << " dy level " << m;
+        EXPECT_EQ(p.grad_offset[m] % 4, 0) << name << " dy level " << m;
         end = p.grad_offset[m] + (m == 0 ? 1LL : 4LL) * th * p.grad_pitch[m];
         const FusedLevel& lv = p.level[m];
         const int before = (p.k - 1) / 2;
