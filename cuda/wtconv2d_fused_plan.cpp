@@ -102,7 +102,10 @@ FusedPlan make_fused_plan(std::int64_t n,
         const int rounded = (tasks + 31) / 32 * 32;
         p.threads = std::clamp(rounded, min_forward_threads(p.smem_floats), kFusedMaxThreads);
     }
-    offset = round_up(offset, 4);
+    // The weight-gradient kernel keeps x's pyramid and puts dy's where the forward's own regions
+    // (filtered bands, reconstruction, weights) were: 56x56 K5 L3 then takes 74.5 KB, three
+    // blocks an SM instead of two.
+    offset = round_up(p.filtered_offset, 4);
     for (int m = 0; m <= levels; ++m) {
         p.grad_pitch[m] = vector_pitch(p.tile_w >> m);
         p.grad_offset[m] = offset;

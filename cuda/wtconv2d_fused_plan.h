@@ -71,8 +71,9 @@ struct FusedPlan {
     int out_offset;             // L = 0 only: T rows of odd_pitch(T), the tile before it is stored
     int smem_floats;            // the forward and dx kernels' shared memory
     int threads;                // the forward and dx kernels' block: one thread per finishing task
-    // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after the
-    // forward's arrays: level 0 dy itself, level m >= 1 four bands of (T >> m) rows.
+    // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after x's
+    // pyramid (over the forward-only regions from filtered_offset on): level 0 dy itself, level
+    // m >= 1 four bands of (T >> m) rows.
     int grad_offset[kFusedMaxLevels + 1];
     int grad_pitch[kFusedMaxLevels + 1];  // vector_pitch(T >> m); offsets 16-byte aligned
     int grad_smem_floats;

@@ -65,11 +65,12 @@ void expect_window_inside(
     EXPECT_LE(col0 + width - 1 + k - 1, lv.pitch - 1) << what << ": columns";
 }
 
-// The weight-gradient kernel's own arrays (dy and its pyramid on the tile, no halo) after the
-// forward's, and the windows it correlates over every level.
+// The weight-gradient kernel's own arrays (dy and its pyramid on the tile, no halo) after x's
+// pyramid, and the windows it correlates over every level.
 void check_grad_plan(const FusedPlan& p, const std::string& name) {
     EXPECT_LE(p.grad_smem_floats * 4, 200 * 1024) << name;
-    long long end = p.smem_floats;
+    const FusedLevel& last = p.level[p.levels];
+    long long end = last.offset + (p.levels == 0 ? 1LL : 4LL) * last.rows * last.pitch;
     for (int m = 0; m <= p.levels; ++m) {
         const int th = p.tile_h >> m, tw = p.tile_w >> m;
         const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
