@@ -22,12 +22,13 @@ struct Weights {
 
 // Shared-memory parameter block of one channel, as floats: the (1 + 4L) kernels, conv j = 0 the
 // base one and j = 1 + 4(m - 1) + b band b of level m; then the matching scales; then the bias.
-template <class S>
+template <int K, class S>
 __device__ void load_channel_weights(const FusedPlan& p,
                                      const Weights<const S>& w,
                                      int ch,
                                      float* dst) {
-    const int kk = p.k * p.k, convs = 1 + 4 * p.levels;
+    constexpr int kk = K * K;  // a constant: the index arithmetic below needs no division
+    const int convs = 1 + 4 * p.levels;
     stage_array<2>(
         1, convs * kk + convs + 1,
         [&](int, int i) {
@@ -193,7 +194,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads, K <= 5 ? 4 : 3) wtconv2d_fus
     FusedPlan p, Weights<const S> w, const S* __restrict__ in, S* __restrict__ out) {
     extern __shared__ __align__(16) float smem[];
     const TileIndex t = tile_of_block(p, blockIdx.x);
-    load_channel_weights<S>(p, w, t.channel, smem + p.weights_offset);
+    load_channel_weights<K, S>(p, w, t.channel, smem + p.weights_offset);
     if (p.levels > 0) {
         load_finish_weights<K, S, kAdjoint>(p, w, t.channel, smem + p.finish_weights_offset);
     }

@@ -120,14 +120,23 @@ __device__ void stage_window_by_vectors(const S* __restrict__ plane,
         origin_x >= 0 ? origin_x / kVec * kVec : -((kVec - 1 - origin_x) / kVec) * kVec;
     const int chunks = (origin_x - first_x + pitch + kVec - 1) / kVec;
     const int count = rows * chunks;
+    // chunk task = r * chunks + k, stepped by blockDim.x without dividing
+    const int step_r = blockDim.x / chunks, step_k = blockDim.x % chunks;
+    int r = threadIdx.x / chunks, k = threadIdx.x % chunks;
     for (int first = threadIdx.x; first < count; first += kBatch * blockDim.x) {
         float v[kBatch][kVec];
         int row[kBatch], x0[kBatch];
 #pragma unroll
         for (int u = 0; u < kBatch; ++u) {
             const int task = first + u * blockDim.x;
-            row[u] = task / chunks;
-            x0[u] = first_x + (task - row[u] * chunks) * kVec;
+            row[u] = r;
+            x0[u] = first_x + k * kVec;
+            r += step_r;
+            k += step_k;
+            if (k >= chunks) {
+                k -= chunks;
+                ++r;
+            }
             const int gy = origin_y + row[u];
             union {
                 Bits vector;
