@@ -41,16 +41,19 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
                                                          p.tile_w, p.grad_pitch[0], store)) {
         stage_array(
             p.tile_h, p.grad_pitch[0],
-            [&](int r, int cidx) {
+            [&](int r, int cidx) {  // the raw value (S{} is zero), converted when stored
                 const int gy = t.row + r, gx = t.col + cidx;
-                float v = 0.f;
-                if (cidx < p.tile_w && gy < p.h && gx < p.w && gy % p.stride == 0 &&
-                    gx % p.stride == 0) {
-                    v = to_float(plane[gy / p.stride * p.wo + gx / p.stride]);
+                S v{};
+                if (cidx < p.tile_w && gy < p.h && gx < p.w) {
+                    if (p.stride == 1) {  // odd widths at stride 1: no integer divisions
+                        v = plane[gy * p.wo + gx];
+                    } else if (gy % p.stride == 0 && gx % p.stride == 0) {
+                        v = plane[gy / p.stride * p.wo + gx / p.stride];
+                    }
                 }
                 return v;
             },
-            store);
+            [&](int i, S v) { store(i, to_float(v)); });
     }
     for (int m = 1; m <= p.levels; ++m) {
         __syncthreads();
