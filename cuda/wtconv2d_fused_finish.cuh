@@ -93,13 +93,8 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
     const int out_h = kAdjoint ? p.h : p.ho, out_w = kAdjoint ? p.w : p.wo;
     const int s = kAdjoint ? 1 : p.stride;
     S* plane = out + static_cast<long long>(t.plane) * out_h * out_w;
-    // rows fastest across the lanes: odd pitches put 32 level-1 rows in 32 banks; a warp takes
-    // finish_lanes tasks at once (the rest of its lanes idle), so it never spans two strips
-    const int lane = threadIdx.x % 32, slots = blockDim.x / 32 * p.finish_lanes;
-    if (lane >= p.finish_lanes) {
-        return;
-    }
-    for (int task = threadIdx.x / 32 * p.finish_lanes + lane; task < tasks; task += slots) {
+    // rows fastest across the lanes: odd pitches put 32 level-1 rows in 32 banks
+    for (int task = threadIdx.x; task < tasks; task += blockDim.x) {
         const int i = task % th, col1 = task / th * kFusedStrip;
         // y starts as the inverse Haar step of the level-1 bands, accumulated band by band: band b
         // adds 1/2 its value to the four pixels of a position with the signs (+, +, +, +) for LL,
@@ -148,18 +143,14 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
                     }
                 }
             }
-            // level-0 row 2 i + c0 + a starts at row_start = (2 i + c0 + a) pitch +
-            // (i + (c0 + a) / 2) pair_gap
-            const int c0 = l0.ext - before;
-            const float* src = level_array(p, smem, 0, 0) + (2 * i + c0) * l0.pitch +
-                               i * l0.pair_gap + 2 * col1 + c0;
+            const float* src = level_array(p, smem, 0, 0) + (2 * i + l0.ext - before) * l0.pitch +
+                               2 * col1 + l0.ext - before;
 #pragma unroll
             for (int a = 0; a < K + 1; ++a) {  // input row a feeds output rows a and a - 1
-                const float* row = src + a * l0.pitch + ((c0 + a) >> 1) * l0.pair_gap;
                 float win[kCols + K - 1];
 #pragma unroll
                 for (int q = 0; q < kCols + K - 1; ++q) {
-                    win[q] = row[q];
+                    win[q] = src[a * l0.pitch + q];
                 }
 #pragma unroll
                 for (int r = 0; r < 2; ++r) {

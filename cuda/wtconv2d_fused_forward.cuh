@@ -30,7 +30,7 @@ __device__ void load_channel_weights(const FusedPlan& p,
     constexpr int kk = K * K;  // a constant: the index arithmetic below needs no division
     const int convs = 1 + 4 * p.levels;
     stage_array<2>(
-        1, convs * kk + convs + 1, 0,
+        1, convs * kk + convs + 1,
         [&](int, int i) {
             if (i < convs * kk) {
                 const int j = i / kk, t = i % kk;

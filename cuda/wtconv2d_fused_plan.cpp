@@ -76,9 +76,8 @@ FusedPlan make_fused_plan(std::int64_t n,
         lv.rows = (p.tile_h >> m) + 2 * lv.ext;
         lv.cols = (p.tile_w >> m) + 2 * lv.ext;
         lv.pitch = odd_pitch(lv.cols + (m == 0 ? kFusedFinishCols : kFusedStrip));
-        lv.pair_gap = m == 0 && levels > 0 ? 1 : 0;
         lv.offset = offset;
-        offset += (m == 0 ? 1 : 4) * array_floats(lv);
+        offset += (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
     }
     const int half_tile = (p.tile_h / 2) * odd_pitch(p.tile_w / 2);
     p.filtered_offset = offset;
@@ -98,12 +97,9 @@ FusedPlan make_fused_plan(std::int64_t n,
     }
     p.smem_floats = offset;
     p.threads = kFusedThreads;
-    p.finish_lanes = 32;
     if (levels > 0) {  // one thread per task of the last phase, when a block can hold them all
-        const int rows = p.tile_h / 2;
-        p.finish_lanes = rows > 16 && rows < 32 ? rows : 32;
-        const int tasks = rows * ((p.tile_w / 2 + kFusedStrip - 1) / kFusedStrip);
-        const int rounded = (tasks + p.finish_lanes - 1) / p.finish_lanes * 32;
+        const int tasks = (p.tile_h / 2) * ((p.tile_w / 2 + kFusedStrip - 1) / kFusedStrip);
+        const int rounded = (tasks + 31) / 32 * 32;
         p.threads = std::clamp(rounded, min_forward_threads(p.smem_floats), kFusedMaxThreads);
     }
     // The weight-gradient kernel keeps x's pyramid and puts dy's where the forward's own regions

@@ -52,20 +52,8 @@ struct FusedLevel {
     int rows, cols;  // (T >> m) + 2 e_m
     int pitch;       // cols + kFusedStrip (level 0: + kFusedFinishCols): strips may run past
                      // the last column into zeros
-    int pair_gap;    // floats after every second row (below)
     int offset;      // first float of this level's arrays (level 0: x; m >= 1: 4 bands)
 };
-
-// Row r of a level's array starts at r pitch + (r / 2) pair_gap. Level 0 with L >= 1 has a gap
-// of 1: the finishing phase's lanes read level-0 rows two apart, which with an odd pitch alone
-// fall in 16 banks (2-way conflicts); the odd row-pair stride 2 pitch + 1 puts them in 32. With
-// finish_lanes (a warp on one strip) the 56x56 L3 forward ran 3 % faster (H100, A/B of 4 pairs).
-constexpr int row_start(const FusedLevel& lv, int r) {
-    return r * lv.pitch + (r >> 1) * lv.pair_gap;
-}
-constexpr int array_floats(const FusedLevel& lv) {
-    return row_start(lv, lv.rows);
-}
 
 struct FusedPlan {
     int n, c, h, w;      // the full-resolution image (x, or dx in the adjoint pass)
@@ -83,9 +71,6 @@ struct FusedPlan {
     int out_offset;             // L = 0 only: T rows of odd_pitch(T), the tile before it is stored
     int smem_floats;            // the forward and dx kernels' shared memory
     int threads;                // the forward and dx kernels' block: one thread per finishing task
-    // Finishing tasks a warp takes at once: 32, or T/2 when that is 17..31, so that a warp holds
-    // the rows of one strip only (wrapping into the next strip conflicts in the banks).
-    int finish_lanes;
     // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after x's
     // pyramid (over the forward-only regions from filtered_offset on): level 0 dy itself, level
     // m >= 1 four bands of (T >> m) rows.

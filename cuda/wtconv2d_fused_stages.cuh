@@ -43,49 +43,42 @@ __device__ inline void haar_butterfly(float p, float q, float r, float s, float 
 // Level m's array of band b (level 0: the image itself, b = 0).
 __device__ inline float* level_array(const FusedPlan& p, float* smem, int m, int b) {
     const FusedLevel& lv = p.level[m];
-    return smem + lv.offset + b * lv.rows * lv.pitch;  // b > 0: levels m >= 1, no pair gap
+    return smem + lv.offset + b * lv.rows * lv.pitch;
 }
 __device__ inline const float* level_array(const FusedPlan& p, const float* smem, int m, int b) {
     const FusedLevel& lv = p.level[m];
-    return smem + lv.offset + b * lv.rows * lv.pitch;  // b > 0: levels m >= 1, no pair gap
+    return smem + lv.offset + b * lv.rows * lv.pitch;
 }
 
-// Fills a rows x pitch array of shared memory: store(i, load(r, c)) for every element (r, c),
-// i = r * pitch + (r / 2) pair_gap + c (row_start), the block's threads striding over them. Each
-// thread issues kBatch loads before it stores any (a plain loop waits one global-memory latency
-// per element), and steps (r, c) without dividing. load may return the raw stored value and store
-// convert it: a conversion next to its load would make each load wait for the one before.
+// Fills a rows x pitch array of shared memory: store(i, load(r, c)) for every element
+// i = r * pitch + c, the block's threads striding over i. Each thread issues kBatch loads before it
+// stores any (a plain loop waits one global-memory latency per element), and steps (r, c) without
+// dividing. load may return the raw stored value and store convert it: a conversion next to its
+// load would make each load wait for the one before (float16/bfloat16 staging did: ncu, 63x65).
 template <int kBatch = 8, class Load, class Store>
-__device__ inline void stage_array(
-    int rows, int pitch, int pair_gap, const Load& load, const Store& store) {
+__device__ inline void stage_array(int rows, int pitch, const Load& load, const Store& store) {
     const int count = rows * pitch;
     const int step_r = blockDim.x / pitch, step_c = blockDim.x % pitch;
     int r = threadIdx.x / pitch, c = threadIdx.x % pitch;
-    const auto advance = [&](int& rr, int& cc) {
-        rr += step_r;
-        cc += step_c;
-        if (cc >= pitch) {
-            cc -= pitch;
-            ++rr;
-        }
-    };
     using Value = decltype(load(0, 0));
     for (int first = threadIdx.x; first < count; first += kBatch * blockDim.x) {
         Value v[kBatch];
-        const int batch_r = r, batch_c = c;
 #pragma unroll
         for (int u = 0; u < kBatch; ++u) {
             v[u] = first + u * blockDim.x < count ? load(r, c) : Value{};
-            advance(r, c);
+            r += step_r;
+            c += step_c;
+            if (c >= pitch) {
+                c -= pitch;
+                ++r;
+            }
         }
-        // the batch's (r, c) stepped again rather than kept: kBatch more registers would spill
-        int sr = batch_r, sc = batch_c;
 #pragma unroll
         for (int u = 0; u < kBatch; ++u) {
-            if (first + u * blockDim.x < count) {
-                store(sr * pitch + (sr >> 1) * pair_gap + sc, v[u]);
+            const int i = first + u * blockDim.x;
+            if (i < count) {
+                store(i, v[u]);
             }
-            advance(sr, sc);
         }
     }
 }
@@ -109,8 +102,8 @@ __device__ inline void for_each_element(int rows, int pitch, const Fn& fn) {
 
 // A rows x pitch window of an h x w image plane whose rows are a multiple of kBytes long, with
 // kBytes-wide loads (every aligned chunk of a row lies wholly inside or wholly outside the image):
-// store(i, v) for every element (r, c), i = r * pitch + (r / 2) pair_gap + c (row_start), v the
-// image at (origin_y + r, origin_x + c), zero outside the image and in the slack columns c >= cols.
+// store(i, v) for every element i = r * pitch + c, v the image at (origin_y + r, origin_x + c),
+// zero outside the image and in the slack columns c >= cols.
 template <class S, int kBytes, class Store>
 __device__ void stage_window_by_vectors(const S* __restrict__ plane,
                                         int h,
@@ -120,7 +113,6 @@ __device__ void stage_window_by_vectors(const S* __restrict__ plane,
                                         int rows,
                                         int cols,
                                         int pitch,
-                                        int pair_gap,
                                         const Store& store) {
     using Bits = typename RawVector<kBytes>::Type;
     constexpr int kVec = kBytes / sizeof(S);
@@ -135,12 +127,11 @@ __device__ void stage_window_by_vectors(const S* __restrict__ plane,
     int r = threadIdx.x / chunks, k = threadIdx.x % chunks;
     for (int first = threadIdx.x; first < count; first += kBatch * blockDim.x) {
         float v[kBatch][kVec];
-        int start[kBatch], x0[kBatch];  // row_start of the chunk's row, its first column
+        int row[kBatch], x0[kBatch];
 #pragma unroll
         for (int u = 0; u < kBatch; ++u) {
             const int task = first + u * blockDim.x;
-            const int gy = origin_y + r;
-            start[u] = r * pitch + (r >> 1) * pair_gap;
+            row[u] = r;
             x0[u] = first_x + k * kVec;
             r += step_r;
             k += step_k;
@@ -148,6 +139,7 @@ __device__ void stage_window_by_vectors(const S* __restrict__ plane,
                 k -= chunks;
                 ++r;
             }
+            const int gy = origin_y + row[u];
             union {
                 Bits vector;
                 S scalars[kVec];
@@ -172,7 +164,7 @@ __device__ void stage_window_by_vectors(const S* __restrict__ plane,
             for (int q = 0; q < kVec; ++q) {
                 const int cidx = x0[u] + q - origin_x;
                 if (cidx >= 0 && cidx < pitch) {
-                    store(start[u] + cidx, cidx < cols ? v[u][q] : 0.f);
+                    store(row[u] * pitch + cidx, cidx < cols ? v[u][q] : 0.f);
                 }
             }
         }
@@ -190,16 +182,13 @@ __device__ bool stage_window_if_vectorisable(const S* __restrict__ plane,
                                              int rows,
                                              int cols,
                                              int pitch,
-                                             int pair_gap,
                                              const Store& store) {
     if (w % (16 / sizeof(S)) == 0) {
-        stage_window_by_vectors<S, 16>(plane, h, w, origin_y, origin_x, rows, cols, pitch, pair_gap,
-                                       store);
+        stage_window_by_vectors<S, 16>(plane, h, w, origin_y, origin_x, rows, cols, pitch, store);
         return true;
     }
     if (w % (8 / sizeof(S)) == 0) {
-        stage_window_by_vectors<S, 8>(plane, h, w, origin_y, origin_x, rows, cols, pitch, pair_gap,
-                                      store);
+        stage_window_by_vectors<S, 8>(plane, h, w, origin_y, origin_x, rows, cols, pitch, store);
         return true;
     }
     return false;
@@ -221,11 +210,11 @@ __device__ void stage_image(const FusedPlan& p,
     const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
     if ((!kUpsampled || p.stride == 1) &&
         stage_window_if_vectorisable(plane, p.h, p.w, origin_y, origin_x, lv.rows, cols, lv.pitch,
-                                     lv.pair_gap, [&](int i, float v) { dst[i] = v; })) {
+                                     [&](int i, float v) { dst[i] = v; })) {
         return;
     }
     stage_array(
-        lv.rows, lv.pitch, lv.pair_gap,
+        lv.rows, lv.pitch,
         [&](int r, int cidx) {  // the raw value (S{} is zero), converted when stored
             const int gy = origin_y + r, gx = origin_x + cidx;
             S v{};
@@ -262,10 +251,8 @@ __device__ inline void build_pyramid(const FusedPlan& p, const TileIndex& t, flo
             const int gy = origin_y + r, gx = origin_x + cidx;
             float v[4] = {};
             if (cidx < lv.cols && gy >= 0 && gy < plane_h && gx >= 0 && gx < plane_w) {
-                const int row = 2 * gy - up_y, col = 2 * gx - up_x;
-                const float* s0 = src + row_start(up, row) + col;
-                const float* s1 = src + row_start(up, row + 1) + col;
-                haar_butterfly(s0[0], s0[1], s1[0], s1[1], v);
+                const float* s0 = src + (2 * gy - up_y) * up.pitch + 2 * gx - up_x;
+                haar_butterfly(s0[0], s0[1], s0[up.pitch], s0[up.pitch + 1], v);
             }
 #pragma unroll
             for (int b = 0; b < 4; ++b) {

@@ -38,9 +38,9 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
     };
     // the forward's stride 1: dy is an image of x's size, staged by vectors where its rows allow
     if (p.stride > 1 || !stage_window_if_vectorisable<S>(plane, p.h, p.w, t.row, t.col, p.tile_h,
-                                                         p.tile_w, p.grad_pitch[0], 0, store)) {
+                                                         p.tile_w, p.grad_pitch[0], store)) {
         stage_array(
-            p.tile_h, p.grad_pitch[0], 0,
+            p.tile_h, p.grad_pitch[0],
             [&](int r, int cidx) {  // the raw value (S{} is zero), converted when stored
                 const int gy = t.row + r, gx = t.col + cidx;
                 S v{};
@@ -113,20 +113,18 @@ __device__ void correlate_item(const FusedPlan& p,
     const int m = role.j == 0 ? 0 : 1 + (role.j - 1) / 4, b = role.j == 0 ? 0 : (role.j - 1) % 4;
     const int th = p.tile_h >> m, tw = p.tile_w >> m;
     const FusedLevel& lv = p.level[m];
-    const float* band = level_array(p, smem, m, b) + lv.ext - before;
-    const int first_row = lv.ext - before + role.a;  // Z's row for dT's row 0
+    const float* z =
+        level_array(p, smem, m, b) + (lv.ext - before + role.a) * lv.pitch + lv.ext - before;
     const float* d = smem + p.grad_offset[m] + b * th * p.grad_pitch[m];
     for (int row = role.row_group; row < th; row += role.groups) {
-        const float* z = band + row_start(lv, first_row + row);
-        const float* dy_row = d + row * p.grad_pitch[m];
         for (int col0 = 0; col0 < tw; col0 += kFusedStrip) {
             static_assert(kFusedStrip == 4, "one 16-byte load of dy a strip");
-            const float4 d4 = *reinterpret_cast<const float4*>(dy_row + col0);
+            const float4 d4 = *reinterpret_cast<const float4*>(d + row * p.grad_pitch[m] + col0);
             const float dv[kFusedStrip] = {d4.x, d4.y, d4.z, d4.w};
             float win[kFusedStrip + K - 1];
 #pragma unroll
             for (int q = 0; q < kFusedStrip + K - 1; ++q) {
-                win[q] = z[col0 + q];
+                win[q] = z[row * lv.pitch + col0 + q];
             }
 #pragma unroll
             for (int c = 0; c < K; ++c) {
