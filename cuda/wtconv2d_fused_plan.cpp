@@ -25,9 +25,11 @@ int round_up(std::int64_t v, std::int64_t m) {
     return static_cast<int>((v + m - 1) / m * m);
 }
 
-// Blocks of `floats` shared floats an H100 SM holds (228 KB, 1 KB a block reserved).
+// Blocks of `floats` dynamic shared floats an H100 SM holds: 228 KB, 1 KB a block reserved, and
+// the weight-gradient kernel's static scratch (counted for both kernels: at 56x56 L3 the
+// weight-gradient blocks fit three an SM with 288 bytes to spare).
 int blocks_per_sm(int floats) {
-    return 228 * 1024 / (floats * 4 + 1024);
+    return 228 * 1024 / (floats * 4 + 1024 + kFusedReduceScratch * 4);
 }
 
 // The forward's smallest block: 64 threads keep a small plane's idle lanes out of the last phase

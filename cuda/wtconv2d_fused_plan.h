@@ -29,6 +29,8 @@ constexpr int kFusedGradThreads = 384;
 // shared memory lets an SM hold too few blocks for kFusedWarpsPerSm warps of the smaller size
 // (the phases before the last keep every warp busy).
 constexpr int kFusedFinishCols = 2 * kFusedStrip;
+// The weight-gradient kernel's static shared memory: block_sum's scratch, a float per warp.
+constexpr int kFusedReduceScratch = 32;
 constexpr int kFusedMinThreads = 64;
 constexpr int kFusedFewBlocksMinThreads = 128;
 constexpr int kFusedWarpsPerSm = 16;

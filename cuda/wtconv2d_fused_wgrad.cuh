@@ -146,7 +146,7 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
                                 int groups,
                                 float* __restrict__ partials) {
     extern __shared__ __align__(16) float smem[];
-    __shared__ float reduce_scratch[32];
+    __shared__ float reduce_scratch[kFusedReduceScratch];
     const int channel = blockIdx.y, group = blockIdx.x;
     const int convs = 1 + 4 * p.levels;
     float acc[K] = {};
