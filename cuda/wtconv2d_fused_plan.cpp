@@ -9,8 +9,8 @@ namespace {
 
 // Shared memory per block the plans may use. Forward: at most 110 KB keeps two blocks on each SM
 // (228 KB, 1 KB a block reserved), so one block's barriers overlap another's loads; it fits
-// 64-pixel tiles at K5 L3. Weight gradients hold twice the arrays; one block per SM is accepted
-// there (the limit is 227 KB).
+// 64-pixel tiles at K5 L3. Weight gradients hold x's pyramid and dy's (on the tile, without the
+// halo); one block per SM is accepted there (the limit is 227 KB).
 constexpr int kForwardBudgetFloats = 110 * 1024 / 4;
 constexpr int kGradBudgetFloats = 200 * 1024 / 4;
 
@@ -105,7 +105,7 @@ FusedPlan make_fused_plan(std::int64_t n,
         p.threads = std::clamp(rounded, min_forward_threads(p.smem_floats), kFusedMaxThreads);
     }
     // The weight-gradient kernel keeps x's pyramid and puts dy's where the forward's own regions
-    // (filtered bands, reconstruction, weights) were: 56x56 K5 L3 then takes 74.5 KB, three
+    // (filtered bands, reconstruction, weights) were: 56x56 K5 L3 then takes 74.8 KB, three
     // blocks an SM instead of two.
     offset = round_up(p.filtered_offset, 4);
     for (int m = 0; m <= levels; ++m) {
@@ -113,7 +113,8 @@ FusedPlan make_fused_plan(std::int64_t n,
         p.grad_offset[m] = offset;
         offset += (m == 0 ? 1 : 4) * (p.tile_h >> m) * p.grad_pitch[m];
     }
-    // 384 threads where the arrays leave room for only two blocks an SM
+    // 384 threads where the arrays leave room for only two blocks an SM (counted on the arrays:
+    // the partials' scratch below, grad_threads x K floats, only exceeds them on tiny tiles)
     p.grad_threads = blocks_per_sm(offset) <= 2 ? kFusedGradThreads : kFusedThreads;
     // the end of the weight-gradient kernel reuses the arrays for grad_threads x K partials
     p.grad_smem_floats = std::max(offset, p.grad_threads * k);

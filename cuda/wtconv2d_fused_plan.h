@@ -21,7 +21,7 @@ constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded v
 // every block size is a multiple of 32 and so of 4: filter_level gives each band a quarter.
 constexpr int kFusedThreads = 256;
 // The weight-gradient kernel's block: 256 threads, or 384 when its arrays leave room for only two
-// blocks an SM (more warps hide its phases' barriers); up to 85 registers a thread either way.
+// blocks an SM (more warps hide its phases' barriers); up to 80 registers a thread either way.
 constexpr int kFusedGradThreads = 384;
 // The forward's last phase: a thread finishes 2 rows x kFusedFinishCols pixels (kFusedStrip level-1
 // positions of all four bands); a block has one thread per such task, at most kFusedMaxThreads

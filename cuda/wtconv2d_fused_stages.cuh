@@ -100,20 +100,24 @@ __device__ inline void for_each_element(int rows, int pitch, const Fn& fn) {
     }
 }
 
-// A rows x pitch window of an h x w image plane whose rows are a multiple of kBytes long, with
-// kBytes-wide loads (every aligned chunk of a row lies wholly inside or wholly outside the image):
-// store(i, v) for every element i = r * pitch + c, v the image at (origin_y + r, origin_x + c),
-// zero outside the image and in the slack columns c >= cols.
+// A rows x pitch window of an h x w image plane, staged into shared memory: element (r, c) is
+// the image at (origin_y + r, origin_x + c), zero outside the image and in the slack columns
+// c >= cols.
+struct ImageWindow {
+    int h, w;
+    int origin_y, origin_x;
+    int rows, cols, pitch;
+};
+
+// store(r * pitch + c, element) for every element of the window, by kBytes-wide loads: the
+// plane's rows are a multiple of kBytes long, so every aligned chunk of a row lies wholly inside
+// or wholly outside the image.
 template <class S, int kBytes, class Store>
 __device__ void stage_window_by_vectors(const S* __restrict__ plane,
-                                        int h,
-                                        int w,
-                                        int origin_y,
-                                        int origin_x,
-                                        int rows,
-                                        int cols,
-                                        int pitch,
+                                        const ImageWindow& win,
                                         const Store& store) {
+    const int h = win.h, w = win.w, origin_y = win.origin_y, origin_x = win.origin_x;
+    const int rows = win.rows, cols = win.cols, pitch = win.pitch;
     using Bits = typename RawVector<kBytes>::Type;
     constexpr int kVec = kBytes / sizeof(S);
     constexpr int kBatch = 16 / kVec;  // 16 values in flight a thread
@@ -175,23 +179,43 @@ __device__ void stage_window_by_vectors(const S* __restrict__ plane,
 // done) when its rows are not a multiple of 8 bytes.
 template <class S, class Store>
 __device__ bool stage_window_if_vectorisable(const S* __restrict__ plane,
-                                             int h,
-                                             int w,
-                                             int origin_y,
-                                             int origin_x,
-                                             int rows,
-                                             int cols,
-                                             int pitch,
+                                             const ImageWindow& win,
                                              const Store& store) {
-    if (w % (16 / sizeof(S)) == 0) {
-        stage_window_by_vectors<S, 16>(plane, h, w, origin_y, origin_x, rows, cols, pitch, store);
+    if (win.w % (16 / sizeof(S)) == 0) {
+        stage_window_by_vectors<S, 16>(plane, win, store);
         return true;
     }
-    if (w % (8 / sizeof(S)) == 0) {
-        stage_window_by_vectors<S, 8>(plane, h, w, origin_y, origin_x, rows, cols, pitch, store);
+    if (win.w % (8 / sizeof(S)) == 0) {
+        stage_window_by_vectors<S, 8>(plane, win, store);
         return true;
     }
     return false;
+}
+
+// The window element by element (rows not a multiple of 8 bytes, or a zero-upsampled image):
+// the image at (gy, gx) is plane[(gy / stride) src_w + gx / stride] where stride divides both,
+// zero between (stride 1: every pixel, without dividing).
+template <class S, class Store>
+__device__ void stage_window_by_elements(const S* __restrict__ plane,
+                                         int src_w,
+                                         int stride,
+                                         const ImageWindow& win,
+                                         const Store& store) {
+    stage_array(
+        win.rows, win.pitch,
+        [&](int r, int cidx) {  // the raw value (S{} is zero), converted when stored
+            const int gy = win.origin_y + r, gx = win.origin_x + cidx;
+            S v{};
+            if (cidx < win.cols && gy >= 0 && gy < win.h && gx >= 0 && gx < win.w) {
+                if (stride == 1) {
+                    v = plane[gy * src_w + gx];
+                } else if (gy % stride == 0 && gx % stride == 0) {
+                    v = plane[gy / stride * src_w + gx / stride];
+                }
+            }
+            return v;
+        },
+        [&](int i, S v) { store(i, to_float(v)); });
 }
 
 // The level-0 array: the image on the tile widened by e_0, zero outside the image and in the
@@ -206,28 +230,12 @@ __device__ void stage_image(const FusedPlan& p,
     float* dst = level_array(p, smem, 0, 0);
     const int src_h = kUpsampled ? p.ho : p.h, src_w = kUpsampled ? p.wo : p.w;
     const S* plane = src + static_cast<long long>(t.plane) * src_h * src_w;
-    const int cols = lv.cols;
-    const int origin_y = t.row - lv.ext, origin_x = t.col - lv.ext;
-    if ((!kUpsampled || p.stride == 1) &&
-        stage_window_if_vectorisable(plane, p.h, p.w, origin_y, origin_x, lv.rows, cols, lv.pitch,
-                                     [&](int i, float v) { dst[i] = v; })) {
-        return;
+    const ImageWindow win{p.h, p.w, t.row - lv.ext, t.col - lv.ext, lv.rows, lv.cols, lv.pitch};
+    const auto store = [&](int i, float v) { dst[i] = v; };
+    const int stride = kUpsampled ? p.stride : 1;
+    if (stride > 1 || !stage_window_if_vectorisable(plane, win, store)) {
+        stage_window_by_elements(plane, src_w, stride, win, store);
     }
-    stage_array(
-        lv.rows, lv.pitch,
-        [&](int r, int cidx) {  // the raw value (S{} is zero), converted when stored
-            const int gy = origin_y + r, gx = origin_x + cidx;
-            S v{};
-            if (cidx < cols && gy >= 0 && gy < p.h && gx >= 0 && gx < p.w) {
-                if (!kUpsampled) {
-                    v = plane[gy * src_w + gx];
-                } else if (gy % p.stride == 0 && gx % p.stride == 0) {
-                    v = plane[gy / p.stride * src_w + gx / p.stride];
-                }
-            }
-            return v;
-        },
-        [&](int i, S v) { dst[i] = to_float(v); });
 }
 
 // Levels 1..L of the Haar pyramid (spec 3.1: LL = (a+b+c+d)/2, LH = (a+b-c-d)/2,

@@ -36,24 +36,10 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
         d0[i] = v;
         sum += v;
     };
-    // the forward's stride 1: dy is an image of x's size, staged by vectors where its rows allow
-    if (p.stride > 1 || !stage_window_if_vectorisable<S>(plane, p.h, p.w, t.row, t.col, p.tile_h,
-                                                         p.tile_w, p.grad_pitch[0], store)) {
-        stage_array(
-            p.tile_h, p.grad_pitch[0],
-            [&](int r, int cidx) {  // the raw value (S{} is zero), converted when stored
-                const int gy = t.row + r, gx = t.col + cidx;
-                S v{};
-                if (cidx < p.tile_w && gy < p.h && gx < p.w) {
-                    if (p.stride == 1) {  // odd widths at stride 1: no integer divisions
-                        v = plane[gy * p.wo + gx];
-                    } else if (gy % p.stride == 0 && gx % p.stride == 0) {
-                        v = plane[gy / p.stride * p.wo + gx / p.stride];
-                    }
-                }
-                return v;
-            },
-            [&](int i, S v) { store(i, to_float(v)); });
+    // dy zero-upsampled by the stride: an image of x's size (the vectors need stride 1)
+    const ImageWindow win{p.h, p.w, t.row, t.col, p.tile_h, p.tile_w, p.grad_pitch[0]};
+    if (p.stride > 1 || !stage_window_if_vectorisable(plane, win, store)) {
+        stage_window_by_elements(plane, p.wo, p.stride, win, store);
     }
     for (int m = 1; m <= p.levels; ++m) {
         __syncthreads();

@@ -182,6 +182,18 @@ TEST(WTConvFusedPlan, WindowsArraysAndBlocksFitForEveryShapeClass) {
     EXPECT_GT(plans - tiled, 0);
 }
 
+// Occupancy the plan's comments and the performance docs rely on, at two benchmark shapes: 28x28
+// L2 forward blocks of 64 threads (an SM holds 12 by shared memory), and 56x56 L3 weight-gradient
+// blocks of 256 threads that fit three an SM (228 KB; 1 KB reserved and 128 B of static scratch a
+// block), with 288 bytes to spare.
+TEST(WTConvFusedPlan, BenchmarkShapesKeepTheirBlocksAnSm) {
+    const FusedPlan small = choose_fused_plan(64, 192, 28, 28, 5, 2, 1, FusedPass::kForward);
+    EXPECT_EQ(small.threads, 64);
+    const FusedPlan grad = choose_fused_plan(64, 96, 56, 56, 5, 3, 1, FusedPass::kWeightGrad);
+    EXPECT_EQ(grad.grad_threads, kFusedThreads);
+    EXPECT_LE(3 * (grad.grad_smem_floats * 4 + 1024 + kFusedReduceScratch * 4), 228 * 1024);
+}
+
 // The fused set the docs promise: K3 up to L5, K5 up to L4, K7 up to L3.
 TEST(WTConvFusedPlan, DeepestLevelsThatFit) {
     const int deepest[] = {5, 4, 3};
