@@ -1,7 +1,9 @@
 // conv2d on the CPU by img2col + GEMM (COMPRESSION.md 1.3-1.4). Work is split into items of
 // (group, chunk of the batch's columns) so that a column chunk stays near the core and every
-// thread has work even at batch 1; each thread builds its chunk in its slice of the context's
-// workspace and multiplies it with Eigen, serially inside our OpenMP region.
+// thread has work even at batch 1; each thread multiplies its chunk serially inside our OpenMP
+// region, with the chunk built in its slice of the context's workspace (Eigen's GEMM, float64 and
+// CPUs without AVX2) or, in the float32 forward, packed by img2col straight into cpu/sgemm.h's
+// panels (cpu/img2col_panels.h).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "cpu/float_types.h"
 #include "cpu/gemm.h"
 #include "cpu/img2col.h"
+#include "cpu/img2col_panels.h"
 #include "cpu/parallel.h"
 #include "ops/conv2d_backends.h"
 
@@ -52,9 +55,10 @@ struct Scratch {
             std::int64_t width,
             bool weight_partial,
             std::int64_t shared_elems = 0,
-            std::int64_t gemm_elems = 0)
+            std::int64_t gemm_elems = 0,
+            bool column_buffer = true)
         : shared(scratch_round<T>(shared_elems)),
-          columns(scratch_round<T>(g.k() * width)),
+          columns(column_buffer ? scratch_round<T>(g.k() * width) : 0),
           rows(scratch_round<T>(g.og() * width)),
           gemm(scratch_round<T>(gemm_elems)),
           weight(weight_partial ? scratch_round<T>(g.o * g.k()) : 0),
@@ -66,6 +70,16 @@ struct Scratch {
     T* thread_part(T* base, int thread) const { return base + shared + per_thread * thread; }
 };
 
+// Whether the forward packs img2col straight into the GEMM's panels: float32 on the packed path.
+template <class T>
+bool fused_img2col() {
+    if constexpr (std::is_same_v<T, float>) {
+        return WeightProduct<T>::packed_path();
+    } else {
+        return false;
+    }
+}
+
 template <class T>
 void forward(
     Context& ctx, const Conv2dGeometry& g, const Tensor& x, const Conv2dWeights& w, Tensor& y) {
@@ -73,8 +87,10 @@ void forward(
     const std::int64_t items = g.groups * chunks.count;
     const int threads = thread_count(ctx, items);
     WeightProduct<T> product(g, w.weight.data<T>(), false);
+    const bool fused = fused_img2col<T>();
+    // Fused, no chunk needs a column buffer (a pointwise chunk within one image is x itself).
     const Scratch<T> scratch(g, chunks.width, false, product.packed_elems(),
-                             product.scratch_elems(chunks.width));
+                             product.scratch_elems(chunks.width), !fused);
     T* base = scratch.take(ctx, threads);
     product.pack(base);
     const T* xp = x.data<T>();
@@ -87,13 +103,23 @@ void forward(
         const std::int64_t c1 = chunks.end(item % chunks.count);
         T* buf = scratch.thread_part(base, omp_get_thread_num());
         T* rows = buf + scratch.columns;
-        const auto col = build_columns(g, xp, gi, c0, c1, buf);  // (K, c1 - c0)
         const bool direct = single_image(g, c0, c1);
         const std::int64_t n = c0 / g.p();
         auto out = direct ? view(yp + (n * g.o + gi * g.og()) * g.p() + (c0 - n * g.p()), g.og(),
                                  c1 - c0, g.p())
                           : view(rows, g.og(), c1 - c0, c1 - c0);
-        product.multiply(gi, out, col, rows + scratch.rows);
+        bool done = false;
+        if constexpr (std::is_same_v<T, float>) {
+            if (fused && !(g.pointwise() && direct)) {
+                product.multiply(gi, out, Img2colPanels(g, xp, gi, c0, c1), c1 - c0,
+                                 rows + scratch.rows);
+                done = true;
+            }
+        }
+        if (!done) {
+            const auto col = build_columns(g, xp, gi, c0, c1, buf);  // (K, c1 - c0)
+            product.multiply(gi, out, col, rows + scratch.rows);
+        }
         if (bp != nullptr) {
             for (std::int64_t r = 0; r < g.og(); ++r) {
                 out.row(r).array() += bp[gi * g.og() + r];

@@ -72,6 +72,18 @@ public:
         }
     }
 
+    // out (rows x width) = A_group B, B from a packer; the packed path only (float32 with
+    // packed_path(), after pack()).
+    void multiply(std::int64_t gi,
+                  MatrixView<float> out,
+                  const PanelPacker& b,
+                  std::int64_t width,
+                  float* scratch) const {
+        static_assert(std::is_same_v<T, float>, "packers feed the float32 GEMM only");
+        const PackedA a{rows(), depth(), packed_ + gi * packed_a_floats(rows(), depth())};
+        sgemm(a, b, width, out.data(), out.outerStride(), false, scratch);
+    }
+
 private:
     ::wtconv::detail::Conv2dGeometry g_;
     const T* w_;

@@ -119,11 +119,23 @@ void sub_kernel(std::int64_t kc,
     }
     const __m256i m0 = lane_mask(cols);
     const __m256i m1 = lane_mask(cols - 8);
+    const bool full = cols >= kSubCols;
     const auto store = [&](std::int64_t r, __m256 v0, __m256 v1) {
         if (r >= rows) {
             return;
         }
         float* out = c + r * ldc;
+        // Masked accesses only at the last columns: on AMD cores a masked store costs about as
+        // much as a dozen FMAs, and a block of 6 rows has 12 of them.
+        if (full) {
+            if (accumulate) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(out));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(out + 8));
+            }
+            _mm256_storeu_ps(out, v0);
+            _mm256_storeu_ps(out + 8, v1);
+            return;
+        }
         if (accumulate) {
             v0 = _mm256_add_ps(v0, _mm256_maskload_ps(out, m0));
             v1 = _mm256_add_ps(v1, _mm256_maskload_ps(out + 8, m1));
@@ -157,33 +169,35 @@ void micro_kernel(std::int64_t kc,
 }
 #endif
 
-#if defined(WTCONV_SGEMM_AVX512) || defined(WTCONV_SGEMM_AVX2)
-// Rows [k0, k0 + kc) of B into panels of (kc, kCols), columns past n zero.
-void pack_b(const float* b,
-            std::int64_t k0,
-            std::int64_t kc,
-            std::int64_t n,
-            std::int64_t rs,
-            std::int64_t cs,
-            float* out) {
-    for (std::int64_t j0 = 0; j0 < n; j0 += kCols) {
-        const std::int64_t cols = std::min(kCols, n - j0);
-        float* panel = out + j0 * kc;
-        for (std::int64_t k = 0; k < kc; ++k) {
-            const float* src = b + (k0 + k) * rs + j0 * cs;
-            float* dst = panel + k * kCols;
-            if (cs == 1) {
-                std::memcpy(dst, src, static_cast<std::size_t>(cols) * sizeof(float));
-            } else {
-                for (std::int64_t j = 0; j < cols; ++j) {
-                    dst[j] = src[j * cs];
+// B (k x n) with element (i, j) at b[i rs + j cs], packed by copying.
+class StridedPanels final : public PanelPacker {
+public:
+    StridedPanels(const float* b, std::int64_t n, std::int64_t rs, std::int64_t cs)
+        : b_(b), n_(n), rs_(rs), cs_(cs) {}
+
+    void pack(std::int64_t k0, std::int64_t kc, float* out) const override {
+        for (std::int64_t j0 = 0; j0 < n_; j0 += kCols) {
+            const std::int64_t cols = std::min(kCols, n_ - j0);
+            float* panel = out + j0 * kc;
+            for (std::int64_t k = 0; k < kc; ++k) {
+                const float* src = b_ + (k0 + k) * rs_ + j0 * cs_;
+                float* dst = panel + k * kCols;
+                if (cs_ == 1) {
+                    std::memcpy(dst, src, static_cast<std::size_t>(cols) * sizeof(float));
+                } else {
+                    for (std::int64_t j = 0; j < cols; ++j) {
+                        dst[j] = src[j * cs_];
+                    }
                 }
+                std::fill(dst + cols, dst + kCols, 0.0f);
             }
-            std::fill(dst + cols, dst + kCols, 0.0f);
         }
     }
-}
-#endif
+
+private:
+    const float* b_;
+    std::int64_t n_, rs_, cs_;
+};
 
 }  // namespace
 
@@ -228,10 +242,20 @@ void sgemm(const PackedA& a,
            std::int64_t ldc,
            bool accumulate,
            float* scratch) {
+    sgemm(a, StridedPanels(b, n, rs_b, cs_b), n, c, ldc, accumulate, scratch);
+}
+
+void sgemm(const PackedA& a,
+           const PanelPacker& b,
+           std::int64_t n,
+           float* c,
+           std::int64_t ldc,
+           bool accumulate,
+           float* scratch) {
 #if defined(WTCONV_SGEMM_AVX512) || defined(WTCONV_SGEMM_AVX2)
     for (std::int64_t k0 = 0; k0 < a.k; k0 += kDepth) {
         const std::int64_t kc = std::min(kDepth, a.k - k0);
-        pack_b(b, k0, kc, n, rs_b, cs_b, scratch);
+        b.pack(k0, kc, scratch);
         const bool add = accumulate || k0 > 0;
         for (std::int64_t i0 = 0; i0 < a.m; i0 += kRows) {
             // A's panels hold all k taps of kRows rows: this block starts k0 taps in.
@@ -244,8 +268,7 @@ void sgemm(const PackedA& a,
         }
     }
 #else
-    (void)a, (void)b, (void)n, (void)rs_b, (void)cs_b, (void)c, (void)ldc, (void)accumulate,
-        (void)scratch;
+    (void)a, (void)b, (void)n, (void)c, (void)ldc, (void)accumulate, (void)scratch;
 #endif
 }
 

@@ -28,6 +28,21 @@ std::int64_t packed_a_floats(std::int64_t m, std::int64_t k);
 PackedA pack_a(
     const float* a, std::int64_t m, std::int64_t k, std::int64_t rs, std::int64_t cs, float* out);
 
+// B handed over in packed form: pack(k0, kc, out) writes rows [k0, k0 + kc) of B's columns as
+// panels of (kc, kCols), panel j (columns [j kCols, (j + 1) kCols)) at out + j kCols kc, row k of
+// it at + k kCols; columns past n zero. Lets a caller build B straight into the panels (conv2d's
+// img2col) instead of materialising it first.
+class PanelPacker {
+public:
+    virtual ~PanelPacker() = default;
+    virtual void pack(std::int64_t k0, std::int64_t kc, float* out) const = 0;
+
+protected:
+    PanelPacker() = default;
+    PanelPacker(const PanelPacker&) = default;
+    PanelPacker& operator=(const PanelPacker&) = default;
+};
+
 // Floats of scratch sgemm needs for n columns.
 std::int64_t sgemm_scratch_floats(std::int64_t n);
 
@@ -38,6 +53,15 @@ void sgemm(const PackedA& a,
            std::int64_t n,
            std::int64_t rs_b,
            std::int64_t cs_b,
+           float* c,
+           std::int64_t ldc,
+           bool accumulate,
+           float* scratch);
+
+// The same with B (k x n) from a packer.
+void sgemm(const PackedA& a,
+           const PanelPacker& b,
+           std::int64_t n,
            float* c,
            std::int64_t ldc,
            bool accumulate,
