@@ -2,6 +2,8 @@
 // Device pieces shared by the fused WTConv2d kernels (forward, dx, weight gradients): staging an
 // image tile into shared memory, building its Haar pyramid in place, and a K x K strip
 // correlation. Geometry: cuda/wtconv2d_fused_plan.h.
+#include <cstdint>
+
 #include "cuda/numeric.cuh"
 #include "cuda/wtconv2d_fused_plan.h"
 
@@ -192,26 +194,116 @@ __device__ bool stage_window_if_vectorisable(const S* __restrict__ plane,
     return false;
 }
 
-// The window element by element (rows not a multiple of 8 bytes, or a zero-upsampled image):
-// the image at (gy, gx) is plane[(gy / stride) src_w + gx / stride] where stride divides both,
-// zero between (stride 1: every pixel, without dividing).
+// store(r * pitch + c, element) for every element of the window by 16-byte loads at any row length
+// (the odd widths stage_window_if_vectorisable turns down): chunks aligned to 16-byte addresses,
+// so a row's first and last chunks also hold elements of the rows around it, read and not stored.
+// A chunk reaching outside [begin, end), the whole tensor, is read element by element instead:
+// compute-sanitizer counts bytes past an allocation even inside an aligned sector.
 template <class S, class Store>
-__device__ void stage_window_by_elements(const S* __restrict__ plane,
-                                         int src_w,
-                                         int stride,
-                                         const ImageWindow& win,
-                                         const Store& store) {
+__device__ void stage_window_by_aligned_chunks(const S* __restrict__ plane,
+                                               const S* begin,
+                                               const S* end,
+                                               const ImageWindow& win,
+                                               const Store& store) {
+    using Bits = typename RawVector<16>::Type;
+    constexpr int kVec = 16 / sizeof(S);
+    constexpr int kBatch = 16 / kVec;  // 16 values in flight a thread
+    const int h = win.h, w = win.w, origin_y = win.origin_y, origin_x = win.origin_x;
+    const int rows = win.rows, cols = win.cols, pitch = win.pitch;
+    // A row's chunks start up to kVec - 1 columns left of the window, wherever its 16 bytes fall.
+    const int chunks = (pitch - 1) / kVec + 2;
+    const int count = rows * chunks;
+    const auto lowest = reinterpret_cast<std::uintptr_t>(begin);
+    const auto highest = reinterpret_cast<std::uintptr_t>(end);
+    const auto base = reinterpret_cast<std::uintptr_t>(plane);
+    // The image columns a chunk may take from: the window's, inside the image.
+    const int take_lo = max(origin_x, 0), take_hi = min(origin_x + cols, w);
+    // chunk task = r * chunks + k, stepped by blockDim.x without dividing
+    const int step_r = blockDim.x / chunks, step_k = blockDim.x % chunks;
+    int r = threadIdx.x / chunks, k = threadIdx.x % chunks;
+    for (int first = threadIdx.x; first < count; first += kBatch * blockDim.x) {
+        float v[kBatch][kVec];
+        int row[kBatch], c0[kBatch];  // the chunk's row and the window column of its first element
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            const int task = first + u * blockDim.x;
+            const int gy = origin_y + r;
+            const bool row_inside = gy >= 0 && gy < h;
+            // integers, not pointers: a row outside the image lies outside the plane
+            const std::uintptr_t row_at =
+                base + static_cast<std::uintptr_t>(static_cast<long long>(gy) * w * sizeof(S));
+            const std::uintptr_t window_at =
+                row_at + static_cast<std::uintptr_t>(static_cast<long long>(origin_x) * sizeof(S));
+            const int shift = row_inside ? static_cast<int>(window_at % 16 / sizeof(S)) : 0;
+            row[u] = r;
+            c0[u] = k * kVec - shift;
+            r += step_r;
+            k += step_k;
+            if (k >= chunks) {
+                k -= chunks;
+                ++r;
+            }
+            const int x0 = origin_x + c0[u];  // image column of the chunk's first element
+            union {
+                Bits vector;
+                S scalars[kVec];
+            } pack;
+            pack.vector = Bits{};
+            if (task < count && row_inside && max(x0, take_lo) < min(x0 + kVec, take_hi)) {
+                const std::uintptr_t at =
+                    row_at + static_cast<std::uintptr_t>(static_cast<long long>(x0) * sizeof(S));
+                if (at >= lowest && at + 16 <= highest) {
+                    pack.vector = *reinterpret_cast<const Bits*>(at);
+                } else {
+#pragma unroll
+                    for (int q = 0; q < kVec; ++q) {
+                        if (x0 + q >= take_lo && x0 + q < take_hi) {
+                            pack.scalars[q] = plane[static_cast<long long>(gy) * w + x0 + q];
+                        }
+                    }
+                }
+            }
+#pragma unroll
+            for (int q = 0; q < kVec; ++q) {
+                v[u][q] = to_float(pack.scalars[q]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            if (first + u * blockDim.x >= count) {
+                break;
+            }
+            const int gy = origin_y + row[u];
+            const bool row_inside = gy >= 0 && gy < h;
+#pragma unroll
+            for (int q = 0; q < kVec; ++q) {
+                const int cidx = c0[u] + q;
+                if (cidx >= 0 && cidx < pitch) {
+                    const int gx = origin_x + cidx;
+                    const bool inside = row_inside && cidx < cols && gx >= 0 && gx < w;
+                    store(row[u] * pitch + cidx, inside ? v[u][q] : 0.f);
+                }
+            }
+        }
+    }
+}
+
+// The window of a zero-upsampled image element by element: the image at (gy, gx) is
+// plane[(gy / stride) src_w + gx / stride] where stride divides both, zero between.
+template <class S, class Store>
+__device__ void stage_upsampled_window(const S* __restrict__ plane,
+                                       int src_w,
+                                       int stride,
+                                       const ImageWindow& win,
+                                       const Store& store) {
     stage_array(
         win.rows, win.pitch,
         [&](int r, int cidx) {  // the raw value (S{} is zero), converted when stored
             const int gy = win.origin_y + r, gx = win.origin_x + cidx;
             S v{};
-            if (cidx < win.cols && gy >= 0 && gy < win.h && gx >= 0 && gx < win.w) {
-                if (stride == 1) {
-                    v = plane[gy * src_w + gx];
-                } else if (gy % stride == 0 && gx % stride == 0) {
-                    v = plane[gy / stride * src_w + gx / stride];
-                }
+            if (cidx < win.cols && gy >= 0 && gy < win.h && gx >= 0 && gx < win.w &&
+                gy % stride == 0 && gx % stride == 0) {
+                v = plane[gy / stride * src_w + gx / stride];
             }
             return v;
         },
@@ -233,8 +325,11 @@ __device__ void stage_image(const FusedPlan& p,
     const ImageWindow win{p.h, p.w, t.row - lv.ext, t.col - lv.ext, lv.rows, lv.cols, lv.pitch};
     const auto store = [&](int i, float v) { dst[i] = v; };
     const int stride = kUpsampled ? p.stride : 1;
-    if (stride > 1 || !stage_window_if_vectorisable(plane, win, store)) {
-        stage_window_by_elements(plane, src_w, stride, win, store);
+    if (stride > 1) {
+        stage_upsampled_window(plane, src_w, stride, win, store);
+    } else if (!stage_window_if_vectorisable(plane, win, store)) {
+        const S* end = src + static_cast<long long>(p.n) * p.c * src_h * src_w;
+        stage_window_by_aligned_chunks(plane, src, end, win, store);
     }
 }
 
