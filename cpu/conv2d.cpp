@@ -1,9 +1,9 @@
 // conv2d on the CPU by img2col + GEMM (COMPRESSION.md 1.3-1.4). Work is split into items of
 // (group, chunk of the batch's columns) so that a column chunk stays near the core and every
 // thread has work even at batch 1; each thread multiplies its chunk serially inside our OpenMP
-// region, with the chunk built in its slice of the context's workspace (Eigen's GEMM, float64 and
-// CPUs without AVX2) or, in the float32 forward, packed by img2col straight into cpu/sgemm.h's
-// panels (cpu/img2col_panels.h).
+// region, the chunk built by img2col in its slice of the context's workspace, except in the float32
+// forward on cpu/sgemm.h's GEMM, which packs img2col straight into the GEMM's panels
+// (cpu/img2col_panels.h).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -46,8 +46,8 @@ ColumnChunks batch_chunks(const Context& ctx, const Conv2dGeometry& g) {
 }
 
 // The workspace of a call: first what all threads share (packed weights), then per thread a
-// column chunk, a chunk of output rows, the GEMM's packing space and (weight gradient) a partial
-// sum of the whole weight.
+// column chunk (none where img2col goes straight into the GEMM's panels), a chunk of output rows,
+// the GEMM's packing space and (weight gradient) a partial sum of the whole weight.
 template <class T>
 struct Scratch {
     std::size_t shared, columns, rows, gemm, weight, per_thread;
@@ -70,16 +70,6 @@ struct Scratch {
     T* thread_part(T* base, int thread) const { return base + shared + per_thread * thread; }
 };
 
-// Whether the forward packs img2col straight into the GEMM's panels: float32 on the packed path.
-template <class T>
-bool fused_img2col() {
-    if constexpr (std::is_same_v<T, float>) {
-        return WeightProduct<T>::packed_path();
-    } else {
-        return false;
-    }
-}
-
 template <class T>
 void forward(
     Context& ctx, const Conv2dGeometry& g, const Tensor& x, const Conv2dWeights& w, Tensor& y) {
@@ -87,7 +77,8 @@ void forward(
     const std::int64_t items = g.groups * chunks.count;
     const int threads = thread_count(ctx, items);
     WeightProduct<T> product(g, w.weight.data<T>(), false);
-    const bool fused = fused_img2col<T>();
+    // float32 on the packed path: img2col straight into the GEMM's panels
+    const bool fused = WeightProduct<T>::packed_path();
     // Fused, no chunk needs a column buffer (a pointwise chunk within one image is x itself).
     const Scratch<T> scratch(g, chunks.width, false, product.packed_elems(),
                              product.scratch_elems(chunks.width), !fused);
@@ -117,7 +108,9 @@ void forward(
             }
         }
         if (!done) {
-            const auto col = build_columns(g, xp, gi, c0, c1, buf);  // (K, c1 - c0)
+            // (K, c1 - c0); fused, only a pointwise chunk within one image comes here, as a view
+            // of x: no buffer, so that any other would fail loudly rather than overwrite rows
+            const auto col = build_columns(g, xp, gi, c0, c1, scratch.columns > 0 ? buf : nullptr);
             product.multiply(gi, out, col, rows + scratch.rows);
         }
         if (bp != nullptr) {

@@ -1,7 +1,8 @@
 #pragma once
 // WeightProduct: out = A_group b, where A is one group's weights (Og x K, forward) or their
-// transpose (K x Og, input gradient), the same for every chunk of a call. On AVX-512 in float32 the
-// weights are packed once per call for cpu/sgemm.h and shared by all threads; otherwise Eigen.
+// transpose (K x Og, input gradient), the same for every chunk of a call. In float32 on AVX-512 or
+// AVX2 + FMA the weights are packed once per call for cpu/sgemm.h and shared by all threads;
+// otherwise Eigen.
 #include <cstdint>
 #include <type_traits>
 

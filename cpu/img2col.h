@@ -45,6 +45,36 @@ void for_output_rows(const ::wtconv::detail::Conv2dGeometry& g,
     }
 }
 
+// The pieces of kernel tap (i, j)'s row of the column matrix over output pixels [p_begin, p_end)
+// of one image, in column order: pad(at, count) for the columns on the padding, and
+// copy(at, ih, q0, count) for the columns q0 .. q0 + count - 1 of an output row, which read input
+// row ih (inside the image) at columns q sw + j dw - pw (never before the row). `at` counts from
+// p_begin.
+template <class Pad, class Copy>
+void for_tap_pieces(const ::wtconv::detail::Conv2dGeometry& g,
+                    int i,
+                    int j,
+                    std::int64_t p_begin,
+                    std::int64_t p_end,
+                    Pad&& pad,
+                    Copy&& copy) {
+    const Run run = valid_columns(g, j);
+    for_output_rows(g, i, p_begin, p_end,
+                    [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t q1) {
+                        if (ih < 0 || ih >= g.h) {
+                            pad(at, q1 - q0);
+                            return;
+                        }
+                        const std::int64_t b = std::clamp(run.begin, q0, q1);
+                        const std::int64_t e = std::clamp(run.end, b, q1);
+                        pad(at, b - q0);
+                        if (e > b) {
+                            copy(at + (b - q0), ih, b, e - b);
+                        }
+                        pad(at + (e - q0), q1 - e);
+                    });
+}
+
 }  // namespace detail_img2col
 
 // col[K x (p_end - p_begin)] (row stride ld) from x_group, the Cg planes of one image and group;
@@ -57,36 +87,28 @@ void img2col(const ::wtconv::detail::Conv2dGeometry& g,
              T* col,
              std::int64_t ld,
              T pad = T(0)) {
-    using namespace detail_img2col;
     for (std::int64_t c = 0; c < g.cg(); ++c) {
         const T* plane = x_group + c * g.hw();
         for (int i = 0; i < g.kh; ++i) {
             for (int j = 0; j < g.kw; ++j) {
                 T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
-                const Run run = valid_columns(g, j);
                 const std::int64_t offset = static_cast<std::int64_t>(j) * g.dw - g.pw;
-                for_output_rows(
-                    g, i, p_begin, p_end,
-                    [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t q1) {
-                        // out[q - q0] for q in [q0, q1); indices, not shifted
-                        // pointers, which could point before the arrays.
+                detail_img2col::for_tap_pieces(
+                    g, i, j, p_begin, p_end,
+                    [&](std::int64_t at, std::int64_t count) {
+                        std::fill(row + at, row + at + count, pad);
+                    },
+                    [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t count) {
+                        // indices, not shifted pointers, which could point before the arrays
+                        const T* in = plane + ih * g.w;
                         T* out = row + at;
-                        if (ih < 0 || ih >= g.h) {
-                            std::fill(out, out + (q1 - q0), pad);
-                            return;
-                        }
-                        const T* in = plane + ih * g.w;  // in[q sw + offset]
-                        const std::int64_t b = std::clamp(run.begin, q0, q1);
-                        const std::int64_t e = std::clamp(run.end, b, q1);
-                        std::fill(out, out + (b - q0), pad);
                         if (g.sw == 1) {
-                            std::copy(in + b + offset, in + e + offset, out + (b - q0));
+                            std::copy(in + (q0 + offset), in + (q0 + offset + count), out);
                         } else {
-                            for (std::int64_t qq = b; qq < e; ++qq) {
-                                out[qq - q0] = in[qq * g.sw + offset];
+                            for (std::int64_t q = 0; q < count; ++q) {
+                                out[q] = in[(q0 + q) * g.sw + offset];
                             }
                         }
-                        std::fill(out + (e - q0), out + (q1 - q0), pad);
                     });
             }
         }
@@ -102,26 +124,19 @@ void col2im_add(const ::wtconv::detail::Conv2dGeometry& g,
                 std::int64_t p_begin,
                 std::int64_t p_end,
                 T* dx_group) {
-    using namespace detail_img2col;
     for (std::int64_t c = 0; c < g.cg(); ++c) {
         T* plane = dx_group + c * g.hw();
         for (int i = 0; i < g.kh; ++i) {
             for (int j = 0; j < g.kw; ++j) {
                 const T* row = dcol + ((c * g.kh + i) * g.kw + j) * ld;
-                const Run run = valid_columns(g, j);
                 const std::int64_t offset = static_cast<std::int64_t>(j) * g.dw - g.pw;
-                for_output_rows(
-                    g, i, p_begin, p_end,
-                    [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t q1) {
-                        if (ih < 0 || ih >= g.h) {
-                            return;
-                        }
-                        const T* in = row + at;  // in[q - q0]
+                detail_img2col::for_tap_pieces(
+                    g, i, j, p_begin, p_end, [](std::int64_t, std::int64_t) {},
+                    [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t count) {
                         T* out = plane + ih * g.w;
-                        const std::int64_t b = std::clamp(run.begin, q0, q1);
-                        const std::int64_t e = std::clamp(run.end, b, q1);
-                        for (std::int64_t qq = b; qq < e; ++qq) {
-                            out[qq * g.sw + offset] += in[qq - q0];
+                        const T* in = row + at;
+                        for (std::int64_t q = 0; q < count; ++q) {
+                            out[(q0 + q) * g.sw + offset] += in[q];
                         }
                     });
             }

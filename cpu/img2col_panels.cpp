@@ -1,6 +1,6 @@
-// Img2colPanels: the block's taps one after another, each written across all the panels. The
-// copies are a few dozen floats (a run ends at an output row or a panel edge): inline vector code,
-// not library calls. Zero on the padding, with the runs of cpu/img2col.h.
+// Img2colPanels: the block's taps one after another, each written across all the panels in the
+// pieces of cpu/img2col.h's for_tap_pieces. The copies are a few dozen floats (a piece ends at an
+// output row or a panel edge): inline vector code, not library calls.
 
 #include "cpu/img2col_panels.h"
 
@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu/conv2d_columns.h"
 #include "cpu/img2col.h"
 
 namespace wtconv::cpu {
@@ -115,44 +116,25 @@ void Img2colPanels::pack(std::int64_t k0, std::int64_t kc, float* out) const {
     const std::int64_t width = c1_ - c0_;
     const std::int64_t padded = (width + kCols - 1) / kCols * kCols;
     const std::int64_t window = static_cast<std::int64_t>(g.kh) * g.kw;
-    const std::int64_t n0 = c0_ / g.p();
-    const std::int64_t oh0 = (c0_ - n0 * g.p()) / g.wo;
-    const std::int64_t ow0 = c0_ - n0 * g.p() - oh0 * g.wo;
     const float* const x_end = x_ + g.n * g.c * g.hw();
     for (std::int64_t k = 0; k < kc; ++k) {
         const std::int64_t tap = k0 + k;
         const std::int64_t c = tap / window;
         const int i = static_cast<int>(tap - c * window) / g.kw;
         const int j = static_cast<int>(tap - c * window) % g.kw;
-        const detail_img2col::Run run = detail_img2col::valid_columns(g, j);
         const std::int64_t offset = static_cast<std::int64_t>(j) * g.dw - g.pw;
         const PanelRow row(out, kc, k, x_end);
-        std::int64_t n = n0, oh = oh0, ow = ow0;
-        for (std::int64_t col = 0; col < width;) {
-            const std::int64_t len = std::min(width - col, g.wo - ow);
-            const std::int64_t end = ow + len;
-            const std::int64_t ih = oh * g.sh - g.ph + static_cast<std::int64_t>(i) * g.dh;
-            if (ih < 0 || ih >= g.h) {
-                row.zero(col, len);
-            } else {
-                // Output columns [b, e) read inside the input row; the rest is padding.
-                const std::int64_t b = std::clamp(run.begin, ow, end);
-                const std::int64_t e = std::clamp(run.end, b, end);
-                row.zero(col, b - ow);
-                if (e > b) {
-                    const float* in = x_ + ((n * g.c + group_ * g.cg() + c) * g.h + ih) * g.w;
-                    row.copy(col + (b - ow), in + b * g.sw + offset, e - b,
-                             g.sw);  // in[q sw + offset]
-                }
-                row.zero(col + (e - ow), end - e);
-            }
-            col += len;
-            ow = 0;
-            if (++oh == g.ho) {
-                oh = 0;
-                ++n;
-            }
-        }
+        for_each_image(
+            g, c0_, c1_, [&](std::int64_t n, std::int64_t p0, std::int64_t p1, std::int64_t at) {
+                const float* plane = x_ + (n * g.c + group_ * g.cg() + c) * g.hw();
+                detail_img2col::for_tap_pieces(
+                    g, i, j, p0, p1,
+                    [&](std::int64_t col, std::int64_t count) { row.zero(at + col, count); },
+                    [&](std::int64_t col, std::int64_t ih, std::int64_t q0, std::int64_t count) {
+                        // plane[ih W + q sw + offset], never before the row
+                        row.copy(at + col, plane + ih * g.w + (q0 * g.sw + offset), count, g.sw);
+                    });
+            });
         row.zero(width, padded - width);
     }
 }

@@ -58,7 +58,8 @@ void sgemm(const PackedA& a,
            bool accumulate,
            float* scratch);
 
-// The same with B (k x n) from a packer.
+// The same with B (k x n) from a packer; n must be the packer's column count (it zeroes the
+// columns past n in the last panel).
 void sgemm(const PackedA& a,
            const PanelPacker& b,
            std::int64_t n,

@@ -2,13 +2,14 @@
 // matrix written from its definition (COMPRESSION.md 1.3), entry by entry and bitwise (it only
 // copies): every chunk of columns (within an image, across images, the last one short of a whole
 // panel), every block of taps (k0 > 0, short blocks), strides 1-3, dilation, padding wider than
-// the kernel's reach, groups, 1-pixel images. The panel buffer starts as NaN, so an entry the
-// packer leaves unwritten shows.
+// the kernel's reach (taps whose whole row is padding), groups, 1-pixel images. The panel buffer
+// starts as NaN, so an entry the packer leaves unwritten shows.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ Geometry geometry(std::int64_t n,
                   std::int64_t c,
                   std::int64_t h,
                   std::int64_t w,
-                  int k,
+                  int kh,
+                  int kw,
                   int stride,
                   int pad,
                   int dilation,
@@ -40,8 +42,8 @@ Geometry geometry(std::int64_t n,
     g.h = h;
     g.w = w;
     g.o = groups;
-    g.kh = k;
-    g.kw = k + (k > 1 ? 1 : 0);  // non-square windows too
+    g.kh = kh;
+    g.kw = kw;
     g.sh = stride;
     g.sw = stride;
     g.ph = pad;
@@ -49,9 +51,17 @@ Geometry geometry(std::int64_t n,
     g.dh = dilation;
     g.dw = dilation;
     g.groups = groups;
-    g.ho = ::wtconv::detail::conv_output_size(h, g.kh, stride, pad, dilation);
-    g.wo = ::wtconv::detail::conv_output_size(w, g.kw, stride, pad, dilation);
+    g.ho = ::wtconv::detail::conv_output_size(h, kh, stride, pad, dilation);
+    g.wo = ::wtconv::detail::conv_output_size(w, kw, stride, pad, dilation);
     return g;
+}
+
+std::string describe(const Geometry& g) {
+    std::ostringstream out;
+    out << "x(" << g.n << ", " << g.c << ", " << g.h << ", " << g.w << ") kernel " << g.kh << "x"
+        << g.kw << " stride " << g.sh << " pad " << g.ph << " dilation " << g.dh << " groups "
+        << g.groups << " -> " << g.ho << "x" << g.wo;
+    return out.str();
 }
 
 // Entry (tap, column) of group gi's column matrix over the batch: x at the tap's input pixel of
@@ -124,32 +134,30 @@ struct PanelCase {
 std::vector<PanelCase> cases() {
     std::vector<PanelCase> out = {
         // ResNet-18's stem and downsampling shapes, scaled down; chunks across image edges.
-        {"stem_7x7_s2", geometry(2, 3, 30, 29, 7, 2, 3, 1, 1), 100, kDepth},
-        {"pointwise_s2", geometry(3, 8, 14, 14, 1, 2, 0, 1, 1), 45, kDepth},
-        {"3x3_s1_rows_past_panels", geometry(2, 4, 9, 40, 3, 1, 1, 1, 1), 77, 13},
-        {"dilated_groups", geometry(2, 6, 11, 12, 3, 1, 2, 2, 3), 33, 7},
-        {"stride3_wide_pad", geometry(1, 2, 8, 8, 3, 3, 4, 1, 1), 31, kDepth},
-        {"one_pixel", geometry(5, 3, 1, 1, 1, 1, 0, 1, 1), 3, 2},
-        {"one_pixel_padded", geometry(4, 2, 1, 1, 3, 1, 1, 1, 2), 5, 4},
-        {"short_chunk", geometry(2, 2, 5, 7, 3, 2, 1, 1, 1), 1, 1},
-        {"deep_taps", geometry(1, 40, 6, 6, 3, 1, 1, 1, 1), 64, kDepth},  // 480 taps, 2 blocks
+        {"stem_7x7_s2", geometry(2, 3, 30, 29, 7, 7, 2, 3, 1, 1), 100, kDepth},
+        {"pointwise_s2", geometry(3, 8, 14, 14, 1, 1, 2, 0, 1, 1), 45, kDepth},
+        {"3x4_s1_rows_past_panels", geometry(2, 4, 9, 40, 3, 4, 1, 1, 1, 1), 77, 13},
+        {"dilated_groups", geometry(2, 6, 11, 12, 3, 3, 1, 2, 2, 3), 33, 7},
+        {"stride3_wide_pad", geometry(1, 2, 8, 8, 3, 3, 3, 4, 1, 1), 31, kDepth},
+        {"one_pixel", geometry(5, 3, 1, 1, 1, 1, 1, 0, 1, 1), 3, 2},
+        {"one_pixel_padded", geometry(4, 2, 1, 1, 3, 3, 1, 1, 1, 2), 5, 4},
+        {"padding_only_rows_s2", geometry(2, 1, 2, 3, 3, 3, 2, 3, 1, 1), 7, 5},
+        {"short_chunk", geometry(2, 2, 5, 7, 3, 4, 2, 1, 1, 1), 1, 1},
+        {"deep_taps", geometry(1, 40, 6, 6, 3, 3, 1, 1, 1, 1), 64, kDepth},  // 360 taps, 2 blocks
     };
     std::mt19937_64 rng(7);
-    for (int r = 0; r < 40; ++r) {
+    while (out.size() < 60) {
         const auto pick = [&](int lo, int hi) {
             return std::uniform_int_distribution<int>(lo, hi)(rng);
         };
         const int groups = pick(1, 3);
-        const int k = pick(1, 5);
-        const int dilation = pick(1, 2);
-        const int reach = dilation * k;  // the window's extent along h, kw adds one
         const Geometry g =
-            geometry(pick(1, 3), groups * pick(1, 4), pick(reach, 20), pick(reach + 1, 70), k,
-                     pick(1, 3), pick(0, 3), dilation, groups);
+            geometry(pick(1, 3), groups * pick(1, 4), pick(1, 20), pick(1, 70), pick(1, 5),
+                     pick(1, 5), pick(1, 3), pick(0, 3), pick(1, 2), groups);
         if (g.ho < 1 || g.wo < 1) {
-            continue;
+            continue;  // the shape a conv2d call rejects
         }
-        out.push_back({"random_" + std::to_string(r), g, pick(1, 200), pick(1, kDepth)});
+        out.push_back({"random_" + std::to_string(out.size()), g, pick(1, 200), pick(1, kDepth)});
     }
     return out;
 }
@@ -157,7 +165,8 @@ std::vector<PanelCase> cases() {
 TEST(Img2colPanels, MatchesTheColumnMatrixEntryByEntry) {
     std::uint64_t seed = 1;
     for (const PanelCase& tc : cases()) {
-        SCOPED_TRACE(tc.name);
+        SCOPED_TRACE(tc.name + ": " + describe(tc.g));
+        ASSERT_GT(tc.g.ho * tc.g.wo, 0);  // a case without columns would check nothing
         EXPECT_EQ(check_geometry(tc.g, tc.chunk, tc.depth, seed++), 0);
     }
 }
