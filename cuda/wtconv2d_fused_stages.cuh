@@ -177,25 +177,8 @@ __device__ void stage_window_by_vectors(const S* __restrict__ plane,
     }
 }
 
-// stage_window_by_vectors with the widest loads the plane's row length allows; false (nothing
-// done) when its rows are not a multiple of 8 bytes.
-template <class S, class Store>
-__device__ bool stage_window_if_vectorisable(const S* __restrict__ plane,
-                                             const ImageWindow& win,
-                                             const Store& store) {
-    if (win.w % (16 / sizeof(S)) == 0) {
-        stage_window_by_vectors<S, 16>(plane, win, store);
-        return true;
-    }
-    if (win.w % (8 / sizeof(S)) == 0) {
-        stage_window_by_vectors<S, 8>(plane, win, store);
-        return true;
-    }
-    return false;
-}
-
 // store(r * pitch + c, element) for every element of the window by 16-byte loads at any row length
-// (the odd widths stage_window_if_vectorisable turns down): chunks aligned to 16-byte addresses,
+// (for the widths stage_window_by_vectors cannot take): chunks aligned to 16-byte addresses,
 // so a row's first and last chunks also hold elements of the rows around it, read and not stored.
 // A chunk reaching outside [begin, end), the whole tensor, is read element by element instead:
 // compute-sanitizer counts bytes past an allocation even inside an aligned sector.
@@ -211,7 +194,7 @@ __device__ void stage_window_by_aligned_chunks(const S* __restrict__ plane,
     const int h = win.h, w = win.w, origin_y = win.origin_y, origin_x = win.origin_x;
     const int rows = win.rows, cols = win.cols, pitch = win.pitch;
     // A row's chunks start up to kVec - 1 columns left of the window, wherever its 16 bytes fall.
-    const int chunks = (pitch - 1) / kVec + 2;
+    const int chunks = (pitch + 2 * kVec - 2) / kVec;
     const int count = rows * chunks;
     const auto lowest = reinterpret_cast<std::uintptr_t>(begin);
     const auto highest = reinterpret_cast<std::uintptr_t>(end);
@@ -310,6 +293,28 @@ __device__ void stage_upsampled_window(const S* __restrict__ plane,
         [&](int i, S v) { store(i, to_float(v)); });
 }
 
+// The window of `plane`, one plane of the tensor [begin, end), by the widest loads its rows allow:
+// 16- or 8-byte loads where the rows are a multiple of that, 16-byte chunks aligned to addresses
+// otherwise; a zero-upsampled image (stride > 1, plane src_w wide) element by element.
+template <class S, class Store>
+__device__ void stage_window(const S* begin,
+                             const S* end,
+                             const S* __restrict__ plane,
+                             int src_w,
+                             int stride,
+                             const ImageWindow& win,
+                             const Store& store) {
+    if (stride > 1) {
+        stage_upsampled_window(plane, src_w, stride, win, store);
+    } else if (win.w % (16 / sizeof(S)) == 0) {
+        stage_window_by_vectors<S, 16>(plane, win, store);
+    } else if (win.w % (8 / sizeof(S)) == 0) {
+        stage_window_by_vectors<S, 8>(plane, win, store);
+    } else {
+        stage_window_by_aligned_chunks(plane, begin, end, win, store);
+    }
+}
+
 // The level-0 array: the image on the tile widened by e_0, zero outside the image and in the
 // slack columns. Upsampled: src is the strided image (dy of a strided forward), placed at every
 // stride-th pixel with zeros between (the adjoint of the forward's subsampling).
@@ -324,13 +329,8 @@ __device__ void stage_image(const FusedPlan& p,
     const S* plane = src + static_cast<long long>(t.plane) * src_h * src_w;
     const ImageWindow win{p.h, p.w, t.row - lv.ext, t.col - lv.ext, lv.rows, lv.cols, lv.pitch};
     const auto store = [&](int i, float v) { dst[i] = v; };
-    const int stride = kUpsampled ? p.stride : 1;
-    if (stride > 1) {
-        stage_upsampled_window(plane, src_w, stride, win, store);
-    } else if (!stage_window_if_vectorisable(plane, win, store)) {
-        const S* end = src + static_cast<long long>(p.n) * p.c * src_h * src_w;
-        stage_window_by_aligned_chunks(plane, src, end, win, store);
-    }
+    const S* end = src + static_cast<long long>(p.n) * p.c * src_h * src_w;
+    stage_window(src, end, plane, src_w, kUpsampled ? p.stride : 1, win, store);
 }
 
 // Levels 1..L of the Haar pyramid (spec 3.1: LL = (a+b+c+d)/2, LH = (a+b-c-d)/2,

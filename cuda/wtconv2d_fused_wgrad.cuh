@@ -38,12 +38,8 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
     };
     // dy zero-upsampled by the stride: an image of x's size (the vectors need stride 1)
     const ImageWindow win{p.h, p.w, t.row, t.col, p.tile_h, p.tile_w, p.grad_pitch[0]};
-    if (p.stride > 1) {
-        stage_upsampled_window(plane, p.wo, p.stride, win, store);
-    } else if (!stage_window_if_vectorisable(plane, win, store)) {
-        const S* end = dy + static_cast<long long>(p.n) * p.c * p.ho * p.wo;
-        stage_window_by_aligned_chunks(plane, dy, end, win, store);
-    }
+    stage_window(dy, dy + static_cast<long long>(p.n) * p.c * p.ho * p.wo, plane, p.wo, p.stride,
+                 win, store);
     for (int m = 1; m <= p.levels; ++m) {
         __syncthreads();
         const int th = p.tile_h >> m, pitch = p.grad_pitch[m], up = p.grad_pitch[m - 1];

@@ -153,7 +153,13 @@ TEST(WTConvCudaRandomCases, CoverEveryAlgorithmDtypeAndShapeClass) {
         seen["L5"] += tc.params.levels == 5 ? 1 : 0;
         seen["stride4"] += tc.params.stride == 4 ? 1 : 0;
         seen["no bias"] += tc.params.bias ? 0 : 1;
-        seen["fused"] += wtconv_promised(WTConvAlgo::kFused, Device::cuda(0), tc);
+        const bool fused = wtconv_promised(WTConvAlgo::kFused, Device::cuda(0), tc);
+        seen["fused"] += fused;
+        // rows no multiple of 8 bytes (1D signals are rows too): staged by address-aligned 16-byte
+        // chunks (x, dx's input and the weight gradients' dy at stride 1)
+        const bool odd_rows = tc.params.stride == 1 &&
+                              tc.w * static_cast<std::int64_t>(dtype_size(tc.dtype)) % 8 != 0;
+        seen[std::string("fused odd rows ") + dtype_name(tc.dtype)] += fused && odd_rows;
         seen["direct"] += wtconv_promised(WTConvAlgo::kDirect, Device::cuda(0), tc);
     }
     for (const char* key :
@@ -163,6 +169,10 @@ TEST(WTConvCudaRandomCases, CoverEveryAlgorithmDtypeAndShapeClass) {
         EXPECT_GE(seen[key], 5) << key;
     }
     EXPECT_GE(seen["fused"], 150);
+    for (const char* key :
+         {"fused odd rows float32", "fused odd rows float16", "fused odd rows bfloat16"}) {
+        EXPECT_GE(seen[key], 5) << key;
+    }
     EXPECT_GE(seen["direct"], 500);
 }
 
