@@ -189,9 +189,13 @@ __device__ void finish_tile_without_levels(const FusedPlan& p,
 template <int K, class S, bool kAdjoint>
 // At most 64 registers a thread for K <= 5 (four blocks of 256 threads an SM: at 56x56 L3 four
 // 224-thread blocks instead of three, 4 % faster) and 80 for K7 (three: 64x64 K7 L2 5 % faster
-// than with 96); no spills with nvcc 13.0.
-__global__ void __launch_bounds__(kFusedMaxThreads, K <= 5 ? 4 : 3) wtconv2d_fused_kernel(
-    FusedPlan p, Weights<const S> w, const S* __restrict__ in, S* __restrict__ out) {
+// than with 96); no spills with nvcc 13.0. Set directly: blocks of up to kFusedMaxThreads would
+// otherwise lower the bound.
+__global__ void __launch_bounds__(kFusedMaxThreads, K <= 5 ? 3 : 2) __maxnreg__(K <= 5 ? 64 : 80)
+    wtconv2d_fused_kernel(FusedPlan p,
+                          Weights<const S> w,
+                          const S* __restrict__ in,
+                          S* __restrict__ out) {
     extern __shared__ __align__(16) float smem[];
     const TileIndex t = tile_of_block(p, blockIdx.x);
     load_channel_weights<K, S>(p, w, t.channel, smem + p.weights_offset);

@@ -17,8 +17,8 @@ namespace wtconv::cuda {
 
 constexpr int kFusedMaxLevels = 8;
 constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded value feeds K FMAs
-// The weight gradients' default block, the L = 0 forward's, and the most the forward launches;
-// every block size is a multiple of 32 and so of 4: filter_level gives each band a quarter.
+// The weight gradients' default block and the L = 0 forward's; every block size is a multiple of
+// 32 and so of 4: filter_level gives each band a quarter.
 constexpr int kFusedThreads = 256;
 // The weight-gradient kernel's block: 256 threads, or 384 when its arrays leave room for only two
 // blocks an SM (more warps hide its phases' barriers); up to 80 registers a thread either way.
@@ -34,7 +34,9 @@ constexpr int kFusedReduceScratch = 32;
 constexpr int kFusedMinThreads = 64;
 constexpr int kFusedFewBlocksMinThreads = 128;
 constexpr int kFusedWarpsPerSm = 16;
-constexpr int kFusedMaxThreads = 256;
+// 10 warps: 63x65 (a 64x68 plane) has 288 tasks, which 256 threads ran in two rounds, the second
+// with one warp a block.
+constexpr int kFusedMaxThreads = 320;
 
 // Row pitches of the shared arrays are odd: the 32 lanes of a warp read 32 different rows at one
 // column, and an odd pitch puts those 32 words in 32 different banks.

@@ -182,13 +182,17 @@ TEST(WTConvFusedPlan, WindowsArraysAndBlocksFitForEveryShapeClass) {
     EXPECT_GT(plans - tiled, 0);
 }
 
-// Occupancy the plan's comments and the performance docs rely on, at two benchmark shapes: 28x28
-// L2 forward blocks of 64 threads (an SM holds 12 by shared memory), and 56x56 L3 weight-gradient
-// blocks of 256 threads that fit three an SM (228 KB; 1 KB reserved and 128 B of static scratch a
-// block), with 288 bytes to spare.
+// Occupancy the plan's comments and the performance docs rely on, at three benchmark shapes: 28x28
+// L2 forward blocks of 64 threads (an SM holds 12 by shared memory), 63x65 L2 forward blocks of
+// 288 threads (one round of the last phase), and 56x56 L3 weight-gradient blocks of 256 threads
+// that fit three an SM (228 KB; 1 KB reserved and 128 B of static scratch a block), with 288 bytes
+// to spare.
 TEST(WTConvFusedPlan, BenchmarkShapesKeepTheirBlocksAnSm) {
     const FusedPlan small = choose_fused_plan(64, 192, 28, 28, 5, 2, 1, FusedPass::kForward);
     EXPECT_EQ(small.threads, 64);
+    // 63x65 is a 64x68 plane: 32 level-1 rows of 9 strips, every task its own thread
+    const FusedPlan odd = choose_fused_plan(16, 64, 63, 65, 5, 2, 1, FusedPass::kForward);
+    EXPECT_EQ(odd.threads, 288);
     const FusedPlan grad = choose_fused_plan(64, 96, 56, 56, 5, 3, 1, FusedPass::kWeightGrad);
     EXPECT_EQ(grad.grad_threads, kFusedThreads);
     EXPECT_LE(3 * (grad.grad_smem_floats * 4 + 1024 + kFusedReduceScratch * 4), 228 * 1024);
