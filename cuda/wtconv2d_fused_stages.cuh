@@ -236,6 +236,8 @@ __device__ void stage_window_by_aligned_chunks(const S* __restrict__ plane,
                 const std::uintptr_t at =
                     row_at + static_cast<std::uintptr_t>(static_cast<long long>(x0) * sizeof(S));
                 if (at >= lowest && at + 16 <= highest) {
+                    // a generic load: __ldg's read-only one made the float weight-gradient
+                    // kernels spill (nvcc 13.0)
                     pack.vector = *reinterpret_cast<const Bits*>(at);
                 } else {
 #pragma unroll
