@@ -177,8 +177,8 @@ TEST(WTConvCudaRandomCases, CoverEveryAlgorithmDtypeAndShapeClass) {
         seen["no bias"] += tc.params.bias ? 0 : 1;
         const bool fused = wtconv_promised(WTConvAlgo::kFused, Device::cuda(0), tc);
         seen["fused"] += fused;
-        // rows no multiple of 8 bytes (1D signals are rows too): staged by address-aligned 16-byte
-        // chunks (x, dx's input and the weight gradients' dy at stride 1)
+        // rows no multiple of 8 bytes: staged by address-aligned 16-byte chunks (x, dx's input and
+        // the weight gradients' dy at stride 1; fused runs WTConv2d only)
         const bool odd_rows = tc.params.stride == 1 &&
                               tc.w * static_cast<std::int64_t>(dtype_size(tc.dtype)) % 8 != 0;
         seen[std::string("fused odd rows ") + dtype_name(tc.dtype)] += fused && odd_rows;
