@@ -5,6 +5,7 @@
 #include <wtconv/device.h>
 #include <wtconv/dtype.h>
 #include <wtconv/error.h>
+#include <wtconv/host_memory.h>
 #include <wtconv/io/safetensors.h>
 #include <wtconv/layer.h>
 #include <wtconv/layers/conv2d.h>
