@@ -174,8 +174,7 @@ TEST_F(HostMemory, ConcurrentUseHandsEachBlockToOneTensor) {
 TEST(HostCacheVariable, ParsesMebibytesAndRejectsAnythingElse) {
     EXPECT_EQ(detail::parse_host_cache_mb("0"), 0u);
     EXPECT_EQ(detail::parse_host_cache_mb("16"), 16 * kMiB);
-    for (const char* bad : {"", "-1", "+3", " 4", "12x", "1.5", "abc",
-                            "99999999999999999999999"}) {
+    for (const char* bad : {"", "-1", "+3", " 4", "12x", "1.5", "abc", "99999999999999999999999"}) {
         try {
             detail::parse_host_cache_mb(bad);
             ADD_FAILURE() << "accepted '" << bad << "'";

@@ -9,9 +9,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <vector>
-
 #include <sys/mman.h>
+#include <vector>
 
 #include <wtconv/error.h>
 #include <wtconv/host_memory.h>
