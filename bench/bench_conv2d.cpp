@@ -175,6 +175,17 @@ void bm_int8_forward(benchmark::State& state, Context& ctx, Fixture& f, const Ma
     });
 }
 
+// The VNNI product on a CPU whose default is AMX: what the tiles add over it.
+void bm_int8_vnni_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
+    Conv2dInt8Params params = f.int8;
+    params.algo = Conv2dInt8Algo::kVnni;
+    benchmark::DoNotOptimize(conv2d_int8_forward(ctx, f.x_q, f.w_q, params).raw_data());
+    timed_loop(state, forward_work(f.problem), m, [&] {
+        const Tensor y = conv2d_int8_forward(ctx, f.x_q, f.w_q, params);
+        benchmark::DoNotOptimize(y.raw_data());
+    });
+}
+
 void bm_direct_forward(benchmark::State& state, Context& ctx, Fixture& f, const Machine& m) {
     std::vector<float> y(
         static_cast<std::size_t>(f.problem.n * f.problem.o * f.problem.ho() * f.problem.wo()));
@@ -250,6 +261,10 @@ int run(int argc, char** argv) {
                            false);
         register_benchmark("conv2d_fwd/cpu_int8/" + shape, bm_int8_forward, ctx, *f, machine,
                            false);
+        if (conv2d_int8_supports(Conv2dInt8Algo::kAmx)) {
+            register_benchmark("conv2d_fwd/cpu_int8_vnni/" + shape, bm_int8_vnni_forward, ctx, *f,
+                               machine, false);
+        }
         register_benchmark("conv2d_fwd/direct/" + shape, bm_direct_forward, ctx, *f, machine, true);
     }
     for (const auto& f : fixtures) {

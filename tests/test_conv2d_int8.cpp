@@ -132,7 +132,8 @@ Int8Problem make_problem(const Int8Case& tc) {
 
 std::vector<Conv2dInt8Algo> algos_here() {
     std::vector<Conv2dInt8Algo> algos{Conv2dInt8Algo::kPortable};
-    for (const Conv2dInt8Algo algo : {Conv2dInt8Algo::kVnni, Conv2dInt8Algo::kAvx2}) {
+    for (const Conv2dInt8Algo algo :
+         {Conv2dInt8Algo::kVnni, Conv2dInt8Algo::kAvx2, Conv2dInt8Algo::kAmx}) {
         if (conv2d_int8_supports(algo)) {
             algos.push_back(algo);
         }
@@ -273,6 +274,12 @@ TEST(Conv2dInt8BadInput, NamesTheArgument) {
         bad.algo = Conv2dInt8Algo::kAvx2;
         expect_error([&] { conv2d_int8_forward(ctx, pr.x_q, pr.w, bad); }, ErrorCode::kNotSupported,
                      "needs AVX2");
+    }
+    if (!conv2d_int8_supports(Conv2dInt8Algo::kAmx)) {
+        bad = pr.p;
+        bad.algo = Conv2dInt8Algo::kAmx;
+        expect_error([&] { conv2d_int8_forward(ctx, pr.x_q, pr.w, bad); }, ErrorCode::kNotSupported,
+                     "needs AMX-INT8");
     }
 }
 

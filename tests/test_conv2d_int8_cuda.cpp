@@ -435,6 +435,7 @@ TEST(Conv2dInt8CudaSupports, EachDeviceItsOwnAlgorithms) {
     EXPECT_FALSE(conv2d_int8_supports(Conv2dInt8Algo::kPortable, Device::cuda(0)));
     EXPECT_FALSE(conv2d_int8_supports(Conv2dInt8Algo::kVnni, Device::cuda(0)));
     EXPECT_FALSE(conv2d_int8_supports(Conv2dInt8Algo::kAvx2, Device::cuda(0)));
+    EXPECT_FALSE(conv2d_int8_supports(Conv2dInt8Algo::kAmx, Device::cuda(0)));
     EXPECT_FALSE(conv2d_int8_supports(Conv2dInt8Algo::kDp4a, Device::cpu()));
     EXPECT_FALSE(conv2d_int8_supports(Conv2dInt8Algo::kDp4a));
     EXPECT_TRUE(conv2d_int8_supports(Conv2dInt8Algo::kPortable, Device::cpu()));
@@ -456,8 +457,8 @@ TEST_F(Conv2dInt8CudaBadInput, CpuAlgorithmsOnCudaTensorsAreNotSupported) {
     Problem pr = make_problem(square(1, 2, 5, 5, 3, 3, 1, 1, 1, 1, true, false, 1));
     const Tensor x = pr.x_q.to(ctx.device());
     const Conv2dInt8Weights w = wtconv::to_device(pr.w, ctx.device());
-    for (const Conv2dInt8Algo algo :
-         {Conv2dInt8Algo::kPortable, Conv2dInt8Algo::kVnni, Conv2dInt8Algo::kAvx2}) {
+    for (const Conv2dInt8Algo algo : {Conv2dInt8Algo::kPortable, Conv2dInt8Algo::kVnni,
+                                      Conv2dInt8Algo::kAvx2, Conv2dInt8Algo::kAmx}) {
         pr.p.algo = algo;
         expect_error_all([&] { conv2d_int8_forward(ctx, x, w, pr.p); }, ErrorCode::kNotSupported,
                          {std::string("algo ") + conv2d_int8_algo_name(algo), "cuda:0"});

@@ -90,8 +90,8 @@ TEST(QatConv2d, Int8ConversionMatchesTheFakeQuantisedModelWithinOneStep) {
     nn::QatConv2d::Int8 int8 = qat.convert(input);
     Context ctx;
     const Tensor x_q = quantize_activation(ctx, x, input);
-    for (const Conv2dInt8Algo algo :
-         {Conv2dInt8Algo::kPortable, Conv2dInt8Algo::kVnni, Conv2dInt8Algo::kAvx2}) {
+    for (const Conv2dInt8Algo algo : {Conv2dInt8Algo::kPortable, Conv2dInt8Algo::kVnni,
+                                      Conv2dInt8Algo::kAvx2, Conv2dInt8Algo::kAmx}) {
         if (!conv2d_int8_supports(algo)) {
             continue;
         }

@@ -33,8 +33,8 @@ void conv2d_backward_img2col(Context& ctx,
                              const Conv2dWeights& w,
                              Conv2dGrads& grads);
 
-// int8 (cpu/conv2d_int8.cpp). y_q: uint8 (N, O, Ho, Wo), written whole; algo is kVnni, kAvx2
-// or kPortable, never kAuto.
+// int8 (cpu/conv2d_int8.cpp). y_q: uint8 (N, O, Ho, Wo), written whole; algo is kAmx, kVnni,
+// kAvx2 or kPortable, never kAuto.
 void conv2d_int8_forward(Context& ctx,
                          const detail::Conv2dGeometry& g,
                          const Tensor& x_q,
@@ -42,6 +42,7 @@ void conv2d_int8_forward(Context& ctx,
                          const Conv2dInt8Params& p,
                          Conv2dInt8Algo algo,
                          Tensor& y_q);
+bool conv2d_int8_amx_available();  // asks Linux for the tile state once
 bool conv2d_int8_vnni_available();
 bool conv2d_int8_avx2_available();
 void quantize_activation(const Tensor& x, const ActivationQuant& q, Tensor& out);

@@ -74,7 +74,8 @@ void check_cuda_sizes(const detail::Conv2dGeometry& g, const Tensor& weight) {
 Conv2dInt8Algo choose_algo(Conv2dInt8Algo requested, Device device) {
     if (!conv2d_int8_supports(requested, device)) {
         // the CPU algorithms that need an instruction set
-        const char* isa = requested == Conv2dInt8Algo::kVnni   ? "AVX-512 VNNI"
+        const char* isa = requested == Conv2dInt8Algo::kAmx    ? "AMX-INT8 (and the OS's leave)"
+                          : requested == Conv2dInt8Algo::kVnni ? "AVX-512 VNNI"
                           : requested == Conv2dInt8Algo::kAvx2 ? "AVX2"
                                                                : nullptr;
         if (isa != nullptr && device.is_cpu()) {
@@ -83,16 +84,20 @@ Conv2dInt8Algo choose_algo(Conv2dInt8Algo requested, Device device) {
                 detail::concat("conv2d_int8: algo ", conv2d_int8_algo_name(requested), " needs ",
                                isa, " in the CPU and the build, got neither or one"));
         }
-        throw Error(ErrorCode::kNotSupported,
-                    detail::concat("conv2d_int8: algo ", conv2d_int8_algo_name(requested),
-                                   " does not run on ", device.str(), " tensors (cpu: ",
-                                   "portable, avx2, vnni; cuda: dp4a), got x_q on ", device.str()));
+        throw Error(
+            ErrorCode::kNotSupported,
+            detail::concat("conv2d_int8: algo ", conv2d_int8_algo_name(requested),
+                           " does not run on ", device.str(), " tensors (cpu: ",
+                           "portable, avx2, vnni, amx; cuda: dp4a), got x_q on ", device.str()));
     }
     if (requested != Conv2dInt8Algo::kAuto) {
         return requested;
     }
     switch (device.type) {
         case DeviceType::kCpu:
+            if (cpu::conv2d_int8_amx_available()) {
+                return Conv2dInt8Algo::kAmx;
+            }
             if (cpu::conv2d_int8_vnni_available()) {
                 return Conv2dInt8Algo::kVnni;
             }
@@ -128,6 +133,8 @@ const char* conv2d_int8_algo_name(Conv2dInt8Algo algo) {
             return "dp4a";
         case Conv2dInt8Algo::kAvx2:
             return "avx2";
+        case Conv2dInt8Algo::kAmx:
+            return "amx";
     }
     return "?";
 }
@@ -143,6 +150,8 @@ bool conv2d_int8_supports(Conv2dInt8Algo algo, Device device) {
                     return cpu::conv2d_int8_vnni_available();
                 case Conv2dInt8Algo::kAvx2:
                     return cpu::conv2d_int8_avx2_available();
+                case Conv2dInt8Algo::kAmx:
+                    return cpu::conv2d_int8_amx_available();
                 case Conv2dInt8Algo::kDp4a:
                     return false;
             }

@@ -43,12 +43,14 @@ Conv2dInt8Weights to_device(const Conv2dInt8Weights& w, Device device);
 // Which implementation runs; each runs on one device type, and one the tensors' device cannot run
 // throws Error(kNotSupported). Every algorithm gives the same bytes.
 enum class Conv2dInt8Algo {
-    kAuto,      // by x_q's device: CPU kVnni where the CPU and the build have it, else kAvx2
-                // where they have that, else kPortable; CUDA kDp4a
+    kAuto,      // by x_q's device: CPU kAmx where the CPU, the build and the OS allow it, else
+                // kVnni where the CPU and the build have it, else kAvx2 where they have that,
+                // else kPortable; CUDA kDp4a
     kVnni,      // CPU: AVX-512 VNNI (vpdpbusd) micro-kernel
     kPortable,  // CPU: plain int32 loops, any CPU
     kDp4a,      // CUDA: implicit GEMM on __dp4a (four 8-bit products per instruction), int32 sums
     kAvx2,      // CPU: AVX2 micro-kernel on taps widened to int16 pairs (vpmaddwd), exact
+    kAmx,       // CPU: AMX tiles (tdpbsud, 16 x 16 int32 sums of 64 taps an instruction)
 };
 const char* conv2d_int8_algo_name(Conv2dInt8Algo algo);
 // True when this build and CPU run algo (the CPU's question; kDp4a is false).
