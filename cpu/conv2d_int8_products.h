@@ -7,7 +7,8 @@
 
 #include "common/conv2d_geometry.h"
 
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && \
+    defined(__AVX512VL__)
 #define WTCONV_HAVE_VNNI 1
 #endif
 #if defined(__AVX2__)
@@ -42,7 +43,7 @@ struct PackedWeights {
     std::vector<std::int32_t> w2;   // (O + kAmxRows + 1, 2 k4): 2 int16 taps per int32, built
                                     // only for the AVX2 product (int16_pairs): 2 ms a call at
                                     // layer4's 3x3 for the others
-    PackedWeights(const Conv2dGeometry& g, const std::int8_t* w, bool int16_pairs);
+    PackedWeights(const Conv2dGeometry& g, const std::int8_t* w, bool int16_pairs, int threads);
     const std::int8_t* row(std::int64_t o) const {
         return reinterpret_cast<const std::int8_t*>(w4.data() + o * k4);
     }

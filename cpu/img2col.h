@@ -5,8 +5,11 @@
 // inner loops carry no bounds tests; unit stride turns the run into a contiguous copy.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -79,6 +82,58 @@ void for_tap_pieces(const ::wtconv::detail::Conv2dGeometry& g,
                     });
 }
 
+// std::copy and std::fill of one run of a column row.
+template <class T>
+void copy_run(const T* in, std::int64_t count, T* out) {
+    std::copy(in, in + count, out);
+}
+template <class T>
+void fill_run(T* out, std::int64_t count, T value) {
+    std::fill(out, out + count, value);
+}
+
+// Bytes (int8 layers): the runs of small images are short (7 x 7: 7 bytes, pads of 0 or 1), and
+// the memmove and memset calls cost more than the bytes they move; up to 16 bytes go as two
+// overlapping words instead.
+template <class Word>
+void move_short(const std::uint8_t* in, std::int64_t count, std::uint8_t* out) {
+    Word head, tail;
+    std::memcpy(&head, in, sizeof(Word));
+    std::memcpy(&tail, in + count - sizeof(Word), sizeof(Word));
+    std::memcpy(out, &head, sizeof(Word));
+    std::memcpy(out + count - sizeof(Word), &tail, sizeof(Word));
+}
+inline void copy_run(const std::uint8_t* in, std::int64_t count, std::uint8_t* out) {
+    if (count > 16) {
+        std::memcpy(out, in, static_cast<std::size_t>(count));
+    } else if (count >= 8) {
+        move_short<std::uint64_t>(in, count, out);
+    } else if (count >= 4) {
+        move_short<std::uint32_t>(in, count, out);
+    } else {
+        for (std::int64_t q = 0; q < count; ++q) {  // 0 to 3 bytes
+            out[q] = in[q];
+        }
+    }
+}
+inline void fill_run(std::uint8_t* out, std::int64_t count, std::uint8_t value) {
+    std::uint8_t pattern[16];
+    if (count > 16) {
+        std::memset(out, value, static_cast<std::size_t>(count));
+        return;
+    }
+    std::memset(pattern, value, sizeof(pattern));  // a constant size: inlined
+    if (count >= 8) {
+        move_short<std::uint64_t>(pattern, count, out);
+    } else if (count >= 4) {
+        move_short<std::uint32_t>(pattern, count, out);
+    } else {
+        for (std::int64_t q = 0; q < count; ++q) {
+            out[q] = value;
+        }
+    }
+}
+
 // out[q] = row[first + q stride] for q < count; row has row_len elements.
 template <class T>
 void gather_strided(const T* row,
@@ -102,6 +157,21 @@ inline void gather_strided(const std::uint8_t* row,
                            std::uint8_t* out,
                            std::int64_t row_len) {
     std::int64_t q = 0;
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    if (stride == 2) {
+        // 16 outputs at a time from 32 bytes, masked at the end (masked bytes are never read):
+        // the even bytes are the low halves of the words, which vpmovwb keeps. Short runs (a
+        // 7 x 7 output's rows of 7) no longer fall to the element loop.
+        for (; q < count; q += 16) {
+            const std::int64_t n = std::min<std::int64_t>(16, count - q);
+            const __mmask32 in_mask = static_cast<__mmask32>((std::uint64_t{1} << (2 * n - 1)) - 1);
+            const __m256i pairs = _mm256_maskz_loadu_epi8(in_mask, row + first + 2 * q);
+            _mm_mask_storeu_epi8(out + q, static_cast<__mmask16>((1u << n) - 1),
+                                 _mm256_cvtepi16_epi8(pairs));
+        }
+        return;
+    }
+#endif
 #if defined(__SSE2__)
     if (stride == 2) {
         const __m128i even = _mm_set1_epi16(0x00FF);
@@ -139,14 +209,14 @@ void img2col(const ::wtconv::detail::Conv2dGeometry& g,
                 detail_img2col::for_tap_pieces(
                     g, i, j, p_begin, p_end,
                     [&](std::int64_t at, std::int64_t count) {
-                        std::fill(row + at, row + at + count, pad);
+                        detail_img2col::fill_run(row + at, count, pad);
                     },
                     [&](std::int64_t at, std::int64_t ih, std::int64_t q0, std::int64_t count) {
                         // indices, not shifted pointers, which could point before the arrays
                         const T* in = plane + ih * g.w;
                         T* out = row + at;
                         if (g.sw == 1) {
-                            std::copy(in + (q0 + offset), in + (q0 + offset + count), out);
+                            detail_img2col::copy_run(in + (q0 + offset), count, out);
                         } else {
                             detail_img2col::gather_strided(in, q0 * g.sw + offset, g.sw, count, out,
                                                            g.w);
