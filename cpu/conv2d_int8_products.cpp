@@ -17,11 +17,11 @@ PackedWeights::PackedWeights(const Conv2dGeometry& g,
                              bool int16_pairs,
                              int threads)
     : k4((g.k() + 3) / 4) {
-    // A group's last row block may reach kAmxRows - 1 rows past O (small Og): zero rows; one
-    // more row for AMX's 64-tap tiles, which read up to 60 bytes past a row's taps (they
-    // meet zero taps of the columns there).
-    const std::int64_t rows = g.o + kAmxRows + 1;
-    w4.assign(static_cast<std::size_t>(rows * k4), 0);
+    // A group's last row block may reach kAmxRows - 1 rows past O (small Og): zero rows; and
+    // AMX's 64-tap tiles read up to 60 bytes past a row's taps (they meet zero taps of the
+    // columns there), past the last row too when rows are short (K <= 20): 16 more words.
+    const std::int64_t rows = g.o + kAmxRows;
+    w4.assign(static_cast<std::size_t>(rows * k4 + 16), 0);
     sum.assign(static_cast<std::size_t>(g.o), 0);
     if (int16_pairs) {
         w2.assign(static_cast<std::size_t>(rows * k4 * 2), 0);

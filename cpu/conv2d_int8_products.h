@@ -35,12 +35,12 @@ constexpr std::int64_t round_up(std::int64_t v, std::int64_t m) {
 }
 
 // The weights of one layer, ready for every product: rows padded to a multiple of 4 taps with
-// zeros, kAmxRows + 1 zero rows after the last, and each row's sum.
+// zeros, kAmxRows zero rows and 64 zero bytes after the last, and each row's sum.
 struct PackedWeights {
     std::int64_t k4;                // taps / 4, rounded up
-    std::vector<std::int32_t> w4;   // (O + kAmxRows + 1, k4): 4 int8 taps per int32
+    std::vector<std::int32_t> w4;   // (O + kAmxRows, k4) + 16: 4 int8 taps per int32
     std::vector<std::int32_t> sum;  // (O): sum of a row's taps
-    std::vector<std::int32_t> w2;   // (O + kAmxRows + 1, 2 k4): 2 int16 taps per int32, built
+    std::vector<std::int32_t> w2;   // (O + kAmxRows, 2 k4): 2 int16 taps per int32, built
                                     // only for the AVX2 product (int16_pairs): 2 ms a call at
                                     // layer4's 3x3 for the others
     PackedWeights(const Conv2dGeometry& g, const std::int8_t* w, bool int16_pairs, int threads);

@@ -142,19 +142,18 @@ TEST_F(HostMemory, ConcurrentUseHandsEachBlockToOneTensor) {
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([t, &failures] {
             std::mt19937 rng(static_cast<unsigned>(t));
-            std::vector<Tensor> live;
+            std::vector<std::pair<Tensor, float>> live;  // each tensor with the mark it holds
             for (int i = 0; i < 60; ++i) {
                 if (live.size() < 3) {
                     Tensor a = host_bytes((2 + rng() % 4) * kMiB);
                     const float mark = static_cast<float>(t * 1000 + i);
                     std::fill_n(a.data<float>(), a.numel(), mark);
-                    live.push_back(std::move(a));
+                    live.emplace_back(std::move(a), mark);
                 } else {
-                    const Tensor& a = live.front();
-                    const float mark = a.data<float>()[0];
+                    const auto& [a, mark] = live.front();
                     const float* p = a.data<float>();
                     failures[t] += static_cast<int>(
-                        std::count_if(p, p + a.numel(), [mark](float v) { return v != mark; }));
+                        std::count_if(p, p + a.numel(), [&](float v) { return v != mark; }));
                     live.erase(live.begin());
                 }
             }
@@ -169,6 +168,38 @@ TEST_F(HostMemory, ConcurrentUseHandsEachBlockToOneTensor) {
     const HostMemoryStats s = host_memory_stats();
     EXPECT_EQ(s.allocated_bytes, start);
     EXPECT_LE(s.cached_bytes, 24 * kMiB);
+}
+
+// Requests no machine can hold fail with kOutOfMemory, the cache unchanged; near SIZE_MAX the
+// rounding up to whole blocks must not wrap around to a small block.
+TEST_F(HostMemory, ImpossibleRequestsThrowOutOfMemory) {
+    set_host_cache_limit(64 * kMiB);
+    const HostMemoryStats before = host_memory_stats();
+    std::vector<std::int64_t> sizes{(std::int64_t{1} << 62) - 1};  // bytes 2^64 - 4
+#if !defined(__SANITIZE_ADDRESS__)
+    // 4 PiB, past any address space; AddressSanitizer aborts on such a request by design
+    sizes.push_back(std::int64_t{1} << 50);
+#endif
+    for (const std::int64_t numel : sizes) {
+        try {
+            const Tensor t = Tensor::empty(Shape{numel}, DType::kFloat32, Device{});
+            ADD_FAILURE() << "allocated " << t.nbytes() << " bytes";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::kOutOfMemory) << e.what();
+        }
+    }
+    const HostMemoryStats after = host_memory_stats();
+    EXPECT_EQ(after.allocated_bytes, before.allocated_bytes);
+    EXPECT_EQ(after.cached_bytes, 0u);
+}
+
+// A miss makes room: what stays cached and the new block together fit the limit.
+TEST_F(HostMemory, FreshBlockEvictsOldBlocksOfOtherSizesBeyondTheLimit) {
+    set_host_cache_limit(10 * kMiB);
+    { const std::vector<Tensor> live{host_bytes(4 * kMiB), host_bytes(4 * kMiB)}; }
+    EXPECT_EQ(host_memory_stats().cached_bytes, 8 * kMiB);
+    const Tensor big = host_bytes(6 * kMiB);  // no 6 MiB block cached: 8 + 6 > 10
+    EXPECT_EQ(host_memory_stats().cached_bytes, 4 * kMiB);
 }
 
 TEST(HostCacheVariable, ParsesMebibytesAndRejectsAnythingElse) {

@@ -78,6 +78,11 @@ public:
                 return ptr;
             }
             ++misses_;
+            // Fresh memory beside the cache: the oldest cached blocks go first until the cache
+            // and the new block fit the limit, so blocks of sizes no longer asked for do not sit
+            // idle while live memory grows (allocation failure is rare to see under Linux's
+            // overcommit, which kills the process instead).
+            evict_beyond(size >= limit_ ? 0 : limit_ - size);
         }
         void* ptr = ::operator new(size, kLargeAlignment, std::nothrow);
         if (ptr == nullptr) {
@@ -193,6 +198,9 @@ std::size_t parse_host_cache_mb(const char* text) {
 }
 
 void* host_allocate(std::size_t bytes) {
+    // rounding up to whole large blocks must not wrap around to a small size
+    WTCONV_CHECK_CODE(bytes <= SIZE_MAX - kLargeHostBlock, ErrorCode::kOutOfMemory,
+                      "tensor: host allocation of ", bytes, " bytes failed");
     void* ptr = nullptr;
     if (bytes >= kLargeHostBlock) {
         ptr = cache().take(large_block_size(bytes));
