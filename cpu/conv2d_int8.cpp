@@ -54,18 +54,30 @@ struct Requantizer {
         const __m512 mv = _mm512_set1_ps(m), bv = _mm512_set1_ps(b), inv = _mm512_set1_ps(inv_y);
         const __m512 zv = _mm512_set1_ps(static_cast<float>(zero));
         const __m512 lov = _mm512_set1_ps(lo), hiv = _mm512_set1_ps(hi);
-        // the last 16 or fewer by masks: small images' rows (7 x 7: 49 outputs) end in one
-        for (; q < width; q += 16) {
-            const std::int64_t n = std::min<std::int64_t>(16, width - q);
-            const auto mask = static_cast<__mmask16>((1u << n) - 1);
-            const __m512i a = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mask, acc + q), off);
+        // NaN can only come from a NaN or infinite scale or bias; only then does the row pay
+        // for the test that maps it to the zero point
+        const bool finite = std::isfinite(m) && std::isfinite(b) && std::isfinite(inv_y);
+        const auto requantize = [&](__m512i sums) {
+            const __m512i a = _mm512_sub_epi32(sums, off);
             const __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), mv), bv);
             const __m512 t = _mm512_roundscale_ps(_mm512_mul_ps(v, inv),
                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             __m512 y = _mm512_add_ps(t, zv);
-            y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q), y, zv);  // NaN
+            if (!finite) {
+                y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q), y, zv);
+            }
             y = _mm512_min_ps(_mm512_max_ps(y, lov), hiv);
-            _mm_mask_storeu_epi8(out + q, mask, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(y)));
+            return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(y));
+        };
+        for (; q + 16 <= width; q += 16) {
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + q),
+                             requantize(_mm512_loadu_si512(acc + q)));
+        }
+        if (q < width) {  // the last few by masks: small images' rows (7 x 7: 49 outputs) end so
+            const auto mask = static_cast<__mmask16>((1u << (width - q)) - 1);
+            _mm_mask_storeu_epi8(out + q, mask,
+                                 requantize(_mm512_maskz_loadu_epi32(mask, acc + q)));
+            q = width;
         }
 #endif
         for (; q < width; ++q) {

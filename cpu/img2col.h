@@ -162,6 +162,12 @@ inline void gather_strided(const std::uint8_t* row,
         // 16 outputs at a time from 32 bytes, masked at the end (masked bytes are never read):
         // the even bytes are the low halves of the words, which vpmovwb keeps. Short runs (a
         // 7 x 7 output's rows of 7) no longer fall to the element loop.
+        // whole 32-byte loads while they stay inside the row
+        for (; q + 16 <= count && first + 2 * q + 32 <= row_len; q += 16) {
+            const __m256i pairs =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + first + 2 * q));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + q), _mm256_cvtepi16_epi8(pairs));
+        }
         for (; q < count; q += 16) {
             const std::int64_t n = std::min<std::int64_t>(16, count - q);
             const __mmask32 in_mask = static_cast<__mmask32>((std::uint64_t{1} << (2 * n - 1)) - 1);
