@@ -7,8 +7,10 @@
 // C++ heap, which keeps its own free lists.
 //
 // The cache holds at most host_cache_limit() bytes: 2 GiB by default, or WTCONV_HOST_CACHE_MB
-// mebibytes when that variable is set (a non-negative integer; 0 turns the cache off). Builds with
-// AddressSanitizer start with the cache off, so that a use after free stays visible.
+// mebibytes when that variable is set (a non-negative integer; 0 turns the cache off). A request
+// it cannot serve first returns its oldest blocks until what stays cached and the new block fit
+// the limit. Builds with AddressSanitizer start with the cache off, so that a use after free
+// stays visible.
 #include <cstddef>
 
 namespace wtconv {
