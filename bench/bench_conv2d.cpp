@@ -243,6 +243,7 @@ int run(int argc, char** argv) {
     benchmark::AddCustomContext("fp32_fma_peak_gflops",
                                 fixed(peak.gflops, 1) + " (" + peak.isa + ")");
     benchmark::AddCustomContext("copy_bandwidth_gbs", fixed(machine.copy_gbs, 1));
+    benchmark::AddCustomContext("int8_algo", conv2d_int8_algo_name(conv2d_int8_auto_algo()));
     benchmark::AddCustomContext("batch", std::to_string(batch));
     benchmark::AddCustomContext("comparator",
                                 "oneDNN " + onednn_version() + " primitives in their own layouts");

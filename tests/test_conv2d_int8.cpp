@@ -141,6 +141,19 @@ std::vector<Conv2dInt8Algo> algos_here() {
     return algos;
 }
 
+// kAuto takes the most capable product this build and CPU have: AMX, VNNI, AVX2, then loops.
+TEST(Conv2dInt8Algos, AutoIsTheBestSupportedCpuProduct) {
+    Conv2dInt8Algo want = Conv2dInt8Algo::kPortable;
+    for (const Conv2dInt8Algo algo :
+         {Conv2dInt8Algo::kAvx2, Conv2dInt8Algo::kVnni, Conv2dInt8Algo::kAmx}) {
+        if (conv2d_int8_supports(algo)) {
+            want = algo;
+        }
+    }
+    EXPECT_EQ(conv2d_int8_auto_algo(), want) << conv2d_int8_algo_name(conv2d_int8_auto_algo());
+    EXPECT_EQ(conv2d_int8_auto_algo(Device::cpu()), want);
+}
+
 class Conv2dInt8AgainstReference : public testing::TestWithParam<Int8Case> {};
 
 TEST_P(Conv2dInt8AgainstReference, EveryOutputEqualsTheReference) {

@@ -440,6 +440,7 @@ TEST(Conv2dInt8CudaSupports, EachDeviceItsOwnAlgorithms) {
     EXPECT_FALSE(conv2d_int8_supports(Conv2dInt8Algo::kDp4a));
     EXPECT_TRUE(conv2d_int8_supports(Conv2dInt8Algo::kPortable, Device::cpu()));
     EXPECT_STREQ(conv2d_int8_algo_name(Conv2dInt8Algo::kDp4a), "dp4a");
+    EXPECT_EQ(conv2d_int8_auto_algo(Device::cuda(0)), Conv2dInt8Algo::kDp4a);
 }
 
 TEST(Conv2dInt8CudaHostBadInput, Dp4aOnCpuTensorsIsNotSupported) {

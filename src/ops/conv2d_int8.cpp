@@ -139,6 +139,10 @@ const char* conv2d_int8_algo_name(Conv2dInt8Algo algo) {
     return "?";
 }
 
+Conv2dInt8Algo conv2d_int8_auto_algo(Device device) {
+    return choose_algo(Conv2dInt8Algo::kAuto, device);
+}
+
 bool conv2d_int8_supports(Conv2dInt8Algo algo, Device device) {
     switch (device.type) {
         case DeviceType::kCpu:

@@ -57,6 +57,9 @@ const char* conv2d_int8_algo_name(Conv2dInt8Algo algo);
 bool conv2d_int8_supports(Conv2dInt8Algo algo);
 // True when this build runs algo on tensors of device (whether that GPU is present is not asked).
 bool conv2d_int8_supports(Conv2dInt8Algo algo, Device device);
+// The algorithm kAuto runs on tensors of device (on the CPU: this build and CPU's best); throws
+// Error(kNotSupported) where none runs (CUDA tensors in a build without CUDA).
+Conv2dInt8Algo conv2d_int8_auto_algo(Device device = Device::cpu());
 
 struct Conv2dInt8Params {
     Conv2dParams conv;  // stride, padding, dilation, groups, bias; conv.algo is ignored
