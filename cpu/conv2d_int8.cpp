@@ -123,8 +123,7 @@ void forward(Context& ctx,
     // col (bytes), then the product's repacked copy (int16 pairs for AVX2: twice the bytes; AMX:
     // tap rows rounded up to whole tiles)
     const std::size_t packed_bytes = std::max(
-        2 * col_bytes, scratch_round<std::uint8_t>((pw.k4 + kAmxTapRows - 1) / kAmxTapRows *
-                                                   kAmxTapRows * 4 * kPixels));
+        2 * col_bytes, scratch_round<std::uint8_t>(round_up(pw.k4, kAmxTapRows) * 4 * kPixels));
     const std::size_t per_thread = col_bytes + packed_bytes + acc_bytes;
     auto* scratch = static_cast<std::uint8_t*>(ctx.host_workspace(per_thread * threads));
     const std::uint8_t* x = x_q.data<std::uint8_t>();

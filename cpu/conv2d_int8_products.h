@@ -49,14 +49,17 @@ struct PackedWeights {
     }
 };
 
-// Signature of every product; packed is the product's scratch (its repacked copy of col).
-void product_portable(const Conv2dGeometry& g,
-                      const PackedWeights& pw,
-                      std::int64_t gi,
-                      const std::uint8_t* col,
-                      std::int64_t width,
-                      std::uint8_t* packed,
-                      std::int32_t* acc);
+// Every product: acc (Og, width) of group gi from col (K, width); packed is its scratch (its
+// repacked copy of col). Declared through one function type; defined with the same parameters.
+using Product = void(const Conv2dGeometry& g,
+                     const PackedWeights& pw,
+                     std::int64_t gi,
+                     const std::uint8_t* col,
+                     std::int64_t width,
+                     std::uint8_t* packed,
+                     std::int32_t* acc);
+
+Product product_portable;
 #if defined(WTCONV_HAVE_VNNI)
 // col (K, width) repacked so each int32 holds one pixel's 4 consecutive taps: (k4_rows, padded,
 // 4) bytes, padded = width rounded up to kPixelBlock; taps past K are zero.
@@ -65,34 +68,16 @@ void pack_tap_quads(const Conv2dGeometry& g,
                     std::int64_t width,
                     std::int64_t k4_rows,
                     std::uint8_t* packed);
-void product_vnni(const Conv2dGeometry& g,
-                  const PackedWeights& pw,
-                  std::int64_t gi,
-                  const std::uint8_t* col,
-                  std::int64_t width,
-                  std::uint8_t* packed,
-                  std::int32_t* acc);
+Product product_vnni;
 #endif
 #if defined(WTCONV_HAVE_AMX)
-void product_amx(const Conv2dGeometry& g,
-                 const PackedWeights& pw,
-                 std::int64_t gi,
-                 const std::uint8_t* col,
-                 std::int64_t width,
-                 std::uint8_t* packed,
-                 std::int32_t* acc);
+Product product_amx;
 // The CPU has AMX-TILE and AMX-INT8 and Linux lets this process use the tile data state (asked
 // once).
 bool amx_usable();
 #endif
 #if defined(WTCONV_HAVE_AVX2_INT8)
-void product_avx2(const Conv2dGeometry& g,
-                  const PackedWeights& pw,
-                  std::int64_t gi,
-                  const std::uint8_t* col,
-                  std::int64_t width,
-                  std::uint8_t* packed,
-                  std::int32_t* acc);
+Product product_avx2;
 #endif
 
 }  // namespace wtconv::cpu::int8

@@ -159,10 +159,9 @@ inline void gather_strided(const std::uint8_t* row,
     std::int64_t q = 0;
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     if (stride == 2) {
-        // 16 outputs at a time from 32 bytes, masked at the end (masked bytes are never read):
-        // the even bytes are the low halves of the words, which vpmovwb keeps. Short runs (a
-        // 7 x 7 output's rows of 7) no longer fall to the element loop.
-        // whole 32-byte loads while they stay inside the row
+        // 16 outputs from 32 bytes: the even bytes are the low halves of the words, which vpmovwb
+        // keeps. Whole loads while they stay inside the row, then masked ones (masked bytes are
+        // never read), so short runs (a 7 x 7 output's rows of 7) skip the element loop too.
         for (; q + 16 <= count && first + 2 * q + 32 <= row_len; q += 16) {
             const __m256i pairs =
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + first + 2 * q));
