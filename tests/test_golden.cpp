@@ -86,6 +86,7 @@ const std::map<std::string, GoldenRegistrar>& registrars() {
         {"wtconv2d", register_golden_wtconv}, {"wtconv1d", register_golden_wtconv},
         {"conv2d", register_golden_conv2d},   {"fakequant", register_golden_fake_quant},
         {"dwt2d", register_golden_dwt},       {"prune", register_golden_prune},
+        {"wavkan", register_golden_wavkan},
     };
     return table;
 }

@@ -12,12 +12,14 @@
 #include <wtconv/layers/conv2d_compact.h>
 #include <wtconv/layers/pruning.h>
 #include <wtconv/layers/qat_conv2d.h>
+#include <wtconv/layers/wavkan.h>
 #include <wtconv/layers/wtconv.h>
 #include <wtconv/ops/conv2d.h>
 #include <wtconv/ops/conv2d_int8.h>
 #include <wtconv/ops/dwt.h>
 #include <wtconv/ops/fake_quant.h>
 #include <wtconv/ops/prune.h>
+#include <wtconv/ops/wavkan.h>
 #include <wtconv/ops/wtconv.h>
 #include <wtconv/ops/wtconv1d.h>
 #include <wtconv/ops/wtconv2d.h>

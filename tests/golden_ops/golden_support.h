@@ -28,5 +28,6 @@ bool register_golden_conv2d(const std::string& op, const std::vector<std::string
 bool register_golden_fake_quant(const std::string& op, const std::vector<std::string>& paths);
 bool register_golden_dwt(const std::string& op, const std::vector<std::string>& paths);
 bool register_golden_prune(const std::string& op, const std::vector<std::string>& paths);
+bool register_golden_wavkan(const std::string& op, const std::vector<std::string>& paths);
 
 }  // namespace wtconv::test
