@@ -17,6 +17,7 @@ namespace wtconv::cpu {
 namespace {
 
 using detail::kan_psi;
+using detail::with_wavelet;
 
 constexpr std::int64_t kBatchBlock = 32;  // forward items: one output over this many samples
 constexpr std::int64_t kInputBlock = 16;  // backward items: this many input columns
@@ -131,23 +132,6 @@ void backward(Context& ctx,
                 dsp[row + i] = -r[i] * spu[i];
             }
         }
-    }
-}
-
-// f(wavelet constant) for the runtime choice: each wavelet gets its own inlined loops.
-template <class F>
-void with_wavelet(KanWavelet wavelet, F&& f) {
-    switch (wavelet) {
-        case KanWavelet::kMexicanHat:
-            return f(std::integral_constant<KanWavelet, KanWavelet::kMexicanHat>{});
-        case KanWavelet::kMorlet:
-            return f(std::integral_constant<KanWavelet, KanWavelet::kMorlet>{});
-        case KanWavelet::kDog:
-            return f(std::integral_constant<KanWavelet, KanWavelet::kDog>{});
-        case KanWavelet::kMeyer:
-            return f(std::integral_constant<KanWavelet, KanWavelet::kMeyer>{});
-        case KanWavelet::kShannon:
-            return f(std::integral_constant<KanWavelet, KanWavelet::kShannon>{});
     }
 }
 

@@ -127,7 +127,7 @@ const std::string& meta(const io::SafetensorsFile& f, const std::string& key) {
 }
 
 bool meta_bool(const io::SafetensorsFile& f, const std::string& key) {
-    const std::string& v = meta(f, key);
+    const std::string v = meta(f, key);
     if (v != "true" && v != "false") {
         throw std::runtime_error("golden: metadata " + key + " must be true or false, got " + v);
     }
@@ -162,7 +162,7 @@ TEST_P(WavKanRefGolden, MatchesGoldenFile) {
     if (c.batchnorm) {
         c.eps = std::stod(meta(f, "bn_eps"));
         c.momentum = std::stod(meta(f, "bn_momentum"));
-        const std::string& mode = meta(f, "bn_mode");
+        const std::string mode = meta(f, "bn_mode");
         ASSERT_TRUE(mode == "training" || mode == "eval") << "bn_mode " << mode;
         c.training = mode == "training";
         p.bn_weight = tensor(f, "bn_weight");

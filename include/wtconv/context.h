@@ -24,6 +24,11 @@ struct ContextOptions {
     // with cudaStreamNonBlocking must be synchronised by the caller before tensors it used are
     // freed (tensor memory is returned on the legacy default stream).
     CUstream_st* cuda_stream = nullptr;
+    // Ops that reject non-finite inputs and parameters (wavkan) scan them on every call: O(inputs
+    // + parameters) work, and on CUDA one synchronisation of the stream per call to read the
+    // result. false skips the scan (a trusted training loop; NaN then propagates as the
+    // arithmetic makes it). Shapes, dtypes and devices are checked either way.
+    bool check_values = true;
 };
 
 class Context {
@@ -43,6 +48,8 @@ public:
     void set_poison_outputs(bool poison) { options_.poison_outputs = poison; }
     CUstream_st* cuda_stream() const { return options_.cuda_stream; }
     void set_cuda_stream(CUstream_st* stream) { options_.cuda_stream = stream; }
+    bool check_values() const { return options_.check_values; }
+    void set_check_values(bool check) { options_.check_values = check; }
 
     // Host scratch of at least bytes, 64-byte aligned, kept between calls so that ops do not
     // allocate per call (its contents are not kept). One op call at a time may use it: a context

@@ -5,6 +5,7 @@
 // (and one sin/cos).
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include <wtconv/ops/wavkan.h>
 
@@ -27,16 +28,83 @@ struct KanConst {
     static constexpr T kPi = static_cast<T>(3.141592653589793238462643383279502884);
     // 2 / (sqrt(3) pi^(1/4)), the original's mexican hat constant
     static constexpr T kMexicanHat = static_cast<T>(0.8673250705840776);
-    // Below this |u| shannon's derivative takes its series: (u cos u - sin u) / u^2 cancels.
-    static constexpr T kShannonSeries =
-        sizeof(T) == 4 ? static_cast<T>(1e-3) : static_cast<T>(1e-5);
+    // Below this |u| shannon's derivative takes its six-term series (the next term is below
+    // 1e-14 of it there); above, the closed form's cancellation costs at most eps / u^2 (2.4e-7 in
+    // float32 at 0.5, 3e-15 in float64 at 0.2). WAVKAN.md's 1e-3 / 1e-5 left float32 20 % off
+    // at u = 1e-3.
+    static constexpr T kShannonSeries = sizeof(T) == 4 ? static_cast<T>(0.5) : static_cast<T>(0.2);
 };
+
+#if defined(__CUDA_ARCH__)
+// sin(x) and cos(x) on the device without the library's slow path for huge arguments (a call
+// whose register saves made the kernels spill): x less n pi/2 by a two-part constant and FMA
+// (exact enough for |x| below about 1e3 in float32, 1e6 in float64, which morlet never exceeds:
+// exp(-u^2 / 2) > 0 bounds |5 u| by 75 and 195), then sincospi of the remainder, whose reduction
+// is exact. Past those bounds the phase loses digits, only where shannon's sin(u) / u is below
+// 1e-3 / 1e-6 of its weight.
+template <class T>
+__device__ inline void sin_cos(T x, T* s, T* c) {
+    constexpr T two_over_pi = static_cast<T>(0.636619772367581343075535053490057448);
+    constexpr T pio2_hi = sizeof(T) == 4 ? static_cast<T>(1.57079637050628662109375)
+                                         : static_cast<T>(1.5707963267948966192313216916397514);
+    constexpr T pio2_lo = sizeof(T) == 4 ? static_cast<T>(-4.37113900018624283e-8)
+                                         : static_cast<T>(6.123233995736766035868820147292e-17);
+    constexpr T one_over_pi = static_cast<T>(0.318309886183790671537767526745028724);
+    const T n = rint(x * two_over_pi);
+    T r = fma(-n, pio2_hi, x);
+    r = fma(-n, pio2_lo, r);
+    T sr, cr;
+    sincospi(r * one_over_pi, &sr, &cr);
+    const int q = static_cast<int>(n - T(4) * floor(n * T(0.25)));  // n mod 4, exact
+    switch (q) {
+        case 0:
+            *s = sr, *c = cr;
+            return;
+        case 1:
+            *s = cr, *c = -sr;
+            return;
+        case 2:
+            *s = -sr, *c = -cr;
+            return;
+        default:
+            *s = -cr, *c = sr;
+            return;
+    }
+}
+
+// float32 on the device, for the Gaussian wavelets: u clamped to +-kFastClamp (the Gaussian is 0
+// there in float32, so psi and dpsi are their limit 0 and no inf * 0 arises), exp(-u^2 / 2) by
+// the hardware's 2^x (relative error below 2^-22, plus 2^-24 of the exponent's size from its
+// rounding: about 1e-6 where the Gaussian is above 4e-6), sin and cos by the hardware's (absolute
+// error 2^-20.5 on |5u| < 100 pi). Instead of the accurate library functions: several times fewer
+// instructions, and well inside float32's 1e-5 tolerance. u is never NaN here (the op rejects
+// non-finite inputs, and (x - t) / s of finite values is finite or infinite).
+constexpr float kFastClamp = 20.0f;
+
+__device__ inline float fast_gaussian(float u) {
+    constexpr float minus_half_log2e = -0.72134752044448170368f;
+    float e;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(u * u * minus_half_log2e));
+    return e;
+}
+
+__device__ inline float clamp_fast(float u) {
+    return fminf(fmaxf(u, -kFastClamp), kFastClamp);
+}
+#endif
 
 // Every wavelet that multiplies by exp(-u^2 / 2) returns its limit 0 where that underflows, so a
 // huge |u| (or an infinite one) gives 0 rather than the original's inf * 0 = NaN. NaN u stays NaN.
 // kGrad false: psi only (dpsi returned as 0), which spares morlet and meyer a sin or cos.
 template <class T, bool kGrad>
 WTCONV_KAN_FN PsiPair<T> mexican_hat(T u) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (sizeof(T) == 4) {
+        const float v = clamp_fast(u), v2 = v * v, e = fast_gaussian(v);
+        constexpr float c = KanConst<float>::kMexicanHat;
+        return {c * (v2 - 1.0f) * e, kGrad ? c * v * (3.0f - v2) * e : 0.0f};
+    }
+#endif
     using std::exp;
     const T u2 = u * u;
     const T e = exp(static_cast<T>(-0.5) * u2);
@@ -49,6 +117,14 @@ WTCONV_KAN_FN PsiPair<T> mexican_hat(T u) {
 
 template <class T, bool kGrad>
 WTCONV_KAN_FN PsiPair<T> morlet(T u) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (sizeof(T) == 4) {
+        const float v = clamp_fast(u), e = fast_gaussian(v);
+        float sn, cs;
+        __sincosf(5.0f * v, &sn, &cs);
+        return {cs * e, kGrad ? -e * (5.0f * sn + v * cs) : 0.0f};
+    }
+#endif
     using std::cos;
     using std::exp;
     using std::sin;
@@ -56,16 +132,27 @@ WTCONV_KAN_FN PsiPair<T> morlet(T u) {
     if (e == T(0)) {
         return {T(0), T(0)};
     }
+#if defined(__CUDA_ARCH__)
+    T s, c;
+    sin_cos(T(5) * u, &s, &c);
+#else
     const T c = cos(T(5) * u);
+    const T s = kGrad ? sin(T(5) * u) : T(0);
+#endif
     if constexpr (!kGrad) {
         return {c * e, T(0)};
     }
-    const T s = sin(T(5) * u);
     return {c * e, -e * (T(5) * s + u * c)};
 }
 
 template <class T, bool kGrad>
 WTCONV_KAN_FN PsiPair<T> dog(T u) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (sizeof(T) == 4) {
+        const float v = clamp_fast(u), e = fast_gaussian(v);
+        return {-v * e, kGrad ? (v * v - 1.0f) * e : 0.0f};
+    }
+#endif
     using std::exp;
     const T u2 = u * u;
     const T e = exp(static_cast<T>(-0.5) * u2);
@@ -79,41 +166,47 @@ WTCONV_KAN_FN PsiPair<T> dog(T u) {
 // takes sgn(0) = 0 (the original differentiates |u| so), hence 0 at u = 0.
 template <class T, bool kGrad>
 WTCONV_KAN_FN PsiPair<T> meyer(T u) {
-    using std::cos;
     using std::fabs;
-    using std::sin;
     constexpr T pi = KanConst<T>::kPi;
     const T v = fabs(u);
     if (v >= T(1)) {  // also u = +-inf
         return {T(0), T(0)};
     }
     const T sign = u > T(0) ? T(1) : (u < T(0) ? T(-1) : T(0));
-    // sin(pi v) and cos(pi v) from pi (1 - v) past 1/2, where 1 - v is exact: sin(pi v) goes to 0
-    // at v = 1 and pi v rounded there would leave it a large relative error in float32.
-    const bool upper = v > static_cast<T>(0.5);
-    const T a = pi * (upper ? T(1) - v : v);
-    const T s = sin(a);
-    const T c = kGrad ? (upper ? -cos(a) : cos(a)) : T(0);
-    if (v <= static_cast<T>(0.5)) {
-        return {s, sign * pi * c};
-    }
     // m = cos(pi/2 nu(t)), t = 2 v - 1, nu(t) = t^4 (35 - 84 t + 70 t^2 - 20 t^3). nu(t) + nu(1 -
     // t) = 1, so past t = 1/2 the angle's distance from pi/2 is pi/2 nu(1 - t), with 1 - t = 2 (1 -
     // v) exact: m then comes from a sine of a small angle instead of a cosine near pi/2, which in
-    // float32 lost most of its digits (the golden cases' tail of the bump).
+    // float32 lost most of its digits (the golden cases' tail of the bump). Likewise sin(pi v)
+    // from pi (1 - v) past 1/2. CUDA has sinpi / cospi, whose reduction is exact (and which have
+    // no slow path to call, that would make the kernels spill).
     const T t = T(2) * v - T(1);
     const bool far = t > static_cast<T>(0.5);
     const T tt = far ? T(2) * (T(1) - v) : t;
     const T tt3 = tt * tt * tt;
     const T nu = tt3 * tt * (T(35) - T(84) * tt + T(70) * tt * tt - T(20) * tt3);
     const T dnu = T(140) * tt3 * (T(1) - tt) * (T(1) - tt) * (T(1) - tt);  // nu' is symmetric
+#if defined(__CUDA_ARCH__)
+    const T s = sinpi(v);
+    const T c = kGrad ? cospi(v) : T(0);
+    const T half_nu = nu * static_cast<T>(0.5);
+    const T m = v <= static_cast<T>(0.5) ? T(1) : (far ? sinpi(half_nu) : cospi(half_nu));
+    const T sin_angle = far ? cospi(half_nu) : sinpi(half_nu);  // sin(pi/2 nu(t))
+#else
+    using std::cos;
+    using std::sin;
+    const bool upper = v > static_cast<T>(0.5);
+    const T a = pi * (upper ? T(1) - v : v);
+    const T s = sin(a);
+    const T c = kGrad ? (upper ? -cos(a) : cos(a)) : T(0);
     const T arg = pi / T(2) * nu;
-    const T m = far ? sin(arg) : cos(arg);
+    const T m = v <= static_cast<T>(0.5) ? T(1) : (far ? sin(arg) : cos(arg));
+    const T sin_angle = !kGrad || v <= static_cast<T>(0.5) ? T(0) : (far ? cos(arg) : sin(arg));
+#endif
     if constexpr (!kGrad) {
         return {s * m, T(0)};
     }
-    const T sin_angle = far ? cos(arg) : sin(arg);  // sin(pi/2 nu(t))
-    const T dm = -pi * sin_angle * dnu;
+    // m' = 0 on the flat part (v <= 1/2, where t <= 0 and the polynomial is not m's)
+    const T dm = v <= static_cast<T>(0.5) ? T(0) : -pi * sin_angle * dnu;
     return {s * m, sign * (pi * c * m + s * dm)};
 }
 
@@ -130,13 +223,34 @@ WTCONV_KAN_FN PsiPair<T> shannon(T u, T window) {
     if (isinf(u)) {
         return {T(0), T(0)};
     }
+#if defined(__CUDA_ARCH__)
+    T s, c;
+    sin_cos(u, &s, &c);
+    T inv;
+    if constexpr (sizeof(T) == 4) {
+        inv = __frcp_rn(u);  // 1 / u correctly rounded, without a division's slow-path call
+    } else {
+        inv = __drcp_rn(u);
+    }
+#else
     const T s = sin(u);
-    const T sinc = s / u;
+    const T c = kGrad ? cos(u) : T(0);
+    const T inv = T(1) / u;
+#endif
+    const T sinc = s * inv;
     if constexpr (!kGrad) {
         return {window * sinc, T(0)};
     }
-    const T d = fabs(u) < KanConst<T>::kShannonSeries ? u * (u * u / T(30) - T(1) / T(3))
-                                                      : (u * cos(u) - s) / (u * u);
+    // d/du (sin u / u) = (u cos u - sin u) / u^2 cancels for small u (float32 at u = 1e-3: 20 %
+    // off); below kShannonSeries its Taylor series, six terms: sum_k (-1)^k 2k u^(2k-1) / (2k+1)!
+    const T u2 = u * u;
+    const T series = u * (static_cast<T>(-1.0 / 3) +
+                          u2 * (static_cast<T>(1.0 / 30) +
+                                u2 * (static_cast<T>(-1.0 / 840) +
+                                      u2 * (static_cast<T>(1.0 / 45360) +
+                                            u2 * (static_cast<T>(-1.0 / 3991680) +
+                                                  u2 * static_cast<T>(1.0 / 518918400))))));
+    const T d = fabs(u) < KanConst<T>::kShannonSeries ? series : (u * c - s) * inv * inv;
     return {window * sinc, window * d};
 }
 
@@ -157,13 +271,31 @@ WTCONV_KAN_FN PsiPair<T> kan_psi(T u, T window) {
 
 // Shannon's symmetric Hamming window over the input index: 0.54 - 0.46 cos(2 pi i / (I - 1)),
 // 1 for a single input. Other wavelets take 1.
-inline double kan_window(KanWavelet wavelet, std::int64_t i, std::int64_t inputs) {
+WTCONV_KAN_FN double kan_window(KanWavelet wavelet, std::int64_t i, std::int64_t inputs) {
+    using std::cos;
     if (wavelet != KanWavelet::kShannon || inputs == 1) {
         return 1.0;
     }
     constexpr double pi = KanConst<double>::kPi;
-    return 0.54 -
-           0.46 * std::cos(2.0 * pi * static_cast<double>(i) / static_cast<double>(inputs - 1));
+    return 0.54 - 0.46 * cos(2.0 * pi * static_cast<double>(i) / static_cast<double>(inputs - 1));
+}
+
+// f(std::integral_constant<KanWavelet, W>) for the runtime choice: each wavelet gets its own
+// inlined loops (host code of every backend).
+template <class F>
+void with_wavelet(KanWavelet wavelet, F&& f) {
+    switch (wavelet) {
+        case KanWavelet::kMexicanHat:
+            return f(std::integral_constant<KanWavelet, KanWavelet::kMexicanHat>{});
+        case KanWavelet::kMorlet:
+            return f(std::integral_constant<KanWavelet, KanWavelet::kMorlet>{});
+        case KanWavelet::kDog:
+            return f(std::integral_constant<KanWavelet, KanWavelet::kDog>{});
+        case KanWavelet::kMeyer:
+            return f(std::integral_constant<KanWavelet, KanWavelet::kMeyer>{});
+        case KanWavelet::kShannon:
+            return f(std::integral_constant<KanWavelet, KanWavelet::kShannon>{});
+    }
 }
 
 }  // namespace wtconv::detail

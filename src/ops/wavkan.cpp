@@ -1,7 +1,9 @@
 // wavkan: argument checks, output allocation and the one dispatch point (WAVKAN.md). Kernels live
-// in cpu/ (the CUDA backend is not built yet: CUDA tensors throw kNotSupported).
+// in cpu/ and cuda/.
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <wtconv/ops/wavkan.h>
 
@@ -18,42 +20,60 @@ struct Sizes {
     std::int64_t batch, inputs, outputs;
 };
 
-// The first element of a CPU tensor that is not finite (or zero, with nonzero), -1 if none.
+// The first element of a CPU tensor that is not finite (with reciprocal, also one whose reciprocal
+// is not: zero, or tinier than 1 / the largest value), -1 if none.
 template <class T>
-std::int64_t first_bad(const Tensor& t, bool nonzero) {
+std::int64_t first_bad(const Tensor& t, bool reciprocal) {
     const T* p = t.data<T>();
     for (std::int64_t k = 0; k < t.numel(); ++k) {
-        if (!std::isfinite(p[k]) || (nonzero && p[k] == T(0))) {
+        if (!std::isfinite(p[k]) || (reciprocal && !std::isfinite(T(1) / p[k]))) {
             return k;
         }
     }
     return -1;
 }
 
-// Rejects non-finite values (WAVKAN.md 5: they would poison whole batch-norm channels) and, for
-// scale, zeros; names the first bad index.
-void check_values(const char* name, const Tensor& t, bool nonzero = false) {
-    std::int64_t bad = -1;
-    if (t.dtype() == DType::kFloat32) {
-        bad = first_bad<float>(t, nonzero);
-    } else {
-        bad = first_bad<double>(t, nonzero);
+struct Checked {
+    const char* name;
+    const Tensor* tensor;
+};
+
+// The scale's place in the list of values to check: its reciprocal must be finite too.
+constexpr int kScaleIndex = 1;
+
+// Per checked tensor, its first bad element on the CPU (-1 if none).
+std::vector<std::int64_t> cpu_bad_values(const std::vector<Checked>& list) {
+    std::vector<std::int64_t> bad(list.size(), -1);
+    for (std::size_t j = 0; j < list.size(); ++j) {
+        const Tensor& t = *list[j].tensor;
+        const bool reciprocal = static_cast<int>(j) == kScaleIndex;
+        bad[j] = t.dtype() == DType::kFloat32 ? first_bad<float>(t, reciprocal)
+                                              : first_bad<double>(t, reciprocal);
     }
-    if (bad < 0) {
-        return;
+    return bad;
+}
+
+// Rejects non-finite values (WAVKAN.md 5: they would poison whole batch-norm channels) and a scale
+// without a finite reciprocal (the kernels multiply by 1 / scale); names the first bad index of
+// the first bad tensor.
+void throw_if_bad(const std::vector<Checked>& list, const std::vector<std::int64_t>& bad) {
+    for (std::size_t j = 0; j < list.size(); ++j) {
+        if (bad[j] < 0) {
+            continue;
+        }
+        const Tensor& t = *list[j].tensor;
+        const double v = t.to(Device::cpu()).to_vector()[static_cast<std::size_t>(bad[j])];
+        const char* what = static_cast<int>(j) == kScaleIndex
+                               ? "finite with a finite reciprocal (nonzero, |scale| >= 1 / the "
+                                 "dtype's largest value)"
+                               : "finite";
+        const Shape& s = t.shape();
+        const std::string at = s.rank() == 2
+                                   ? detail::concat("[", bad[j] / s[1], ", ", bad[j] % s[1], "]")
+                                   : detail::concat("[", bad[j], "]");
+        throw Error(ErrorCode::kBadArgument, detail::concat(kOp, ": ", list[j].name, " must be ",
+                                                            what, ", got ", v, " at ", at));
     }
-    const double v = t.dtype() == DType::kFloat32 ? static_cast<double>(t.data<float>()[bad])
-                                                  : t.data<double>()[bad];
-    const Shape& s = t.shape();
-    if (s.rank() == 2) {
-        throw Error(
-            ErrorCode::kBadArgument,
-            detail::concat(kOp, ": ", name, " must be finite", nonzero ? " and nonzero" : "",
-                           ", got ", v, " at [", bad / s[1], ", ", bad % s[1], "]"));
-    }
-    throw Error(ErrorCode::kBadArgument,
-                detail::concat(kOp, ": ", name, " must be finite", nonzero ? " and nonzero" : "",
-                               ", got ", v, " at [", bad, "]"));
 }
 
 void check_like(const char* name, const Tensor& t, const Shape& shape, const Tensor& x) {
@@ -79,7 +99,8 @@ void check_absent(const char* name, const Tensor& t, const char* option) {
 }
 
 void check_params(const WavKanParams& p) {
-    kan_wavelet_name(p.wavelet);  // throws for a value outside the enum
+    kan_wavelet_name(p.wavelet);  // these throw for a value outside the enum
+    wavkan_algo_name(p.algo);
     WTCONV_CHECK(std::isfinite(p.bn_eps) && p.bn_eps > 0, kOp,
                  ": params.bn_eps must be finite and > 0, got ", p.bn_eps);
     WTCONV_CHECK(p.bn_momentum >= 0 && p.bn_momentum <= 1, kOp,
@@ -94,8 +115,10 @@ Sizes check_inputs(const Tensor& x, const WavKanWeights& w, const WavKanParams& 
     WTCONV_CHECK(x.shape().rank() == 2, kOp, ": x must be (B, in_features), got ", x.shape());
     WTCONV_CHECK(x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64, kOp,
                  ": x must be float32 or float64, got ", dtype_name(x.dtype()));
+#if !defined(WTCONV_WITH_CUDA)
     WTCONV_CHECK_CODE(x.device().is_cpu(), ErrorCode::kNotSupported, kOp,
-                      ": runs on the CPU only so far, got x on ", x.device().str());
+                      ": wtconv was built without CUDA, got x on ", x.device().str());
+#endif
     const std::int64_t batch = x.size(0), inputs = x.size(1);
     WTCONV_CHECK(batch >= 1 && inputs >= 1, kOp, ": x must have B >= 1 and in_features >= 1, got ",
                  x.shape());
@@ -123,7 +146,28 @@ Sizes check_inputs(const Tensor& x, const WavKanWeights& w, const WavKanParams& 
     return Sizes{batch, inputs, outputs};
 }
 
-// The forward's further requirements: running statistics, B >= 2 in training, finite values.
+// What the forward checks the values of (scale at kScaleIndex).
+std::vector<Checked> values_to_check(const Tensor& x,
+                                     const WavKanWeights& w,
+                                     const WavKanParams& p,
+                                     const WavKanRunningStats* running) {
+    std::vector<Checked> list{{"x", &x},
+                              {"scale", &w.scale},
+                              {"translation", &w.translation},
+                              {"wavelet_weights", &w.wavelet_weights}};
+    if (p.base) {
+        list.push_back({"base_weight", &w.base_weight});
+    }
+    if (p.batchnorm) {
+        list.push_back({"bn_weight", &w.bn_weight});
+        list.push_back({"bn_bias", &w.bn_bias});
+        list.push_back({"running.mean", &running->mean});
+        list.push_back({"running.var", &running->var});
+    }
+    return list;
+}
+
+// The forward's further requirements: running statistics, B >= 2 in training.
 Sizes check_forward(const Tensor& x,
                     const WavKanWeights& w,
                     const WavKanParams& p,
@@ -143,23 +187,125 @@ Sizes check_forward(const Tensor& x,
         WTCONV_CHECK(running == nullptr, kOp,
                      ": running statistics must be null when params.batchnorm is false");
     }
-    check_values("x", x);
-    check_values("scale", w.scale, true);
-    check_values("translation", w.translation);
-    check_values("wavelet_weights", w.wavelet_weights);
-    if (p.base) {
-        check_values("base_weight", w.base_weight);
-    }
-    if (p.batchnorm) {
-        check_values("bn_weight", w.bn_weight);
-        check_values("bn_bias", w.bn_bias);
-        check_values("running.mean", running->mean);
-        check_values("running.var", running->var);
-    }
     return s;
 }
 
+#if !defined(WTCONV_WITH_CUDA)
+[[noreturn]] void cuda_not_built() {
+    throw Error(ErrorCode::kNotSupported, "wavkan: wtconv was built without CUDA");
+}
+#endif
+
+// The one dispatch point: device, and fused or unfused core.
+void run_core_forward(
+    Context& ctx, const WavKanParams& p, const Tensor& x, const WavKanWeights& w, Tensor& z) {
+    const bool unfused = p.algo == WavKanAlgo::kUnfused;
+    if (x.device().is_cpu()) {
+        (unfused ? cpu::wavkan_core_forward_unfused : cpu::wavkan_core_forward)(ctx, p.wavelet, x,
+                                                                                w, z);
+    } else {
+#if defined(WTCONV_WITH_CUDA)
+        (unfused ? cuda::wavkan_core_forward_unfused : cuda::wavkan_core_forward)(ctx, p.wavelet, x,
+                                                                                  w, z);
+#else
+        cuda_not_built();
+#endif
+    }
+    if (p.base) {
+        if (x.device().is_cpu()) {
+            cpu::wavkan_base_forward(ctx, x, w.base_weight, z);
+        } else {
+#if defined(WTCONV_WITH_CUDA)
+            cuda::wavkan_base_forward(ctx, x, w.base_weight, z);
+#endif
+        }
+    }
+}
+
+void run_batchnorm_forward(Context& ctx,
+                           const WavKanParams& p,
+                           const Tensor& z,
+                           const WavKanWeights& w,
+                           const Tensor& checks,
+                           WavKanRunningStats& running,
+                           Tensor& y,
+                           Tensor& mean,
+                           Tensor& inv_std) {
+    if (z.device().is_cpu()) {
+        cpu::wavkan_batchnorm_forward(ctx, p, z, w.bn_weight, w.bn_bias, running, y, mean, inv_std);
+    } else {
+#if defined(WTCONV_WITH_CUDA)
+        cuda::wavkan_batchnorm_forward(ctx, p, z, w.bn_weight, w.bn_bias, checks, running, y, mean,
+                                       inv_std);
+#else
+        (void)checks;
+        cuda_not_built();
+#endif
+    }
+}
+
+void run_batchnorm_backward(Context& ctx,
+                            const WavKanParams& p,
+                            const Tensor& dy,
+                            const WavKanWeights& w,
+                            const WavKanSaved& saved,
+                            Tensor& g,
+                            WavKanWeights& dw) {
+    if (dy.device().is_cpu()) {
+        cpu::wavkan_batchnorm_backward(ctx, p, dy, w.bn_weight, saved.z, saved.mean, saved.inv_std,
+                                       g, dw.bn_weight, dw.bn_bias);
+    } else {
+#if defined(WTCONV_WITH_CUDA)
+        cuda::wavkan_batchnorm_backward(ctx, p, dy, w.bn_weight, saved.z, saved.mean, saved.inv_std,
+                                        g, dw.bn_weight, dw.bn_bias);
+#else
+        cuda_not_built();
+#endif
+    }
+}
+
+void run_core_backward(Context& ctx,
+                       const WavKanParams& p,
+                       const Tensor& x,
+                       const WavKanWeights& w,
+                       const Tensor& g,
+                       WavKanWeights& dw,
+                       Tensor* dx) {
+    const bool unfused = p.algo == WavKanAlgo::kUnfused;
+    if (x.device().is_cpu()) {
+        (unfused ? cpu::wavkan_core_backward_unfused : cpu::wavkan_core_backward)(ctx, p.wavelet, x,
+                                                                                  w, g, dw, dx);
+        if (p.base) {
+            cpu::wavkan_base_backward(ctx, x, w.base_weight, g, dw.base_weight, dx);
+        }
+        return;
+    }
+#if defined(WTCONV_WITH_CUDA)
+    (unfused ? cuda::wavkan_core_backward_unfused : cuda::wavkan_core_backward)(ctx, p.wavelet, x,
+                                                                                w, g, dw, dx);
+    if (p.base) {
+        cuda::wavkan_base_backward(ctx, x, w.base_weight, g, dw.base_weight, dx);
+    }
+#else
+    cuda_not_built();
+#endif
+}
+
 }  // namespace
+
+const char* wavkan_algo_name(WavKanAlgo algo) {
+    switch (algo) {
+        case WavKanAlgo::kAuto:
+            return "auto";
+        case WavKanAlgo::kFused:
+            return "fused";
+        case WavKanAlgo::kUnfused:
+            return "unfused";
+    }
+    throw Error(ErrorCode::kBadArgument,
+                detail::concat(kOp, ": algo must be auto, fused or unfused, got the value ",
+                               static_cast<int>(algo)));
+}
 
 const char* kan_wavelet_name(KanWavelet wavelet) {
     switch (wavelet) {
@@ -198,6 +344,24 @@ Tensor wavkan_forward(Context& ctx,
                       WavKanRunningStats* running,
                       WavKanSaved* saved) {
     const Sizes s = check_forward(x, weights, params, running);
+    const std::vector<Checked> values = values_to_check(x, weights, params, running);
+    // The values: on the CPU before anything runs; on CUDA searched on the device ahead of the
+    // kernels and read once at the end (one synchronisation per call), batch norm leaving the
+    // running statistics alone when a check failed: either way a rejected call changes nothing.
+    Tensor checks;
+    if (!ctx.check_values()) {
+        // ContextOptions::check_values off: the caller vouches for the values
+    } else if (x.device().is_cpu()) {
+        throw_if_bad(values, cpu_bad_values(values));
+    } else {
+#if defined(WTCONV_WITH_CUDA)
+        std::vector<const Tensor*> tensors;
+        for (const Checked& c : values) {
+            tensors.push_back(c.tensor);
+        }
+        checks = cuda::wavkan_check_values_launch(ctx, tensors, kScaleIndex);
+#endif
+    }
     const Shape out{s.batch, s.outputs};
     // Every output before any kernel: nothing is half-written (the running statistics included)
     // when an allocation fails.
@@ -208,16 +372,17 @@ Tensor wavkan_forward(Context& ctx,
         mean = detail::alloc_output(ctx, Shape{s.outputs}, DType::kFloat64, x.device());
         inv_std = detail::alloc_output(ctx, Shape{s.outputs}, DType::kFloat64, x.device());
     }
-    cpu::wavkan_core_forward(ctx, params.wavelet, x, weights, z);
-    if (params.base) {
-        cpu::wavkan_base_forward(ctx, x, weights.base_weight, z);
-    }
+    run_core_forward(ctx, params, x, weights, z);
     if (params.batchnorm) {
-        cpu::wavkan_batchnorm_forward(ctx, params, z, weights.bn_weight, weights.bn_bias, *running,
-                                      y, mean, inv_std);
+        run_batchnorm_forward(ctx, params, z, weights, checks, *running, y, mean, inv_std);
     } else {
         y = z;
     }
+#if defined(WTCONV_WITH_CUDA)
+    if (checks.defined()) {
+        throw_if_bad(values, cuda::wavkan_check_values_read(ctx, checks));
+    }
+#endif
     if (saved != nullptr) {
         *saved = WavKanSaved{x, params.batchnorm ? z : Tensor(), mean, inv_std};
     }
@@ -259,15 +424,9 @@ WavKanGrads wavkan_backward(Context& ctx,
         grads.dx = detail::alloc_output(ctx, x.shape(), x.dtype(), x.device());
     }
     if (params.batchnorm) {
-        cpu::wavkan_batchnorm_backward(ctx, params, dy, weights.bn_weight, saved.z, saved.mean,
-                                       saved.inv_std, g, grads.dweights.bn_weight,
-                                       grads.dweights.bn_bias);
+        run_batchnorm_backward(ctx, params, dy, weights, saved, g, grads.dweights);
     }
-    Tensor* dx = need_dx ? &grads.dx : nullptr;
-    cpu::wavkan_core_backward(ctx, params.wavelet, x, weights, g, grads.dweights, dx);
-    if (params.base) {
-        cpu::wavkan_base_backward(ctx, x, weights.base_weight, g, grads.dweights.base_weight, dx);
-    }
+    run_core_backward(ctx, params, x, weights, g, grads.dweights, need_dx ? &grads.dx : nullptr);
     return grads;
 }
 

@@ -2,6 +2,9 @@
 // Internal: the pieces of the Wav-KAN op each backend implements. src/ops/wavkan.cpp has checked
 // every argument and allocated every output before calling them; backends trust both. Shapes: x
 // (B, I), per-edge tensors (O, I), z, g, y (B, O), per-output tensors (O).
+#include <cstdint>
+#include <vector>
+
 #include <wtconv/context.h>
 #include <wtconv/ops/wavkan.h>
 
@@ -19,6 +22,19 @@ void wavkan_core_backward(Context& ctx,
                           const Tensor& g,
                           WavKanWeights& dw,
                           Tensor* dx);
+
+// The same two by the plain composition (WavKanAlgo::kUnfused): wavelet_weights psi materialised as
+// a (B, O, I) tensor and summed over i; in backward the four per-(b, o, i) terms of dx, dscale,
+// dtranslation and dwavelet_weights materialised, then summed (dx over o, the others over b).
+void wavkan_core_forward_unfused(
+    Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z);
+void wavkan_core_backward_unfused(Context& ctx,
+                                  KanWavelet wavelet,
+                                  const Tensor& x,
+                                  const WavKanWeights& w,
+                                  const Tensor& g,
+                                  WavKanWeights& dw,
+                                  Tensor* dx);
 
 // z += SiLU(x) base_weight^T.
 void wavkan_base_forward(Context& ctx, const Tensor& x, const Tensor& base_weight, Tensor& z);
@@ -54,3 +70,70 @@ void wavkan_batchnorm_backward(Context& ctx,
                                Tensor& dbeta);
 
 }  // namespace wtconv::cpu
+
+namespace wtconv::cuda {
+
+// The CUDA backend (cuda/wavkan_*.cu), the same contracts as the cpu:: functions of the same names,
+// on the context's stream; float32 and float64 (float16 and bfloat16 storage with float32 sums for
+// the core). Every sum runs in a fixed order: repeated calls give identical bits.
+void wavkan_core_forward(
+    Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z);
+void wavkan_core_backward(Context& ctx,
+                          KanWavelet wavelet,
+                          const Tensor& x,
+                          const WavKanWeights& w,
+                          const Tensor& g,
+                          WavKanWeights& dw,
+                          Tensor* dx);
+void wavkan_core_forward_unfused(
+    Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z);
+void wavkan_core_backward_unfused(Context& ctx,
+                                  KanWavelet wavelet,
+                                  const Tensor& x,
+                                  const WavKanWeights& w,
+                                  const Tensor& g,
+                                  WavKanWeights& dw,
+                                  Tensor* dx);
+void wavkan_base_forward(Context& ctx, const Tensor& x, const Tensor& base_weight, Tensor& z);
+void wavkan_base_backward(Context& ctx,
+                          const Tensor& x,
+                          const Tensor& base_weight,
+                          const Tensor& g,
+                          Tensor& dbase_weight,
+                          Tensor* dx);
+// As the CPU's, except that the running statistics stay as they are when any result of
+// wavkan_check_values_launch in checks is bad (the forward then throws); checks may be undefined
+// (values not checked).
+void wavkan_batchnorm_forward(Context& ctx,
+                              const WavKanParams& p,
+                              const Tensor& z,
+                              const Tensor& gamma,
+                              const Tensor& beta,
+                              const Tensor& checks,
+                              WavKanRunningStats& running,
+                              Tensor& y,
+                              Tensor& mean,
+                              Tensor& inv_std);
+void wavkan_batchnorm_backward(Context& ctx,
+                               const WavKanParams& p,
+                               const Tensor& dy,
+                               const Tensor& gamma,
+                               const Tensor& z,
+                               const Tensor& mean,
+                               const Tensor& inv_std,
+                               Tensor& g,
+                               Tensor& dgamma,
+                               Tensor& dbeta);
+// The value checks of a forward on CUDA, in two halves so that the stream is synchronised once, at
+// the end of the call: check_values_launch queues a search of each tensor (all of one dtype,
+// float32 or float64) for its first element that is not finite, or, for tensors[reciprocal] (the
+// scale), also one whose reciprocal is not (zero, or tinier than 1 / the largest value); the
+// returned device tensor holds the results, which wavkan_batchnorm_forward reads to leave the
+// running statistics alone when any is bad. check_values_read waits for the stream and returns, per
+// tensor, that index or -1.
+Tensor wavkan_check_values_launch(Context& ctx,
+                                  const std::vector<const Tensor*>& tensors,
+                                  int reciprocal);
+std::vector<std::int64_t> wavkan_check_values_read(Context& ctx, const Tensor& results);
+
+}  // namespace wtconv::cuda

@@ -1,11 +1,12 @@
 // Golden cases of wavkan (WAVKAN.md 9): y, every parameter and input gradient, and the running
-// statistics after one training forward, on the CPU in float64 and float32, within the tolerance
-// golden/README.md sets.
+// statistics after one training forward, on the CPU and CUDA, fused and unfused, in float64 and
+// float32, within the tolerance golden/README.md sets.
 #include <filesystem>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include <wtconv/device.h>
 #include <wtconv/ops/wavkan.h>
 
 #include "golden_ops/golden_support.h"
@@ -17,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 bool meta_bool(const io::SafetensorsFile& f, const char* key) {
-    const std::string& v = golden_meta(f, key);
+    const std::string v = golden_meta(f, key);
     WTCONV_CHECK(v == "true" || v == "false", "golden: ", key, " must be true or false, got ", v);
     return v == "true";
 }
@@ -31,16 +32,17 @@ void expect_close(const char* what,
     ASSERT_TRUE(got.defined()) << what << " of " << path;
     const Tensor& want = golden_tensor(f, name);
     ASSERT_EQ(got.shape(), want.shape()) << what << " of " << path;
-    const double err = rel_l2_error(got, to_ref(want));
+    const double err = rel_l2_error(got.to(Device::cpu()), to_ref(want));
     EXPECT_LT(err, golden_tolerance(dtype)) << what << " of " << path;
 }
 
-void run_case(const std::string& path, DType dtype) {
+void run_case(const std::string& path, DType dtype, Device device, WavKanAlgo algo) {
     const io::SafetensorsFile f = io::read_safetensors(path);
     WavKanParams p;
     p.wavelet = kan_wavelet_from_name(golden_meta(f, "wavelet"));
     p.base = meta_bool(f, "base");
     p.batchnorm = meta_bool(f, "batchnorm");
+    p.algo = algo;
     std::set<std::string> expected{
         "x",      "scale",  "translation", "wavelet_weights",  "y",
         "grad_y", "grad_x", "grad_scale",  "grad_translation", "grad_wavelet_weights"};
@@ -60,7 +62,7 @@ void run_case(const std::string& path, DType dtype) {
         stored.insert(entry.first);
     }
     ASSERT_EQ(stored, expected) << path;
-    const auto in = [&](const char* name) { return golden_tensor(f, name).to(dtype); };
+    const auto in = [&](const char* name) { return golden_tensor(f, name).to(dtype).to(device); };
     const Tensor x = in("x");
     ASSERT_EQ(x.size(0), std::stoll(golden_meta(f, "B"))) << path;
     ASSERT_EQ(x.size(1), std::stoll(golden_meta(f, "in_features"))) << path;
@@ -81,7 +83,7 @@ void run_case(const std::string& path, DType dtype) {
     }
     ContextOptions options;
     options.poison_outputs = true;
-    Context ctx(Device::cpu(), options);
+    Context ctx(device, options);
     WavKanSaved saved;
     const Tensor y = wavkan_forward(ctx, x, w, p, p.batchnorm ? &running : nullptr, &saved);
     const WavKanGrads g = wavkan_backward(ctx, in("grad_y"), w, p, saved);
@@ -105,25 +107,44 @@ void run_case(const std::string& path, DType dtype) {
 
 class GoldenWavKan : public testing::Test {
 public:
-    GoldenWavKan(std::string path, DType dtype) : path_(std::move(path)), dtype_(dtype) {}
-    void TestBody() override { run_case(path_, dtype_); }
+    GoldenWavKan(std::string path, DType dtype, Device device, WavKanAlgo algo)
+        : path_(std::move(path)), dtype_(dtype), device_(device), algo_(algo) {}
+    void TestBody() override {
+        if (device_.is_cuda() && !cuda_present()) {
+            GTEST_SKIP() << "no CUDA device: " << path_ << " runs on cuda:0 only";
+        }
+        run_case(path_, dtype_, device_, algo_);
+    }
 
 private:
     std::string path_;
     DType dtype_;
+    Device device_;
+    WavKanAlgo algo_;
 };
 
 }  // namespace
 
 bool register_golden_wavkan(const std::string& op, const std::vector<std::string>& paths) {
     const std::string suite = "Golden_" + op;
+    std::vector<Device> devices{Device::cpu()};
+    if (cuda_built()) {
+        devices.push_back(Device::cuda(0));
+    }
     for (const std::string& path : paths) {
         const std::string stem = fs::path(path).stem().string();
-        for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
-            const std::string name = stem + "_" + dtype_name(dtype) + "_cpu";
-            testing::RegisterTest(
-                suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                [=]() -> testing::Test* { return new GoldenWavKan(path, dtype); });
+        for (const Device device : devices) {
+            for (const WavKanAlgo algo : {WavKanAlgo::kFused, WavKanAlgo::kUnfused}) {
+                for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
+                    const std::string name = stem + "_" + dtype_name(dtype) + "_" +
+                                             device.str().substr(0, 4) + "_" +
+                                             wavkan_algo_name(algo);
+                    testing::RegisterTest(suite.c_str(), name.c_str(), nullptr, nullptr, __FILE__,
+                                          __LINE__, [=]() -> testing::Test* {
+                                              return new GoldenWavKan(path, dtype, device, algo);
+                                          });
+                }
+            }
         }
     }
     return true;

@@ -25,8 +25,18 @@ const char* kan_wavelet_name(KanWavelet wavelet);
 // The wavelet of that name; any other throws Error naming `wavelet`.
 KanWavelet kan_wavelet_from_name(const std::string& name);
 
+// Which implementation of the wavelet sum runs (batch norm and base branch are the same for both).
+enum class WavKanAlgo {
+    kAuto,     // kFused
+    kFused,    // each (b, o, i) evaluated where it is summed: no (B, O, I) tensor
+    kUnfused,  // the plain composition, the comparator: w psi materialised for every (b, o, i)
+               // (B O I elements; four such tensors in backward), then reduced
+};
+const char* wavkan_algo_name(WavKanAlgo algo);
+
 struct WavKanParams {
     KanWavelet wavelet = KanWavelet::kMexicanHat;
+    WavKanAlgo algo = WavKanAlgo::kAuto;
     bool base = false;         // the SiLU base branch, which the original leaves commented out
     bool batchnorm = true;     // BatchNorm1d over the outputs, as the original always applies
     bool training = true;      // batch norm: batch statistics (B >= 2), running statistics updated;
@@ -69,11 +79,11 @@ struct WavKanGrads {
     WavKanWeights dweights;  // like the weights (undefined where the weight is)
 };
 
-// x: (B, I), float32 or float64 on the CPU. running: required with batchnorm (null otherwise).
-// Pass saved to train. Throws Error naming the argument that does not fit: shapes, dtypes,
-// devices, a non-finite x or parameter, a zero scale (with its first index), B = 1 with batch
-// norm in training, empty sizes. Where the original would compute inf * 0 for a huge |u|, psi and
-// its derivative are their limit 0 (WAVKAN.md 5).
+// x: (B, I), float32 or float64 on the CPU or CUDA. running: required with batchnorm (null
+// otherwise). Pass saved to train. Throws Error naming the argument that does not fit: shapes,
+// dtypes, devices, a non-finite x or parameter, a zero scale (with its first index), B = 1 with
+// batch norm in training, empty sizes. Where the original would compute inf * 0 for a huge |u|, psi
+// and its derivative are their limit 0 (WAVKAN.md 5).
 Tensor wavkan_forward(Context& ctx,
                       const Tensor& x,
                       const WavKanWeights& weights,

@@ -1,0 +1,556 @@
+// wavkan on CUDA, float32, batch norm in training mode after every core (WAVKAN.md 8): the fused
+// core (WavKanAlgo::kFused) against the unfused composition (kUnfused, the comparator: the seed's
+// baseline, one thread per (b, o, i) writing (B, O, I) tensors, WAVKAN.md 7) on the seed's two
+// networks at batch 256 and one wide layer (B 1024, 1024 -> 1024) per wavelet. Forward (the whole
+// network) and backward (every layer's, last to first, from a fixed loss gradient) are timed
+// separately: CUDA-event medians with inputs rotated over a few sets. Each unfused row runs first;
+// the fused row after it reports the speed-up and the two results' agreement. A summary table
+// with the targets follows the rows.
+//   bench_wavkan_cuda [--gpu_warmup=N] [--gpu_reps=N] [benchmark flags]
+//   JSON: --benchmark_out=f.json --benchmark_out_format=json. Without a GPU it says so, exits 0.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <cuda_runtime.h>
+
+#include <wtconv/context.h>
+#include <wtconv/cuda_memory.h>
+#include <wtconv/ops/wavkan.h>
+
+#include "cuda/bench_check.h"
+#include "cuda/gpu_data.h"
+#include "cuda/gpu_timer.h"
+
+namespace wtconv::bench {
+namespace {
+
+constexpr int kDevice = 0;
+constexpr int kInputSets = 4;  // x and dy sets rotated between calls
+constexpr double kMiB = 1024.0 * 1024.0;
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// A network of wavkan layers (core + batch norm each): widths[0] inputs, then each layer's outputs.
+struct Problem {
+    std::string name;
+    KanWavelet wavelet = KanWavelet::kMexicanHat;
+    std::int64_t batch = 0;
+    std::vector<std::int64_t> widths;
+
+    // Wavelet evaluations of one forward, B sum O I (WAVKAN.md 8); the backward evaluates as many
+    // (psi and dpsi together).
+    double evaluations() const {
+        double sum = 0;
+        for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+            sum += static_cast<double>(widths[l]) * static_cast<double>(widths[l + 1]);
+        }
+        return static_cast<double>(batch) * sum;
+    }
+    bool network() const { return widths.size() > 2; }
+};
+
+// WAVKAN.md 8: the seed's README networks (mexican_hat), then the wide layer for every wavelet.
+std::vector<Problem> problems() {
+    std::vector<Problem> list;
+    list.push_back({"net512_B256", KanWavelet::kMexicanHat, 256, {512, 512, 512, 512, 512, 1}});
+    list.push_back(
+        {"net1024_B256", KanWavelet::kMexicanHat, 256, {1024, 1024, 1024, 1024, 1024, 64}});
+    for (const KanWavelet w : {KanWavelet::kMexicanHat, KanWavelet::kMorlet, KanWavelet::kDog,
+                               KanWavelet::kMeyer, KanWavelet::kShannon}) {
+        list.push_back(
+            {std::string(kan_wavelet_name(w)) + "_B1024_1024x1024", w, 1024, {1024, 1024}});
+    }
+    return list;
+}
+
+enum class Pass { kForward, kBackward };
+
+const char* pass_name(Pass pass) {
+    return pass == Pass::kForward ? "fwd" : "bwd";
+}
+
+struct Layer {
+    WavKanWeights w;
+    WavKanRunningStats running;
+};
+
+// One problem's network and input sets on the device, shared by its rows and dropped before the
+// next problem's.
+struct Fixture {
+    int index = -1;
+    Problem problem;
+    std::vector<Layer> layers;
+    std::vector<Tensor> x, dy;  // rotated sets: (B, widths[0]) and (B, widths.back())
+};
+
+// The short table printed after the rows: per problem, pass and algorithm, the median and the
+// peak extra memory.
+struct Result {
+    double ms = kNaN;
+    double peak_mib = kNaN;
+};
+
+struct Env {
+    cudaStream_t stream = nullptr;
+    Context* ctx = nullptr;
+    GpuTimerOptions timer;
+    std::vector<Problem> problems;
+    std::unique_ptr<Fixture> fixture;
+    std::map<std::string, Result> results;  // key: problem/pass/algo
+};
+
+std::string result_key(const Problem& p, Pass pass, WavKanAlgo algo) {
+    return p.name + "/" + pass_name(pass) + "/" + wavkan_algo_name(algo);
+}
+
+double result_ms(const Env& env, const Problem& p, Pass pass, WavKanAlgo algo) {
+    const auto it = env.results.find(result_key(p, pass, algo));
+    return it == env.results.end() ? kNaN : it->second.ms;
+}
+
+Tensor host_filled(const Shape& shape, const std::function<float()>& draw) {
+    Tensor t = Tensor::empty(shape, DType::kFloat32);
+    float* p = t.data<float>();
+    for (std::int64_t k = 0; k < t.numel(); ++k) {
+        p[k] = draw();
+    }
+    return t;
+}
+
+Tensor device_normal(const Shape& shape, std::uint64_t seed, float stddev, cudaStream_t stream) {
+    Tensor t = Tensor::empty(shape, DType::kFloat32, Device::cuda(kDevice));
+    fill_normal_f32(t.data<float>(), t.numel(), seed, stddev, stream);
+    return t;
+}
+
+Fixture& fixture_for(Env& env, int index) {
+    if (env.fixture && env.fixture->index == index) {
+        return *env.fixture;
+    }
+    env.fixture.reset();  // free the previous problem's tensors first
+    auto f = std::make_unique<Fixture>();
+    f->index = index;
+    f->problem = env.problems[static_cast<std::size_t>(index)];
+    const Problem& p = f->problem;
+    const Device device = Device::cuda(kDevice);
+    std::mt19937_64 rng(static_cast<std::uint64_t>(index) + 1);
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+    std::uniform_real_distribution<float> magnitude(0.5f, 2.0f);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (std::size_t l = 0; l + 1 < p.widths.size(); ++l) {
+        const std::int64_t in = p.widths[l], out = p.widths[l + 1];
+        const Shape edges{out, in};
+        Layer layer;
+        // nn::WavKANLinear's initialisation (wavelet_weights U(+-1/sqrt(I)), batch norm gamma 1,
+        // beta 0, running mean 0, variance 1), but scale and translation moved off 1 and 0 so that
+        // the wavelets are not all evaluated at the same few points: |scale| uniform in [0.5, 2]
+        // with a random sign, translation N(0, 0.5).
+        layer.w.scale = host_filled(edges, [&] {
+                            const float m = magnitude(rng);
+                            return (rng() & 1u) != 0 ? m : -m;
+                        }).to(device);
+        layer.w.translation = host_filled(edges, [&] { return 0.5f * normal(rng); }).to(device);
+        const float bound = 1.0f / std::sqrt(static_cast<float>(in));
+        layer.w.wavelet_weights = host_filled(edges, [&] { return bound * unit(rng); }).to(device);
+        layer.w.bn_weight = Tensor::full(Shape{out}, 1.0, DType::kFloat32, device);
+        layer.w.bn_bias = Tensor::full(Shape{out}, 0.0, DType::kFloat32, device);
+        layer.running.mean = Tensor::full(Shape{out}, 0.0, DType::kFloat32, device);
+        layer.running.var = Tensor::full(Shape{out}, 1.0, DType::kFloat32, device);
+        f->layers.push_back(std::move(layer));
+    }
+    for (int s = 0; s < kInputSets; ++s) {
+        const auto seed = 1000ULL * static_cast<std::uint64_t>(index + 1) + 2ULL * s;
+        // N(0, 0.5): about the spread of benchmark.py's inputs, uniform in [-1, 1].
+        f->x.push_back(device_normal(Shape{p.batch, p.widths.front()}, seed, 0.5f, env.stream));
+        f->dy.push_back(device_normal(Shape{p.batch, p.widths.back()}, seed + 1, 1.0f, env.stream));
+    }
+    WTCONV_BENCH_CUDA_CHECK(cudaStreamSynchronize(env.stream));
+    env.fixture = std::move(f);
+    return *env.fixture;
+}
+
+WavKanParams params_for(const Problem& p, WavKanAlgo algo) {
+    WavKanParams params;
+    params.wavelet = p.wavelet;
+    params.algo = algo;
+    params.batchnorm = true;
+    params.training = true;  // the benchmark never calls eval() (WAVKAN.md 8)
+    return params;
+}
+
+// The whole network's training forward on input set s (running statistics updated), saving
+// every layer.
+Tensor network_forward(
+    Context& ctx, Fixture& f, const WavKanParams& p, int s, std::vector<WavKanSaved>& saved) {
+    saved.assign(f.layers.size(), WavKanSaved{});
+    Tensor h = f.x[static_cast<std::size_t>(s)];
+    for (std::size_t l = 0; l < f.layers.size(); ++l) {
+        h = wavkan_forward(ctx, h, f.layers[l].w, p, &f.layers[l].running, &saved[l]);
+    }
+    return h;
+}
+
+// Every layer's backward, last to first, from dy set s. A network's first layer skips dx (its
+// input needs no gradient, as in the original's loss.backward()); the lone wide layer stands for
+// a hidden one and computes it.
+std::vector<WavKanGrads> network_backward(Context& ctx,
+                                          const Fixture& f,
+                                          const WavKanParams& p,
+                                          int s,
+                                          const std::vector<WavKanSaved>& saved) {
+    std::vector<WavKanGrads> grads(f.layers.size());
+    Tensor g = f.dy[static_cast<std::size_t>(s)];
+    for (std::size_t l = f.layers.size(); l-- > 0;) {
+        const bool need_dx = l > 0 || f.layers.size() == 1;
+        grads[l] = wavkan_backward(ctx, g, f.layers[l].w, p, saved[l], need_dx);
+        g = grads[l].dx;
+    }
+    return grads;
+}
+
+// The most device memory one call holds beyond what was allocated before it (outputs included).
+double peak_extra_bytes(Env& env, const std::function<void()>& call) {
+    WTCONV_BENCH_CUDA_CHECK(cudaStreamSynchronize(env.stream));
+    const std::size_t before = cuda_memory_stats(kDevice).allocated_bytes;
+    cuda_reset_peak_memory(kDevice);
+    call();
+    WTCONV_BENCH_CUDA_CHECK(cudaStreamSynchronize(env.stream));
+    const std::size_t peak = cuda_memory_stats(kDevice).peak_allocated_bytes;
+    return peak > before ? static_cast<double>(peak - before) : 0.0;
+}
+
+std::vector<double> host_values(const Tensor& t) {
+    return t.to(Device::cpu()).to_vector();
+}
+
+double rel_l2(const Tensor& got, const Tensor& want) {
+    const std::vector<double> g = host_values(got);
+    const std::vector<double> w = host_values(want);
+    double diff = 0;
+    double norm = 0;
+    for (std::size_t k = 0; k < g.size(); ++k) {
+        diff += (g[k] - w[k]) * (g[k] - w[k]);
+        norm += w[k] * w[k];
+    }
+    return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+// The worst relative L2 difference between fused and unfused on input set 0: the network's output
+// (forward) or every gradient of every layer (backward).
+double fused_vs_unfused(Env& env, Fixture& f, Pass pass) {
+    const WavKanParams fused = params_for(f.problem, WavKanAlgo::kFused);
+    const WavKanParams unfused = params_for(f.problem, WavKanAlgo::kUnfused);
+    std::vector<WavKanSaved> saved_fused;
+    std::vector<WavKanSaved> saved_unfused;
+    const Tensor y_fused = network_forward(*env.ctx, f, fused, 0, saved_fused);
+    const Tensor y_unfused = network_forward(*env.ctx, f, unfused, 0, saved_unfused);
+    if (pass == Pass::kForward) {
+        return rel_l2(y_fused, y_unfused);
+    }
+    const std::vector<WavKanGrads> a = network_backward(*env.ctx, f, fused, 0, saved_fused);
+    const std::vector<WavKanGrads> b = network_backward(*env.ctx, f, unfused, 0, saved_unfused);
+    double worst = 0;
+    for (std::size_t l = 0; l < a.size(); ++l) {
+        const WavKanWeights& da = a[l].dweights;
+        const WavKanWeights& db = b[l].dweights;
+        for (const auto& [ta, tb] :
+             {std::pair{&da.scale, &db.scale}, std::pair{&da.translation, &db.translation},
+              std::pair{&da.wavelet_weights, &db.wavelet_weights},
+              std::pair{&da.bn_weight, &db.bn_weight}, std::pair{&da.bn_bias, &db.bn_bias},
+              std::pair{&a[l].dx, &b[l].dx}}) {
+            if (ta->defined()) {
+                worst = std::max(worst, rel_l2(*ta, *tb));
+            }
+        }
+    }
+    return worst;
+}
+
+// checked false: the fused forward with ContextOptions::check_values off (no scan of the inputs
+// and parameters for non-finite values, and no synchronisation per layer to read its result).
+void run_row(benchmark::State& state,
+             Env& env,
+             Fixture& f,
+             WavKanAlgo algo,
+             Pass pass,
+             bool checked = true) {
+    Context& ctx = *env.ctx;
+    ctx.set_check_values(checked);
+    const WavKanParams p = params_for(f.problem, algo);
+    // Backward: each set's forward state, made once and untimed (a training step's forward).
+    std::vector<std::vector<WavKanSaved>> saved(kInputSets);
+    if (pass == Pass::kBackward) {
+        for (int s = 0; s < kInputSets; ++s) {
+            network_forward(ctx, f, p, s, saved[static_cast<std::size_t>(s)]);
+        }
+    }
+    // Outputs and gradients are allocated by the op and freed here, inside the timed span.
+    const std::function<void(int)> call = [&](int i) {
+        const int s = i % kInputSets;
+        if (pass == Pass::kForward) {
+            std::vector<WavKanSaved> fresh;
+            network_forward(ctx, f, p, s, fresh);
+        } else {
+            network_backward(ctx, f, p, s, saved[static_cast<std::size_t>(s)]);
+        }
+    };
+    const GpuTimes t = time_gpu_calls(env.stream, call, env.timer);
+    state.SetIterationTime(t.median_ms * 1e-3);
+    state.counters["ms"] = t.median_ms;
+    state.counters["min_ms"] = t.min_ms;
+    state.counters["p90_ms"] = t.p90_ms;
+    state.counters["Gevals_per_s"] = f.problem.evaluations() / (t.median_ms * 1e-3) * 1e-9;
+    const double peak_mib = peak_extra_bytes(env, [&] { call(0); }) / kMiB;
+    state.counters["peak_extra_MiB"] = peak_mib;
+    ctx.set_check_values(true);
+    if (!checked) {
+        env.results[result_key(f.problem, pass, algo) + "/unchecked"] =
+            Result{t.median_ms, peak_mib};
+        return;
+    }
+    env.results[result_key(f.problem, pass, algo)] = Result{t.median_ms, peak_mib};
+    if (algo == WavKanAlgo::kFused) {
+        const double unfused_ms = result_ms(env, f.problem, pass, WavKanAlgo::kUnfused);
+        if (!std::isnan(unfused_ms)) {
+            state.counters["speedup_vs_unfused"] = unfused_ms / t.median_ms;
+            try {
+                state.counters["rel_l2_vs_unfused"] = fused_vs_unfused(env, f, pass);
+            } catch (const std::exception& e) {
+                state.SetLabel(std::string("no check against unfused: ") + e.what());
+            }
+        }
+    }
+}
+
+void bm_row(
+    benchmark::State& state, Env& env, int index, WavKanAlgo algo, Pass pass, bool checked) {
+    for (auto _ : state) {
+        try {
+            run_row(state, env, fixture_for(env, index), algo, pass, checked);
+        } catch (const Error& e) {
+            // kNotSupported: this build has no such kernel yet; the row says why.
+            const std::string why =
+                e.code() == ErrorCode::kNotSupported ? "not supported: " : "error: ";
+            state.SkipWithError((why + e.what()).c_str());
+            break;
+        } catch (const std::exception& e) {
+            state.SkipWithError((std::string("error: ") + e.what()).c_str());
+            break;
+        }
+    }
+}
+
+// "  12.345" or "       -" for a row that did not run.
+std::string cell(double v, const char* format) {
+    if (std::isnan(v)) {
+        return "-";
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), format, v);
+    return buf;
+}
+
+// The targets: fused forward >= 10x and forward+backward >= 5x faster than unfused; the 512
+// network's fused forward under 0.3 ms and forward+backward under 1 ms. fwd+bwd is the sum of the
+// two medians.
+void print_summary(const Env& env, std::FILE* out) {
+    std::fprintf(out,
+                 "\nwavkan CUDA summary: median ms (fwd+bwd = sum of the two medians), peak "
+                 "extra MiB, fused speed-up over unfused\n");
+    std::fprintf(out, "%-26s %-7s %11s %11s %9s %12s %12s %s\n", "problem", "pass", "unfused_ms",
+                 "fused_ms", "speedup", "unfused_MiB", "fused_MiB", "target");
+    std::fprintf(out, "(fwd*: the fused forward with ContextOptions::check_values off)\n");
+    for (const Problem& p : env.problems) {
+        for (const char* pass : {"fwd", "bwd", "fwd+bwd"}) {
+            const std::string name = pass;
+            double ms[2] = {kNaN, kNaN};
+            double mib[2] = {kNaN, kNaN};
+            const WavKanAlgo algos[2] = {WavKanAlgo::kUnfused, WavKanAlgo::kFused};
+            for (int a = 0; a < 2; ++a) {
+                if (name == "fwd+bwd") {
+                    ms[a] = result_ms(env, p, Pass::kForward, algos[a]) +
+                            result_ms(env, p, Pass::kBackward, algos[a]);
+                    continue;
+                }
+                const Pass which = name == "fwd" ? Pass::kForward : Pass::kBackward;
+                const auto it = env.results.find(result_key(p, which, algos[a]));
+                if (it != env.results.end()) {
+                    ms[a] = it->second.ms;
+                    mib[a] = it->second.peak_mib;
+                }
+            }
+            const double speedup = ms[0] / ms[1];
+            std::string target;
+            const auto mark = [&](bool met, const std::string& what) {
+                target += (target.empty() ? "" : ", ") + what + (met ? " met" : " MISSED");
+            };
+            if (name == "fwd" && !std::isnan(speedup)) {
+                mark(speedup >= 10, ">= 10x");
+            }
+            if (name == "fwd+bwd" && !std::isnan(speedup)) {
+                mark(speedup >= 5, ">= 5x");
+            }
+            if (p.name == "net512_B256" && name == "fwd" && !std::isnan(ms[1])) {
+                mark(ms[1] < 0.3, "< 0.3 ms");
+            }
+            if (p.name == "net512_B256" && name == "fwd+bwd" && !std::isnan(ms[1])) {
+                mark(ms[1] < 1.0, "< 1 ms");
+            }
+            std::fprintf(out, "%-26s %-7s %11s %11s %9s %12s %12s %s\n", p.name.c_str(), pass,
+                         cell(ms[0], "%.3f").c_str(), cell(ms[1], "%.3f").c_str(),
+                         cell(speedup, "%.1fx").c_str(), cell(mib[0], "%.1f").c_str(),
+                         cell(mib[1], "%.1f").c_str(), target.c_str());
+        }
+        // The fused forward with the value checks off (ContextOptions::check_values = false).
+        const auto unchecked =
+            env.results.find(result_key(p, Pass::kForward, WavKanAlgo::kFused) + "/unchecked");
+        if (unchecked != env.results.end()) {
+            const double fwd = unchecked->second.ms;
+            const double both = fwd + result_ms(env, p, Pass::kBackward, WavKanAlgo::kFused);
+            const double unfused_fwd = result_ms(env, p, Pass::kForward, WavKanAlgo::kUnfused);
+            const double unfused_both =
+                unfused_fwd + result_ms(env, p, Pass::kBackward, WavKanAlgo::kUnfused);
+            for (const bool with_bwd : {false, true}) {
+                const double mine = with_bwd ? both : fwd;
+                const double theirs = with_bwd ? unfused_both : unfused_fwd;
+                std::string target;
+                if (p.name == "net512_B256") {
+                    target = with_bwd ? (mine < 1.0 ? "< 1 ms met" : "< 1 ms MISSED")
+                                      : (mine < 0.3 ? "< 0.3 ms met" : "< 0.3 ms MISSED");
+                }
+                std::fprintf(out, "%-26s %-7s %11s %11s %9s %12s %12s %s\n", p.name.c_str(),
+                             with_bwd ? "fwd*+bwd" : "fwd*", cell(theirs, "%.3f").c_str(),
+                             cell(mine, "%.3f").c_str(), cell(theirs / mine, "%.1fx").c_str(), "-",
+                             "-", target.c_str());
+            }
+        }
+    }
+}
+
+// Removes our own flags from argv (Google Benchmark rejects flags it does not know).
+GpuTimerOptions take_flags(int* argc, char** argv) {
+    GpuTimerOptions timer;
+    int kept = 1;
+    for (int i = 1; i < *argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg.rfind("--gpu_warmup=", 0) == 0) {
+            timer.warmup = std::max(0, std::atoi(arg.c_str() + 13));
+        } else if (arg.rfind("--gpu_reps=", 0) == 0) {
+            timer.repetitions = std::max(1, std::atoi(arg.c_str() + 11));
+        } else {
+            argv[kept++] = argv[i];
+        }
+    }
+    *argc = kept;
+    return timer;
+}
+
+// True unless --benchmark_format asks for json or csv on stdout, which the table would corrupt;
+// read before Initialize consumes the flag.
+bool console_format(int argc, char** argv) {
+    const std::string flag = "--benchmark_format=";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg.rfind(flag, 0) == 0) {
+            return arg.substr(flag.size()) == "console";
+        }
+    }
+    return true;
+}
+
+int run(int argc, char** argv) {
+    const GpuTimerOptions timer = take_flags(&argc, argv);
+    const bool console = console_format(argc, argv);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+        return 1;
+    }
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        cudaGetLastError();  // clear the sticky "no device" / "no driver" error
+        std::printf("no CUDA device: bench_wavkan_cuda has nothing to measure here\n");
+        return 0;
+    }
+    WTCONV_BENCH_CUDA_CHECK(cudaSetDevice(kDevice));
+    Env env;
+    // A blocking stream: tensor memory is freed on the legacy default stream, which then waits
+    // for this stream's work (context.h).
+    WTCONV_BENCH_CUDA_CHECK(cudaStreamCreate(&env.stream));
+    ContextOptions options;
+    options.cuda_stream = env.stream;
+    Context ctx(Device::cuda(kDevice), options);
+    env.ctx = &ctx;
+    env.timer = timer;
+    env.problems = problems();
+
+    cudaDeviceProp prop{};
+    WTCONV_BENCH_CUDA_CHECK(cudaGetDeviceProperties(&prop, kDevice));
+    benchmark::AddCustomContext(
+        "gpu", std::string(prop.name) + ", " + std::to_string(prop.multiProcessorCount) + " SMs");
+    benchmark::AddCustomContext(
+        "timing", "CUDA events, " + std::to_string(env.timer.warmup) + " warm-up + " +
+                      std::to_string(env.timer.repetitions) + " timed calls, median; " +
+                      std::to_string(kInputSets) + " input sets rotated");
+    benchmark::AddCustomContext("comparator",
+                                "wavkan unfused: (B, O, I) terms materialised, then summed");
+    benchmark::AddCustomContext("layer", "float32, core + batch norm (training), base off");
+    benchmark::AddCustomContext("Gevals_per_s", "wavelet evaluations B sum(O I) per pass / s");
+
+    for (int index = 0; index < static_cast<int>(env.problems.size()); ++index) {
+        for (const Pass pass : {Pass::kForward, Pass::kBackward}) {
+            // The comparator first: the fused row reads its median.
+            for (const WavKanAlgo algo : {WavKanAlgo::kUnfused, WavKanAlgo::kFused}) {
+                // The forward also without the value checks (backward has none).
+                for (const bool checked : {true, false}) {
+                    if (!checked && (algo != WavKanAlgo::kFused || pass != Pass::kForward)) {
+                        continue;
+                    }
+                    const std::string name = std::string("wavkan_cuda/") + pass_name(pass) + "/" +
+                                             wavkan_algo_name(algo) +
+                                             (checked ? "" : "_unchecked") + "/" +
+                                             env.problems[static_cast<std::size_t>(index)].name;
+                    benchmark::RegisterBenchmark(
+                        name.c_str(),
+                        [&env, index, algo, pass, checked](benchmark::State& state) {
+                            bm_row(state, env, index, algo, pass, checked);
+                        })
+                        ->UseManualTime()
+                        ->Iterations(1)
+                        ->Repetitions(1)
+                        ->Unit(benchmark::kMillisecond);
+                }
+            }
+        }
+    }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    if (console) {
+        print_summary(env, stdout);
+    }
+    env.fixture.reset();
+    cudaStreamDestroy(env.stream);
+    return 0;
+}
+
+}  // namespace
+}  // namespace wtconv::bench
+
+int main(int argc, char** argv) {
+    try {
+        return wtconv::bench::run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_wavkan_cuda: %s\n", e.what());
+        return 1;
+    }
+}

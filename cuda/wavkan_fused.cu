@@ -1,0 +1,404 @@
+// The Wav-KAN core on CUDA, fused (WAVKAN.md 3.3 and 4): three GEMM-shaped kernels in which the
+// multiply of a GEMM is the wavelet of the pair (x[b,i], edge (o,i)), each evaluated where it is
+// summed, so no (B, O, I) tensor exists and every sum runs in one thread in a fixed order (no
+// atomics: repeated calls give identical bits).
+//   forward   z[b,o]        tiles of (b, o), the loop over i
+//   backward  d*(o,i)       tiles of (o, i), the loop over b: dwavelet_weights, dtranslation,
+//   dscale
+//             dx[b,i]       tiles of (b, i), the loop over o (psi' evaluated a second time, which
+//                           costs less than a (B, I) partial per tile of outputs would in memory)
+// A tile's operands are staged in shared memory a slice at a time; the work is the wavelet
+// (one exp, and a sin/cos for morlet and meyer), not the loads.
+#include <algorithm>
+#include <cstdint>
+
+#include "common/kan_wavelets.h"
+#include "cuda/device_guard.h"
+#include "cuda/launch.h"
+#include "cuda/wavkan_dtype.cuh"
+#include "ops/wavkan_backends.h"
+
+namespace wtconv::cuda {
+
+namespace {
+
+using ::wtconv::detail::kan_psi;
+using ::wtconv::detail::with_wavelet;
+
+constexpr int kThreads = 256;
+constexpr int kTile = 32;   // each kernel's two tile sides
+constexpr int kSlice = 32;  // the summed index staged per step
+constexpr int kPer = 4;     // outputs per thread: kTile x kTile / kThreads
+
+// One edge's operands, zero outside the tensors (r = 0 makes u = 0 and w = 0 its contribution 0).
+template <class T>
+struct Edge {
+    T t, r, w;
+};
+
+template <class T>
+__device__ Edge<T> load_edge(const T* __restrict__ translation,
+                             const T* __restrict__ inv_scale,
+                             const T* __restrict__ weights,
+                             std::int64_t o,
+                             std::int64_t i,
+                             std::int64_t o_end,
+                             std::int64_t i_end,
+                             std::int64_t inputs) {
+    if (o >= o_end || i >= i_end) {
+        return {T(0), T(0), T(0)};
+    }
+    const std::int64_t k = o * inputs + i;
+    return {translation[k], inv_scale[k], weights[k]};
+}
+
+// z tile (kTile samples x kTile outputs): thread (row, col) sums samples row + 8 j, output col.
+template <KanWavelet W, class T>
+__global__ void __launch_bounds__(kThreads, 1) forward_kernel(std::int64_t batch,
+                                                              std::int64_t inputs,
+                                                              std::int64_t outputs,
+                                                              const T* __restrict__ x,
+                                                              const T* __restrict__ translation,
+                                                              const T* __restrict__ inv_scale,
+                                                              const T* __restrict__ weights,
+                                                              const T* __restrict__ window,
+                                                              std::int64_t split_len,
+                                                              T* __restrict__ z) {
+    __shared__ T xs[kSlice][kTile + 1];  // xs[i][b]
+    __shared__ T ts[kSlice][kTile + 1];  // per edge, [i][o]
+    __shared__ T rs[kSlice][kTile + 1];
+    __shared__ T ws[kSlice][kTile + 1];
+    __shared__ T win[kSlice];
+    const std::int64_t b0 = static_cast<std::int64_t>(blockIdx.y) * kTile;
+    const std::int64_t o0 = static_cast<std::int64_t>(blockIdx.x) * kTile;
+    const int col = threadIdx.x % kTile, row = threadIdx.x / kTile;  // row < 8
+    T acc[kPer] = {};
+    // Split blockIdx.z sums inputs [z split_len, (z + 1) split_len) into its own copy of z.
+    const std::int64_t i_begin = static_cast<std::int64_t>(blockIdx.z) * split_len;
+    const std::int64_t i_end = min(inputs, i_begin + split_len);
+    z += static_cast<std::int64_t>(blockIdx.z) * batch * outputs;
+    for (std::int64_t i0 = i_begin; i0 < i_end; i0 += kSlice) {
+        // Loads: lane col walks i (consecutive addresses), rows of threads walk b and o.
+        for (int r = row; r < kTile; r += kThreads / kTile) {
+            const std::int64_t b = b0 + r, o = o0 + r, i = i0 + col;
+            xs[col][r] = b < batch && i < i_end ? x[b * inputs + i] : T(0);
+            const Edge<T> e =
+                load_edge(translation, inv_scale, weights, o, i, outputs, i_end, inputs);
+            ts[col][r] = e.t;
+            rs[col][r] = e.r;
+            ws[col][r] = e.w;
+        }
+        if (threadIdx.x < kSlice) {
+            win[threadIdx.x] = i0 + threadIdx.x < i_end ? window[i0 + threadIdx.x] : T(1);
+        }
+        __syncthreads();
+#pragma unroll 4
+        for (int k = 0; k < kSlice; ++k) {
+            const T t = ts[k][col], r = rs[k][col], w = ws[k][col], h = win[k];
+#pragma unroll
+            for (int j = 0; j < kPer; ++j) {
+                const T u = (xs[k][row + 8 * j] - t) * r;
+                acc[j] += w * kan_psi<W, false>(u, h).psi;
+            }
+        }
+        __syncthreads();
+    }
+    const std::int64_t o = o0 + col;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+        const std::int64_t b = b0 + row + 8 * j;
+        if (b < batch && o < outputs) {
+            z[b * outputs + o] = acc[j];
+        }
+    }
+}
+
+// Edge gradients of a tile (kTile outputs x kTile inputs): thread (row, col) owns outputs
+// row + 8 j at input col, sums over every sample.
+template <KanWavelet W, class T>
+__global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t batch,
+                                                                std::int64_t inputs,
+                                                                std::int64_t outputs,
+                                                                const T* __restrict__ x,
+                                                                const T* __restrict__ translation,
+                                                                const T* __restrict__ inv_scale,
+                                                                const T* __restrict__ weights,
+                                                                const T* __restrict__ window,
+                                                                const T* __restrict__ g,
+                                                                T* __restrict__ dweights,
+                                                                T* __restrict__ dtranslation,
+                                                                T* __restrict__ dscale) {
+    __shared__ T xs[kSlice][kTile + 1];  // xs[b][i]
+    __shared__ T gs[kSlice][kTile + 1];  // gs[b][o]
+    const std::int64_t i0 = static_cast<std::int64_t>(blockIdx.x) * kTile;
+    const std::int64_t o0 = static_cast<std::int64_t>(blockIdx.y) * kTile;
+    const int col = threadIdx.x % kTile, row = threadIdx.x / kTile;
+    const std::int64_t i = i0 + col;
+    const T h = i < inputs ? window[i] : T(1);
+    Edge<T> edge[kPer];
+    T gw[kPer] = {}, sp[kPer] = {}, spu[kPer] = {};
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+        edge[j] = load_edge(translation, inv_scale, weights, o0 + row + 8 * j, i, outputs, inputs,
+                            inputs);
+    }
+    for (std::int64_t s0 = 0; s0 < batch; s0 += kSlice) {
+        for (int r = row; r < kSlice; r += kThreads / kTile) {
+            const std::int64_t b = s0 + r;
+            xs[r][col] = b < batch && i < inputs ? x[b * inputs + i] : T(0);
+            const std::int64_t o = o0 + col;
+            gs[r][col] = b < batch && o < outputs ? g[b * outputs + o] : T(0);  // 0: no sum
+        }
+        __syncthreads();
+#pragma unroll 2
+        for (int k = 0; k < kSlice; ++k) {
+            const T xv = xs[k][col];
+#pragma unroll
+            for (int j = 0; j < kPer; ++j) {
+                const T gb = gs[k][row + 8 * j];
+                const T u = (xv - edge[j].t) * edge[j].r;
+                const ::wtconv::detail::PsiPair<T> p = kan_psi<W, true>(u, h);
+                gw[j] += gb * p.psi;
+                const T q = gb * edge[j].w * p.dpsi;
+                sp[j] += q;
+                spu[j] += q * u;
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+        const std::int64_t o = o0 + row + 8 * j;
+        if (o < outputs && i < inputs) {
+            const std::int64_t k = o * inputs + i;
+            dweights[k] = gw[j];
+            dtranslation[k] = -edge[j].r * sp[j];
+            dscale[k] = -edge[j].r * spu[j];
+        }
+    }
+}
+
+// dx of a tile (kTile samples x kTile inputs): thread (row, col) owns samples row + 8 j at input
+// col, sums over every output.
+template <KanWavelet W, class T>
+__global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
+                                                         std::int64_t inputs,
+                                                         std::int64_t outputs,
+                                                         const T* __restrict__ x,
+                                                         const T* __restrict__ translation,
+                                                         const T* __restrict__ inv_scale,
+                                                         const T* __restrict__ weights,
+                                                         const T* __restrict__ window,
+                                                         const T* __restrict__ g,
+                                                         std::int64_t split_len,
+                                                         T* __restrict__ dx) {
+    __shared__ T ts[kSlice][kTile + 1];  // per edge, [o][i]
+    __shared__ T rs[kSlice][kTile + 1];
+    __shared__ T ws[kSlice][kTile + 1];
+    __shared__ T gs[kTile][kSlice + 1];  // gs[b][o]
+    const std::int64_t i0 = static_cast<std::int64_t>(blockIdx.x) * kTile;
+    const std::int64_t b0 = static_cast<std::int64_t>(blockIdx.y) * kTile;
+    const int col = threadIdx.x % kTile, row = threadIdx.x / kTile;
+    const std::int64_t i = i0 + col;
+    const T h = i < inputs ? window[i] : T(1);
+    T xv[kPer];
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+        const std::int64_t b = b0 + row + 8 * j;
+        xv[j] = b < batch && i < inputs ? x[b * inputs + i] : T(0);
+    }
+    T acc[kPer] = {};
+    // Split blockIdx.z sums outputs [z split_len, (z + 1) split_len) into its own copy of dx.
+    const std::int64_t o_begin = static_cast<std::int64_t>(blockIdx.z) * split_len;
+    const std::int64_t o_end = min(outputs, o_begin + split_len);
+    dx += static_cast<std::int64_t>(blockIdx.z) * batch * inputs;
+    for (std::int64_t s0 = o_begin; s0 < o_end; s0 += kSlice) {
+        for (int r = row; r < kSlice; r += kThreads / kTile) {
+            const Edge<T> e =
+                load_edge(translation, inv_scale, weights, s0 + r, i, o_end, inputs, inputs);
+            ts[r][col] = e.t;
+            rs[r][col] = e.r;
+            ws[r][col] = e.w;
+            const std::int64_t b = b0 + r, o = s0 + col;
+            gs[r][col] = b < batch && o < o_end ? g[b * outputs + o] : T(0);
+        }
+        __syncthreads();
+#pragma unroll 2
+        for (int k = 0; k < kSlice; ++k) {
+            const T t = ts[k][col], r = rs[k][col], w = ws[k][col];
+#pragma unroll
+            for (int j = 0; j < kPer; ++j) {
+                const T u = (xv[j] - t) * r;
+                const T q = gs[row + 8 * j][k] * w * kan_psi<W, true>(u, h).dpsi;
+                acc[j] += q * r;
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+        const std::int64_t b = b0 + row + 8 * j;
+        if (b < batch && i < inputs) {
+            dx[b * inputs + i] = acc[j];
+        }
+    }
+}
+
+// What the kernels read besides x: 1 / scale per edge (they multiply: one rounding off the true
+// division, WAVKAN.md 3.1) and the inputs' windows (1 but for shannon), made once per call. In
+// the kernels a division or a cos would call its slow path, and the call's register saves spilled.
+template <class T>
+__global__ void tables_kernel(std::int64_t edges,
+                              std::int64_t inputs,
+                              KanWavelet wavelet,
+                              const T* __restrict__ scale,
+                              T* __restrict__ inv_scale,
+                              T* __restrict__ window) {
+    WTCONV_GRID_STRIDE_LOOP(k, edges) {
+        inv_scale[k] = T(1) / scale[k];
+    }
+    WTCONV_GRID_STRIDE_LOOP(i, inputs) {
+        window[i] = static_cast<T>(::wtconv::detail::kan_window(wavelet, i, inputs));
+    }
+}
+
+struct Tables {
+    Tensor inv_scale, window;
+};
+
+template <class T>
+Tables make_tables(Context& ctx, KanWavelet wavelet, const Tensor& scale, std::int64_t inputs) {
+    Tables t{Tensor::empty(scale.shape(), scale.dtype(), scale.device()),
+             Tensor::empty(Shape{inputs}, scale.dtype(), scale.device())};
+    tables_kernel<T><<<elementwise_blocks(std::max(scale.numel(), inputs)), kElementwiseThreads, 0,
+                       ctx.cuda_stream()>>>(scale.numel(), inputs, wavelet, scale.data<T>(),
+                                            t.inv_scale.data<T>(), t.window.data<T>());
+    WTCONV_CUDA_CHECK_LAUNCH();
+    return t;
+}
+
+// Split-K over the summed index, for the grids that would leave SMs idle (the 512-wide layers at
+// B 256: 128 tiles for 132 SMs): about four blocks an SM, each split at least 4 slices long. The
+// splits' sums are added in split order by a second pass, so results depend on the split count
+// (the shape and the SM count), never on the run.
+struct Split {
+    int count;
+    std::int64_t len;  // whole slices
+};
+
+Split split_of(std::int64_t blocks, std::int64_t length, int device) {
+    int sms = 1;
+    WTCONV_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const std::int64_t want = (4 * static_cast<std::int64_t>(sms) + blocks - 1) / blocks;
+    const std::int64_t most = std::max<std::int64_t>(1, length / (4 * kSlice));
+    const std::int64_t count = std::clamp<std::int64_t>(want, 1, std::min<std::int64_t>(most, 16));
+    const std::int64_t len = ((length + count - 1) / count + kSlice - 1) / kSlice * kSlice;
+    return Split{static_cast<int>((length + len - 1) / len), len};
+}
+
+template <class T>
+__global__ void sum_splits_kernel(std::int64_t n,
+                                  int splits,
+                                  const T* __restrict__ partial,
+                                  T* __restrict__ out) {
+    WTCONV_GRID_STRIDE_LOOP(k, n) {
+        T v = partial[k];
+        for (int s = 1; s < splits; ++s) {
+            v += partial[s * n + k];
+        }
+        out[k] = v;
+    }
+}
+
+// Where split sums go (out itself for one split), and the second pass that adds them into out.
+template <class T>
+class SplitOutput {
+public:
+    SplitOutput(const Split& split, Tensor& out) : split_(split), out_(out) {
+        if (split.count > 1) {
+            partial_ = Tensor::empty(Shape{split.count * out.numel()}, out.dtype(), out.device());
+        }
+    }
+    T* data() { return split_.count > 1 ? partial_.data<T>() : out_.data<T>(); }
+    void finish(Context& ctx) {
+        if (split_.count == 1) {
+            return;
+        }
+        sum_splits_kernel<T>
+            <<<elementwise_blocks(out_.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
+                out_.numel(), split_.count, partial_.data<T>(), out_.data<T>());
+        WTCONV_CUDA_CHECK_LAUNCH();
+    }
+
+private:
+    Split split_;
+    Tensor& out_;
+    Tensor partial_;
+};
+
+dim3 tiles(std::int64_t columns, std::int64_t rows, int splits = 1) {
+    return dim3(static_cast<unsigned>((columns + kTile - 1) / kTile),
+                static_cast<unsigned>((rows + kTile - 1) / kTile), static_cast<unsigned>(splits));
+}
+
+}  // namespace
+
+void wavkan_core_forward(
+    Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z) {
+    const DeviceGuard guard(x.device().index);
+    const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
+    with_wavelet(wavelet, [&](auto kind) {
+        with_wavkan_dtype(x.dtype(), [&](auto tag) {
+            using T = decltype(tag);
+            const Tables tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
+            const dim3 grid = tiles(outputs, batch);
+            const Split split = split_of(grid.x * grid.y, inputs, x.device().index);
+            SplitOutput<T> out(split, z);
+            forward_kernel<decltype(kind)::value, T>
+                <<<tiles(outputs, batch, split.count), kThreads, 0, ctx.cuda_stream()>>>(
+                    batch, inputs, outputs, x.data<T>(), w.translation.data<T>(),
+                    tab.inv_scale.data<T>(), w.wavelet_weights.data<T>(), tab.window.data<T>(),
+                    split.len, out.data());
+            WTCONV_CUDA_CHECK_LAUNCH();
+            out.finish(ctx);
+        });
+    });
+}
+
+void wavkan_core_backward(Context& ctx,
+                          KanWavelet wavelet,
+                          const Tensor& x,
+                          const WavKanWeights& w,
+                          const Tensor& g,
+                          WavKanWeights& dw,
+                          Tensor* dx) {
+    const DeviceGuard guard(x.device().index);
+    const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
+    with_wavelet(wavelet, [&](auto kind) {
+        with_wavkan_dtype(x.dtype(), [&](auto tag) {
+            using T = decltype(tag);
+            constexpr KanWavelet kW = decltype(kind)::value;
+            const Tables tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
+            edge_grad_kernel<kW, T><<<tiles(inputs, outputs), kThreads, 0, ctx.cuda_stream()>>>(
+                batch, inputs, outputs, x.data<T>(), w.translation.data<T>(),
+                tab.inv_scale.data<T>(), w.wavelet_weights.data<T>(), tab.window.data<T>(),
+                g.data<T>(), dw.wavelet_weights.data<T>(), dw.translation.data<T>(),
+                dw.scale.data<T>());
+            WTCONV_CUDA_CHECK_LAUNCH();
+            if (dx != nullptr) {
+                const dim3 grid = tiles(inputs, batch);
+                const Split split = split_of(grid.x * grid.y, outputs, x.device().index);
+                SplitOutput<T> out(split, *dx);
+                dx_kernel<kW, T>
+                    <<<tiles(inputs, batch, split.count), kThreads, 0, ctx.cuda_stream()>>>(
+                        batch, inputs, outputs, x.data<T>(), w.translation.data<T>(),
+                        tab.inv_scale.data<T>(), w.wavelet_weights.data<T>(), tab.window.data<T>(),
+                        g.data<T>(), split.len, out.data());
+                WTCONV_CUDA_CHECK_LAUNCH();
+                out.finish(ctx);
+            }
+        });
+    });
+}
+
+}  // namespace wtconv::cuda

@@ -1,0 +1,414 @@
+// Wav-KAN test cases, random inputs, and the comparison with the reference (see wavkan_cases.h).
+#include "support/wavkan_cases.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "support/wtconv_cases.h"
+
+namespace wtconv::test {
+
+namespace {
+
+const char* bn_tag(BnMode bn) {
+    switch (bn) {
+        case BnMode::kOff:
+            return "nobn";
+        case BnMode::kTraining:
+            return "bntrain";
+        case BnMode::kEval:
+            return "bneval";
+    }
+    return "?";
+}
+
+double uniform01(Rng& rng) {
+    return static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
+}
+
+// shape filled by fn(rng), rounded once to dtype.
+template <class Fn>
+Tensor drawn(Rng& rng, const Shape& shape, DType dtype, Fn&& fn) {
+    std::vector<double> v(static_cast<std::size_t>(shape.numel()));
+    for (double& e : v) {
+        e = fn(rng);
+    }
+    return Tensor::from_vector(v, shape).to(dtype);
+}
+
+ref::Array ref_or_empty(const Tensor& t) {
+    return t.defined() ? to_ref(t) : ref::Array();
+}
+
+}  // namespace
+
+WavKanParams wavkan_params(const WavKanCase& tc) {
+    WavKanParams p;
+    p.wavelet = tc.wavelet;
+    p.base = tc.base;
+    p.batchnorm = tc.bn != BnMode::kOff;
+    p.training = tc.bn == BnMode::kTraining;
+    return p;
+}
+
+ref::WavKanConfig to_ref_config(const WavKanParams& p) {
+    ref::WavKanConfig c;
+    c.wavelet = kan_wavelet_name(p.wavelet);
+    c.base = p.base;
+    c.batchnorm = p.batchnorm;
+    c.training = p.training;
+    c.eps = p.bn_eps;
+    c.momentum = p.bn_momentum;
+    return c;
+}
+
+std::string describe(const WavKanCase& tc) {
+    std::ostringstream out;
+    out << "WTCONV_TEST_SEED=" << test_seed() << " case: wavkan x" << Shape{tc.b, tc.i}
+        << " out_features=" << tc.o << " wavelet=" << kan_wavelet_name(tc.wavelet)
+        << " base=" << (tc.base ? "true" : "false") << " batchnorm=" << bn_tag(tc.bn)
+        << " dtype=" << dtype_name(tc.dtype) << " threads=" << tc.threads
+        << " data_seed=" << tc.seed;
+    return out.str();
+}
+
+void PrintTo(const WavKanCase& tc, std::ostream* os) {
+    *os << describe(tc);
+}
+
+std::string case_name(const WavKanCase& tc) {
+    std::ostringstream out;
+    out << "b" << tc.b << "_i" << tc.i << "_o" << tc.o << "_" << kan_wavelet_name(tc.wavelet)
+        << (tc.base ? "_base_" : "_") << bn_tag(tc.bn)
+        << (tc.dtype == DType::kFloat32 ? "_f32" : "_f64") << "_t" << tc.threads;
+    return out.str();
+}
+
+std::vector<WavKanCase> wavkan_edge_cases() {
+    const std::int64_t shapes[][3] = {{1, 1, 1},   {2, 1, 1}, {1, 7, 5},  {2, 2, 3},    {3, 13, 11},
+                                      {33, 17, 2}, {5, 1, 9}, {1, 16, 1}, {37, 70, 65}, {4, 2, 1}};
+    std::vector<WavKanCase> out;
+    std::uint64_t seed = test_seed() + 1000;
+    int k = 0;
+    for (const auto& s : shapes) {
+        for (const KanWavelet wavelet : kAllKanWavelets) {
+            for (const DType dtype : {DType::kFloat64, DType::kFloat32}) {
+                WavKanCase tc{s[0],          s[1],  s[2],      wavelet, k % 2 == 1,
+                              BnMode(k % 3), dtype, 1 + k % 3, seed++};
+                if (tc.b == 1 && tc.bn == BnMode::kTraining) {
+                    tc.bn = BnMode::kEval;
+                }
+                out.push_back(tc);
+                ++k;
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<WavKanCase> wavkan_random_cases(int count) {
+    count = random_case_count(count);
+    Rng rng(test_seed() + 61);
+    const auto small = [&] { return rng.uniform_int(0, 5) == 0 ? 1 : rng.uniform_int(2, 13); };
+    std::vector<WavKanCase> out;
+    for (int k = 0; k < count; ++k) {
+        WavKanCase tc;
+        tc.wavelet = kAllKanWavelets[rng.uniform_int(0, 4)];
+        tc.base = rng.uniform_int(0, 1) == 1;
+        tc.bn = BnMode(rng.uniform_int(0, 2));
+        tc.dtype = k % 2 == 0 ? DType::kFloat64 : DType::kFloat32;
+        tc.threads = 1 + k % 3;
+        if (rng.uniform_int(0, 9) == 0) {
+            tc.b = rng.uniform_int(20, 40);
+            tc.i = rng.uniform_int(30, 70);
+            tc.o = rng.uniform_int(30, 65);
+        } else {
+            tc.b = small();
+            tc.i = small();
+            tc.o = small();
+        }
+        if (tc.b == 1 && tc.bn == BnMode::kTraining) {
+            tc.b = 2;
+        }
+        tc.seed = rng.next();
+        out.push_back(tc);
+    }
+    return out;
+}
+
+WavKanInputs random_wavkan_inputs(const WavKanCase& tc) {
+    Rng rng(tc.seed);
+    const Shape edges{tc.o, tc.i};
+    const Shape channels{tc.o};
+    const auto normal = [](Rng& r) { return r.normal(); };
+    WavKanInputs in;
+    in.x = random_normal(rng, Shape{tc.b, tc.i}, tc.dtype);
+    in.w.scale = drawn(rng, edges, tc.dtype, [](Rng& r) {
+        const double magnitude = 0.5 + 1.5 * uniform01(r);
+        return r.next() % 2 == 0 ? magnitude : -magnitude;
+    });
+    in.w.translation = drawn(rng, edges, tc.dtype, normal);
+    in.w.wavelet_weights = drawn(rng, edges, tc.dtype, normal);
+    if (tc.base) {
+        in.w.base_weight = drawn(rng, edges, tc.dtype, normal);
+    }
+    if (tc.bn != BnMode::kOff) {
+        in.w.bn_weight =
+            drawn(rng, channels, tc.dtype, [](Rng& r) { return 1.0 + 0.5 * r.normal(); });
+        in.w.bn_bias = drawn(rng, channels, tc.dtype, normal);
+        in.running.mean = drawn(rng, channels, tc.dtype, [](Rng& r) { return 0.5 * r.normal(); });
+        in.running.var =
+            drawn(rng, channels, tc.dtype, [](Rng& r) { return std::exp(0.5 * r.normal()); });
+    }
+    in.dy = drawn(rng, Shape{tc.b, tc.o}, tc.dtype, normal);
+    return in;
+}
+
+WavKanRunningStats clone_running(const WavKanRunningStats& r) {
+    WavKanRunningStats out;
+    if (r.mean.defined()) {
+        out.mean = r.mean.clone();
+    }
+    if (r.var.defined()) {
+        out.var = r.var.clone();
+    }
+    return out;
+}
+
+Tensor with_value(const Tensor& t, std::int64_t k, double value) {
+    std::vector<double> v = t.to_vector();
+    v.at(static_cast<std::size_t>(k)) = value;
+    return Tensor::from_vector(v, t.shape()).to(t.dtype());
+}
+
+ref::WavKanTensors to_ref_tensors(const WavKanWeights& w, const WavKanRunningStats& running) {
+    ref::WavKanTensors t;
+    t.scale = ref_or_empty(w.scale);
+    t.translation = ref_or_empty(w.translation);
+    t.wavelet_weights = ref_or_empty(w.wavelet_weights);
+    t.base_weight = ref_or_empty(w.base_weight);
+    t.bn_weight = ref_or_empty(w.bn_weight);
+    t.bn_bias = ref_or_empty(w.bn_bias);
+    t.bn_running_mean = ref_or_empty(running.mean);
+    t.bn_running_var = ref_or_empty(running.var);
+    return t;
+}
+
+WavKanResult run_wavkan(Context& ctx, const WavKanInputs& in, const WavKanParams& p, bool need_dx) {
+    WavKanResult r;
+    r.running = clone_running(in.running);
+    WavKanSaved saved;
+    r.y = wavkan_forward(ctx, in.x, in.w, p, p.batchnorm ? &r.running : nullptr, &saved);
+    r.grads = wavkan_backward(ctx, in.dy, in.w, p, saved, need_dx);
+    return r;
+}
+
+namespace {
+
+struct RefInputs {
+    ref::Array x, dy;
+    ref::WavKanTensors t;
+};
+
+RefInputs ref_inputs(const WavKanInputs& in) {
+    return RefInputs{to_ref(in.x), to_ref(in.dy), to_ref_tensors(in.w, in.running)};
+}
+
+// The reference's results in wavkan_errors' order; the empty ones (no base, no batch norm) left
+// out.
+std::vector<std::pair<std::string, ref::Array>> ref_results(const RefInputs& r,
+                                                            const WavKanParams& p) {
+    const ref::WavKanConfig c = to_ref_config(p);
+    ref::WavKanForwardRef f = ref::wavkan_forward(r.x, r.t, c);
+    ref::WavKanGradsRef g = ref::wavkan_backward(r.x, r.dy, r.t, c);
+    std::vector<std::pair<std::string, ref::Array>> all{{"y", f.y},
+                                                        {"running_mean", f.running_mean_out},
+                                                        {"running_var", f.running_var_out},
+                                                        {"dx", g.dx},
+                                                        {"dscale", g.dscale},
+                                                        {"dtranslation", g.dtranslation},
+                                                        {"dwavelet_weights", g.dwavelet_weights},
+                                                        {"dbase_weight", g.dbase_weight},
+                                                        {"dbn_weight", g.dbn_weight},
+                                                        {"dbn_bias", g.dbn_bias}};
+    std::vector<std::pair<std::string, ref::Array>> out;
+    for (auto& e : all) {
+        if (!e.second.empty()) {
+            out.push_back(std::move(e));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, const Tensor*>> wavkan_result_tensors(const WavKanResult& r) {
+    const WavKanWeights& d = r.grads.dweights;
+    return {{"y", &r.y},
+            {"running_mean", &r.running.mean},
+            {"running_var", &r.running.var},
+            {"dx", &r.grads.dx},
+            {"dscale", &d.scale},
+            {"dtranslation", &d.translation},
+            {"dwavelet_weights", &d.wavelet_weights},
+            {"dbase_weight", &d.base_weight},
+            {"dbn_weight", &d.bn_weight},
+            {"dbn_bias", &d.bn_bias}};
+}
+
+std::vector<WavKanError> wavkan_errors(const WavKanResult& got,
+                                       const WavKanInputs& in,
+                                       const WavKanParams& p) {
+    const auto tensors = wavkan_result_tensors(got);
+    std::vector<WavKanError> out;
+    for (const auto& [name, want] : ref_results(ref_inputs(in), p)) {
+        const auto it = std::find_if(tensors.begin(), tensors.end(),
+                                     [&](const auto& e) { return e.first == name; });
+        const Tensor& t = *it->second;
+        if (name != "dx" || t.defined()) {  // an undefined tensor elsewhere throws: a failure
+            out.push_back({name, rel_l2_error(t, want)});
+        }
+    }
+    return out;
+}
+
+std::vector<WavKanError> wavkan_sensitivity(const WavKanInputs& in,
+                                            const WavKanParams& p,
+                                            double step,
+                                            std::uint64_t seed) {
+    const RefInputs exact = ref_inputs(in);
+    RefInputs moved = exact;
+    Rng rng(seed);
+    for (ref::Array* a : {&moved.x, &moved.dy, &moved.t.scale, &moved.t.translation,
+                          &moved.t.wavelet_weights, &moved.t.base_weight, &moved.t.bn_weight,
+                          &moved.t.bn_bias, &moved.t.bn_running_mean, &moved.t.bn_running_var}) {
+        for (double& v : a->data) {
+            v *= rng.next() % 2 == 0 ? 1.0 + step : 1.0 - step;
+        }
+    }
+    const auto want = ref_results(exact, p);
+    const auto near = ref_results(moved, p);
+    std::vector<WavKanError> out;
+    for (std::size_t k = 0; k < want.size(); ++k) {
+        out.push_back({want[k].first, rel_l2_error(near[k].second.data, want[k].second.data)});
+    }
+    return out;
+}
+
+BnConditioning bn_conditioning(const WavKanInputs& in, const WavKanParams& p) {
+    BnConditioning k;
+    if (!p.batchnorm || !p.training) {
+        return k;
+    }
+    ref::WavKanConfig c = to_ref_config(p);
+    c.batchnorm = false;  // y is then z
+    const ref::WavKanTensors t = to_ref_tensors(in.w, WavKanRunningStats{});
+    const ref::Array x = to_ref(in.x);
+    const ref::Array z = ref::wavkan_forward(x, t, c).y;
+    const std::int64_t batch = in.x.size(0), inputs = in.x.size(1), outputs = z.shape[1];
+    // The size of z's rounding: u times the sum of the magnitudes of its terms.
+    const auto terms = [&](std::int64_t b, std::int64_t o) {
+        double sum = 0.0;
+        for (std::int64_t i = 0; i < inputs; ++i) {
+            const auto e = static_cast<std::size_t>(o * inputs + i);
+            const double xi = x.data[static_cast<std::size_t>(b * inputs + i)];
+            const double u = (xi - t.translation.data[e]) / t.scale.data[e];
+            sum +=
+                std::fabs(t.wavelet_weights.data[e] * ref::kan_psi(c.wavelet, u, i, inputs).first);
+            if (p.base) {
+                sum += std::fabs(t.base_weight.data[e] * xi / (1.0 + std::exp(-xi)));
+            }
+        }
+        return sum;
+    };
+    for (std::int64_t o = 0; o < outputs; ++o) {
+        const auto at = [&](std::int64_t b) {
+            return z.data[static_cast<std::size_t>(b * outputs + o)];
+        };
+        double mean = 0.0, squares = 0.0, var = 0.0;
+        for (std::int64_t b = 0; b < batch; ++b) {
+            mean += at(b);
+            squares += terms(b, o) * terms(b, o);
+        }
+        mean /= static_cast<double>(batch);
+        for (std::int64_t b = 0; b < batch; ++b) {
+            var += (at(b) - mean) * (at(b) - mean);
+        }
+        var /= static_cast<double>(batch);
+        const double rms = std::sqrt(squares / static_cast<double>(batch));
+        k.normalise = std::max(k.normalise, rms / std::sqrt(var + p.bn_eps));
+        const double cancel = (var + p.bn_eps) / p.bn_eps;
+        if (batch == 2) {
+            k.pair = std::max(k.pair, cancel);
+        }
+        if (inputs == 1 && !p.base) {
+            k.single_input = std::max(k.single_input, cancel);
+        }
+    }
+    return k;
+}
+
+bool some_u_near(const WavKanInputs& in, std::initializer_list<double> points, double margin) {
+    const std::vector<double> x = in.x.to_vector(), s = in.w.scale.to_vector(),
+                              t = in.w.translation.to_vector();
+    const std::int64_t batch = in.x.size(0), inputs = in.x.size(1), outputs = in.w.scale.size(0);
+    for (std::int64_t b = 0; b < batch; ++b) {
+        for (std::int64_t e = 0; e < outputs * inputs; ++e) {
+            const auto k = static_cast<std::size_t>(e);
+            const double u =
+                std::fabs((x[static_cast<std::size_t>(b * inputs + e % inputs)] - t[k]) / s[k]);
+            for (const double point : points) {
+                if (u != 0.0 && std::fabs(u - point) < margin) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+bool all_finite(const Tensor& t) {
+    for (const double v : t.to_vector()) {
+        if (!std::isfinite(v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+namespace {
+
+std::map<std::string, std::pair<double, std::string>>& worst_errors() {
+    static std::map<std::string, std::pair<double, std::string>> worst;
+    return worst;
+}
+
+class WorstErrorReport : public testing::Environment {
+public:
+    void TearDown() override {
+        for (const auto& [what, err] : worst_errors()) {
+            std::cout << "[ worst    ] " << what << ": " << err.first << " (" << err.second
+                      << ")\n";
+        }
+    }
+};
+
+}  // namespace
+
+void note_worst_error(const std::string& what, double err) {
+    static const bool registered =
+        (testing::AddGlobalTestEnvironment(new WorstErrorReport), true);  // gtest owns it
+    (void)registered;
+    std::pair<double, std::string>& w = worst_errors()[what];
+    if (err >= w.first) {
+        w = {err, testing::UnitTest::GetInstance()->current_test_info()->name()};
+    }
+}
+
+}  // namespace wtconv::test

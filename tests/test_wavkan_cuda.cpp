@@ -1,0 +1,362 @@
+// test_wavkan_cuda: the Wav-KAN op on CUDA, fused and unfused, against the double reference
+// (tests/reference/wavkan_ref.h) on random configurations, bitwise repeatability, bad input, and
+// device memory. Every test skips without a GPU (CudaTest). Tolerances, relative L2: float64
+// 1e-10 (sums of up to a few thousand terms; batch norm in training over two samples, whose
+// gradient is a difference of nearly equal terms, amplifies rounding to 1.2e-11 in the random
+// set); float32 1e-5 (the golden README's float32 bound; float32 inputs are fed to the reference
+// as their exact values).
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <wtconv/cuda_memory.h>
+#include <wtconv/layers/wavkan.h>
+#include <wtconv/ops/wavkan.h>
+
+#include "reference/wavkan_ref.h"
+#include "support/test_support.h"
+#include "support/wtconv_check.h"
+
+namespace wtconv::test {
+namespace {
+
+const Device kCuda = Device::cuda(0);
+constexpr KanWavelet kWavelets[] = {KanWavelet::kMexicanHat, KanWavelet::kMorlet, KanWavelet::kDog,
+                                    KanWavelet::kMeyer, KanWavelet::kShannon};
+
+struct Case {
+    std::int64_t batch, inputs, outputs;
+    WavKanParams params;
+    DType dtype;
+    std::uint64_t seed;
+};
+
+// Host inputs of a case: x and translation N(0, 1), scale of either sign in [0.5, 2], weights
+// N(0, 1), running variance in [0.5, 1.5].
+struct Inputs {
+    Tensor x, dy;
+    WavKanWeights w;
+    WavKanRunningStats running;
+};
+
+Tensor uniform(Rng& rng, const Shape& shape, double lo, double hi, bool random_sign, DType dtype) {
+    std::vector<double> v(static_cast<std::size_t>(shape.numel()));
+    for (double& e : v) {
+        const double u = static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
+        e = lo + (hi - lo) * u;
+        if (random_sign && (rng.next() & 1) != 0) {
+            e = -e;
+        }
+    }
+    return Tensor::from_vector(v, shape).to(dtype);
+}
+
+Inputs make_inputs(const Case& c) {
+    Rng rng(c.seed);
+    Inputs in;
+    const Shape edges{c.outputs, c.inputs}, channels{c.outputs};
+    in.x = random_normal(rng, Shape{c.batch, c.inputs}, c.dtype);
+    in.dy = random_normal(rng, Shape{c.batch, c.outputs}, c.dtype);
+    in.w.scale = uniform(rng, edges, 0.5, 2.0, true, c.dtype);
+    in.w.translation = random_normal(rng, edges, c.dtype);
+    in.w.wavelet_weights = random_normal(rng, edges, c.dtype);
+    if (c.params.base) {
+        in.w.base_weight = random_normal(rng, edges, c.dtype);
+    }
+    if (c.params.batchnorm) {
+        in.w.bn_weight = random_normal(rng, channels, c.dtype);
+        in.w.bn_bias = random_normal(rng, channels, c.dtype);
+        in.running.mean = random_normal(rng, channels, c.dtype);
+        in.running.var = uniform(rng, channels, 0.5, 1.5, false, c.dtype);
+    }
+    return in;
+}
+
+WavKanWeights to_device(const WavKanWeights& w, Device d) {
+    const auto move = [&](const Tensor& t) { return t.defined() ? t.to(d) : Tensor(); };
+    return WavKanWeights{move(w.scale),       move(w.translation), move(w.wavelet_weights),
+                         move(w.base_weight), move(w.bn_weight),   move(w.bn_bias)};
+}
+
+struct Outputs {
+    Tensor y, mean, var;
+    WavKanGrads g;
+};
+
+Outputs run_on(Context& ctx, const Case& c, const Inputs& in) {
+    const Device d = ctx.device();
+    const WavKanWeights w = to_device(in.w, d);
+    WavKanRunningStats running;
+    if (c.params.batchnorm) {
+        running = {in.running.mean.to(d), in.running.var.to(d)};
+    }
+    WavKanSaved saved;
+    Outputs r;
+    r.y = wavkan_forward(ctx, in.x.to(d), w, c.params, c.params.batchnorm ? &running : nullptr,
+                         &saved);
+    r.g = wavkan_backward(ctx, in.dy.to(d), w, c.params, saved);
+    r.mean = running.mean;
+    r.var = running.var;
+    return r;
+}
+
+struct Reference {
+    ref::WavKanForwardRef fwd;
+    ref::WavKanGradsRef grads;
+};
+
+Reference reference_of(const Case& c, const Inputs& in) {
+    ref::WavKanConfig cfg;
+    cfg.wavelet = kan_wavelet_name(c.params.wavelet);
+    cfg.base = c.params.base;
+    cfg.batchnorm = c.params.batchnorm;
+    cfg.training = c.params.training;
+    ref::WavKanTensors t;
+    t.scale = to_ref(in.w.scale);
+    t.translation = to_ref(in.w.translation);
+    t.wavelet_weights = to_ref(in.w.wavelet_weights);
+    if (c.params.base) {
+        t.base_weight = to_ref(in.w.base_weight);
+    }
+    if (c.params.batchnorm) {
+        t.bn_weight = to_ref(in.w.bn_weight);
+        t.bn_bias = to_ref(in.w.bn_bias);
+        t.bn_running_mean = to_ref(in.running.mean);
+        t.bn_running_var = to_ref(in.running.var);
+    }
+    const ref::Array x = to_ref(in.x);
+    return Reference{ref::wavkan_forward(x, t, cfg),
+                     ref::wavkan_backward(x, to_ref(in.dy), t, cfg)};
+}
+
+std::string describe(const Case& c) {
+    return std::string(kan_wavelet_name(c.params.wavelet)) + " " + wavkan_algo_name(c.params.algo) +
+           " " + dtype_name(c.dtype) + " B" + std::to_string(c.batch) + " I" +
+           std::to_string(c.inputs) + " O" + std::to_string(c.outputs) +
+           (c.params.base ? " base" : "") +
+           (c.params.batchnorm ? (c.params.training ? " bn-train" : " bn-eval") : "") + " seed " +
+           std::to_string(c.seed);
+}
+
+// Every output against the reference; returns the worst error.
+double expect_matches(const Case& c, const Outputs& got, const Reference& want) {
+    const double tol = c.dtype == DType::kFloat64 ? 1e-10 : 1e-5;
+    double worst = 0;
+    const auto check = [&](const char* what, const Tensor& t, const ref::Array& a) {
+        ASSERT_TRUE(t.defined()) << what << ": " << describe(c);
+        const double e = rel_l2_error(t.to(Device::cpu()), a);
+        worst = std::max(worst, e);
+        EXPECT_LT(e, tol) << what << ": " << describe(c);
+    };
+    check("y", got.y, want.fwd.y);
+    check("dx", got.g.dx, want.grads.dx);
+    check("dscale", got.g.dweights.scale, want.grads.dscale);
+    check("dtranslation", got.g.dweights.translation, want.grads.dtranslation);
+    check("dwavelet_weights", got.g.dweights.wavelet_weights, want.grads.dwavelet_weights);
+    if (c.params.base) {
+        check("dbase_weight", got.g.dweights.base_weight, want.grads.dbase_weight);
+    }
+    if (c.params.batchnorm) {
+        check("dbn_weight", got.g.dweights.bn_weight, want.grads.dbn_weight);
+        check("dbn_bias", got.g.dweights.bn_bias, want.grads.dbn_bias);
+        check("running mean", got.mean, want.fwd.running_mean_out);
+        check("running var", got.var, want.fwd.running_var_out);
+    }
+    return worst;
+}
+
+// Sizes: 1, small primes and odd sizes, tile edges (31, 32, 33, 65) and a few larger ones.
+std::int64_t random_size(Rng& rng) {
+    constexpr std::int64_t kSizes[] = {1, 2, 3, 5, 7, 13, 31, 32, 33, 37, 65, 70, 97, 130};
+    return kSizes[rng.uniform_int(0, static_cast<int>(std::size(kSizes)) - 1)];
+}
+
+Case random_case(Rng& rng, std::uint64_t seed) {
+    Case c{};
+    c.batch = random_size(rng);
+    c.inputs = random_size(rng);
+    c.outputs = random_size(rng);
+    c.params.wavelet = kWavelets[rng.uniform_int(0, 4)];
+    c.params.algo = rng.uniform_int(0, 3) == 0 ? WavKanAlgo::kUnfused : WavKanAlgo::kFused;
+    c.params.base = rng.uniform_int(0, 1) == 1;
+    const int bn = rng.uniform_int(0, 2);  // off, training, evaluation
+    c.params.batchnorm = bn != 0;
+    c.params.training = bn != 2;
+    c.dtype = rng.uniform_int(0, 1) == 0 ? DType::kFloat64 : DType::kFloat32;
+    // Batch norm in training needs two samples, and its gradient is ill-conditioned with few:
+    // with two it is a difference of nearly equal terms (zhat = +-(1 - eps / 2 d^2)); with one
+    // input and no base branch, dwavelet_weights = (G . z) / w is B m2 eps / (var + eps) scaled,
+    // a residue of cancelling O(1) terms. float32 rounding of z then shows at 1e-4 against the
+    // exact reference: float32 gets at least four samples and two inputs there (float64, and the
+    // golden cases, cover the small ones).
+    if (c.params.batchnorm && c.params.training) {
+        const bool single = c.dtype == DType::kFloat32;
+        c.batch = std::max<std::int64_t>(c.batch, single ? 4 : 2);
+        if (single && !c.params.base) {
+            c.inputs = std::max<std::int64_t>(c.inputs, 2);
+        }
+    }
+    c.seed = seed;
+    return c;
+}
+
+class WavKanCuda : public CudaTest {};
+
+TEST_F(WavKanCuda, RandomConfigurationsMatchTheReference) {
+    Context ctx = cuda_test_context();
+    Rng rng(4242);
+    const int cases = random_case_count(320);
+    double worst32 = 0, worst64 = 0;
+    for (int n = 0; n < cases; ++n) {
+        const Case c = random_case(rng, 5000 + static_cast<std::uint64_t>(n));
+        const Inputs in = make_inputs(c);
+        const double e = expect_matches(c, run_on(ctx, c, in), reference_of(c, in));
+        (c.dtype == DType::kFloat32 ? worst32 : worst64) =
+            std::max(c.dtype == DType::kFloat32 ? worst32 : worst64, e);
+        if (HasFailure()) {
+            break;  // the first failing case says enough
+        }
+    }
+    std::printf("[ worst    ] %d cases: float32 %.3g, float64 %.3g\n", cases, worst32, worst64);
+}
+
+TEST_F(WavKanCuda, FusedEqualsTheCpuWithinRounding) {
+    Context gpu = cuda_test_context();
+    Context cpu(Device::cpu());
+    for (const KanWavelet wavelet : kWavelets) {
+        Case c{37, 70, 65, WavKanParams{}, DType::kFloat64, 77};
+        c.params.wavelet = wavelet;
+        c.params.base = true;
+        const Inputs in = make_inputs(c);
+        const Outputs a = run_on(gpu, c, in), b = run_on(cpu, c, in);
+        EXPECT_LT(rel_l2_error(a.y.to(Device::cpu()), to_ref(b.y)), 1e-13) << describe(c);
+        EXPECT_LT(rel_l2_error(a.g.dx.to(Device::cpu()), to_ref(b.g.dx)), 1e-13) << describe(c);
+        EXPECT_LT(rel_l2_error(a.g.dweights.scale.to(Device::cpu()), to_ref(b.g.dweights.scale)),
+                  1e-13)
+            << describe(c);
+    }
+}
+
+TEST_F(WavKanCuda, RepeatedRunsGiveIdenticalBits) {
+    Context ctx = cuda_test_context();
+    for (const KanWavelet wavelet : kWavelets) {
+        for (const WavKanAlgo algo : {WavKanAlgo::kFused, WavKanAlgo::kUnfused}) {
+            Case c{65, 97, 33, WavKanParams{}, DType::kFloat32, 91};
+            c.params.wavelet = wavelet;
+            c.params.algo = algo;
+            c.params.base = true;
+            const Inputs in = make_inputs(c);
+            const Outputs a = run_on(ctx, c, in), b = run_on(ctx, c, in);
+            EXPECT_EQ(host_bytes(a.y), host_bytes(b.y)) << describe(c);
+            EXPECT_EQ(host_bytes(a.g.dx), host_bytes(b.g.dx)) << describe(c);
+            EXPECT_EQ(host_bytes(a.g.dweights.scale), host_bytes(b.g.dweights.scale));
+            EXPECT_EQ(host_bytes(a.g.dweights.translation), host_bytes(b.g.dweights.translation));
+            EXPECT_EQ(host_bytes(a.g.dweights.wavelet_weights),
+                      host_bytes(b.g.dweights.wavelet_weights));
+            EXPECT_EQ(host_bytes(a.g.dweights.base_weight), host_bytes(b.g.dweights.base_weight));
+            EXPECT_EQ(host_bytes(a.g.dweights.bn_weight), host_bytes(b.g.dweights.bn_weight));
+            EXPECT_EQ(host_bytes(a.g.dweights.bn_bias), host_bytes(b.g.dweights.bn_bias));
+        }
+    }
+}
+
+// Every wavelet and both algorithms with batch norm and no base branch: the kernels are all ours,
+// so compute-sanitizer's racecheck runs this one (it reports hazards inside cuBLAS's own kernels).
+TEST_F(WavKanCuda, KernelsWithoutCublasMatchTheReference) {
+    Context ctx = cuda_test_context();
+    std::uint64_t seed = 700;
+    for (const KanWavelet wavelet : kWavelets) {
+        for (const WavKanAlgo algo : {WavKanAlgo::kFused, WavKanAlgo::kUnfused}) {
+            Case c{35, 33, 31, WavKanParams{}, DType::kFloat32, seed++};
+            c.params.wavelet = wavelet;
+            c.params.algo = algo;
+            const Inputs in = make_inputs(c);
+            expect_matches(c, run_on(ctx, c, in), reference_of(c, in));
+        }
+    }
+}
+
+// A scale so small that |u| overflows: every wavelet at its limit 0 (WAVKAN.md 5), so the edge
+// adds nothing and the result equals the same layer with that edge's weight 0.
+TEST_F(WavKanCuda, HugeArgumentsGiveTheLimitZero) {
+    Context ctx = cuda_test_context();
+    for (const KanWavelet wavelet : kWavelets) {
+        Case c{5, 3, 2, WavKanParams{}, DType::kFloat32, 13};
+        c.params.wavelet = wavelet;
+        c.params.batchnorm = false;
+        Inputs in = make_inputs(c);
+        std::vector<double> s = in.w.scale.to_vector();
+        s[1] = 1e-30;
+        in.w.scale = Tensor::from_vector(s, in.w.scale.shape()).to(c.dtype);
+        const Outputs tiny = run_on(ctx, c, in);
+        std::vector<double> w = in.w.wavelet_weights.to_vector();
+        w[1] = 0;
+        in.w.wavelet_weights = Tensor::from_vector(w, in.w.scale.shape()).to(c.dtype);
+        const Outputs zero = run_on(ctx, c, in);
+        EXPECT_EQ(host_bytes(tiny.y), host_bytes(zero.y)) << describe(c);
+        for (const double v : tiny.g.dx.to(Device::cpu()).to_vector()) {
+            ASSERT_TRUE(std::isfinite(v)) << describe(c);
+        }
+    }
+}
+
+TEST_F(WavKanCuda, BadInputNamesTheArgument) {
+    Context ctx = cuda_test_context();
+    Case c{4, 3, 2, WavKanParams{}, DType::kFloat32, 5};
+    c.params.batchnorm = false;
+    const Inputs in = make_inputs(c);
+    const WavKanWeights w = to_device(in.w, kCuda);
+    const Tensor x = in.x.to(kCuda);
+    WavKanWeights mixed = w;
+    mixed.translation = in.w.translation;  // on the CPU
+    expect_error([&] { wavkan_forward(ctx, x, mixed, c.params); }, ErrorCode::kBadArgument,
+                 "translation");
+    std::vector<double> bad = in.x.to_vector();
+    bad[7] = std::nan("");
+    const Tensor nan_x = Tensor::from_vector(bad, in.x.shape()).to(c.dtype).to(kCuda);
+    expect_error([&] { wavkan_forward(ctx, nan_x, w, c.params); }, ErrorCode::kBadArgument,
+                 "x must be finite");
+    std::vector<double> s = in.w.scale.to_vector();
+    s[4] = 0;
+    WavKanWeights zero_scale = w;
+    zero_scale.scale = Tensor::from_vector(s, in.w.scale.shape()).to(c.dtype).to(kCuda);
+    expect_error([&] { wavkan_forward(ctx, x, zero_scale, c.params); }, ErrorCode::kBadArgument,
+                 "scale must be finite with a finite reciprocal");
+    expect_error([&] { wavkan_forward(ctx, x, zero_scale, c.params); }, ErrorCode::kBadArgument,
+                 "[1, 1]");
+    const WavKanWeights half = to_device(
+        WavKanWeights{in.w.scale.to(DType::kFloat16), in.w.translation.to(DType::kFloat16),
+                      in.w.wavelet_weights.to(DType::kFloat16), Tensor(), Tensor(), Tensor()},
+        kCuda);
+    const Tensor half_x = in.x.to(DType::kFloat16).to(kCuda);
+    expect_error([&] { wavkan_forward(ctx, half_x, half, c.params); }, ErrorCode::kBadArgument,
+                 "float32 or float64");
+}
+
+TEST_F(WavKanCuda, LayersGiveTheirMemoryBack) {
+    Context ctx = cuda_test_context();
+    const Tensor x = Tensor::full(Shape{8, 33}, 0.25, DType::kFloat32, kCuda);
+    // one layer first, so that lazily created state (cuBLAS handle, pools) is not counted
+    {
+        LayerOptions o;
+        o.device = kCuda;
+        nn::WavKANLinear warm(33, 17, KanWavelet::kMorlet, true, true, o);
+        warm.backward(warm.forward(x));
+    }
+    const std::size_t before = cuda_memory_stats(0).allocated_bytes;
+    for (int n = 0; n < 100; ++n) {
+        LayerOptions o;
+        o.device = kCuda;
+        o.seed = static_cast<unsigned long long>(n);
+        nn::WavKANLinear layer(33, 17, kWavelets[n % 5], n % 2 == 0, n % 3 != 0, o);
+        const Tensor y = layer.forward(x);
+        layer.backward(Tensor::full(y.shape(), 1.0, DType::kFloat32, kCuda));
+    }
+    EXPECT_EQ(cuda_memory_stats(0).allocated_bytes, before);
+}
+
+}  // namespace
+}  // namespace wtconv::test
