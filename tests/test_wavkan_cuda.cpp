@@ -143,7 +143,13 @@ std::string describe(const Case& c) {
 
 // Every output against the reference; returns the worst error.
 double expect_matches(const Case& c, const Outputs& got, const Reference& want) {
-    const double tol = c.dtype == DType::kFloat64 ? 1e-10 : 1e-5;
+    // float32 with batch norm in training: the edge gradients sum G f(x_b) over the batch with G
+    // orthogonal to 1 and to z, so when f follows z (few inputs) the sum is a residue of
+    // cancelling terms and float32's rounding of z shows above 1e-5: dscale of shannon, B 7, I 1,
+    // O 2, base on, is 9.8e-5 off on CUDA and 7.5e-5 on the CPU's float32 path (libm math) against
+    // the exact reference, the same conditioning: 2e-4 there (the golden cases hold 1e-5).
+    const bool normalised = c.params.batchnorm && c.params.training;
+    const double tol = c.dtype == DType::kFloat64 ? 1e-10 : (normalised ? 2e-4 : 1e-5);
     double worst = 0;
     const auto check = [&](const char* what, const Tensor& t, const ref::Array& a) {
         ASSERT_TRUE(t.defined()) << what << ": " << describe(c);
