@@ -2,10 +2,11 @@
 // configurations (y, running statistics, dx and every parameter gradient; 1-3 threads), its
 // backward against finite differences of its own forward, bitwise repeatability across runs and
 // thread counts, need_dx, and the numerical hazards of WAVKAN.md 5.
+#include <algorithm>
 #include <cmath>
-#include <limits>
+#include <string>
 #include <tuple>
-#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -26,12 +27,15 @@ namespace {
 // causes (wavkan_sensitivity), or that a training batch norm's magnification of the rounding of z
 // and zhat causes (bn_conditioning: u normalise; at B = 2 u53 normalise pair below batch norm; at
 // I = 1 u normalise single_input for dwavelet_weights).
+double unit_roundoff(DType dtype) {
+    return dtype == DType::kFloat64 ? 0x1p-53 : 0x1p-24;
+}
+
 double tolerance(const WavKanCase& tc,
                  double sensitivity,
                  const BnConditioning& k,
                  const std::string& what) {
-    const bool f64 = tc.dtype == DType::kFloat64;
-    const double u = f64 ? 0x1p-53 : 0x1p-24;
+    const double u = unit_roundoff(tc.dtype);
     double bn = what == "running_mean" || what == "running_var" ? 0.0 : u * k.normalise;
     if (what == "dx" || what == "dscale" || what == "dtranslation" || what == "dwavelet_weights" ||
         what == "dbase_weight") {
@@ -40,15 +44,7 @@ double tolerance(const WavKanCase& tc,
     if (what == "dwavelet_weights") {
         bn = std::max(bn, u * k.normalise * k.single_input);
     }
-    return std::max({f64 ? 1e-11 : 1e-5, 30 * sensitivity, 30 * bn});
-}
-
-Context test_context(int threads) {
-    ContextOptions options;
-    options.poison_outputs = true;  // an element no kernel writes stays NaN and fails every check
-    Context ctx(Device::cpu(), options);
-    ctx.set_num_threads(threads);
-    return ctx;
+    return std::max({tc.dtype == DType::kFloat64 ? 1e-11 : 1e-5, 30 * sensitivity, 30 * bn});
 }
 
 class WavKanAgainstReference : public testing::TestWithParam<WavKanCase> {};
@@ -57,7 +53,7 @@ TEST_P(WavKanAgainstReference, ForwardRunningStatsAndEveryGradientMatch) {
     const WavKanCase& tc = GetParam();
     const WavKanInputs in = random_wavkan_inputs(tc);
     const WavKanParams p = wavkan_params(tc);
-    Context ctx = test_context(tc.threads);
+    Context ctx = poisoning_context(tc.threads);
     const WavKanResult got = run_wavkan(ctx, in, p);
     EXPECT_EQ(got.grads.dweights.base_weight.defined(), tc.base) << describe(tc);
     EXPECT_EQ(got.grads.dweights.bn_weight.defined(), p.batchnorm) << describe(tc);
@@ -67,8 +63,8 @@ TEST_P(WavKanAgainstReference, ForwardRunningStatsAndEveryGradientMatch) {
         EXPECT_EQ(host_bytes(got.running.var), host_bytes(in.running.var)) << describe(tc);
     }
     const BnConditioning k = bn_conditioning(in, p);
-    const double unit_roundoff = tc.dtype == DType::kFloat64 ? 0x1p-53 : 0x1p-24;
-    const std::vector<WavKanError> cond = wavkan_sensitivity(in, p, unit_roundoff, tc.seed + 1);
+    const std::vector<WavKanError> cond =
+        wavkan_sensitivity(in, p, unit_roundoff(tc.dtype), tc.seed + 1);
     const std::vector<WavKanError> errors = wavkan_errors(got, in, p);
     ASSERT_EQ(errors.size(), cond.size()) << describe(tc);
     for (std::size_t n = 0; n < errors.size(); ++n) {
@@ -81,18 +77,14 @@ TEST_P(WavKanAgainstReference, ForwardRunningStatsAndEveryGradientMatch) {
     }
 }
 
-std::string param_name(const testing::TestParamInfo<WavKanCase>& info) {
-    return std::to_string(info.index) + "_" + case_name(info.param);
-}
-
 INSTANTIATE_TEST_SUITE_P(Edge,
                          WavKanAgainstReference,
                          testing::ValuesIn(wavkan_edge_cases()),
-                         param_name);
+                         wavkan_param_name);
 INSTANTIATE_TEST_SUITE_P(Random,
                          WavKanAgainstReference,
                          testing::ValuesIn(wavkan_random_cases(300)),
-                         param_name);
+                         wavkan_param_name);
 
 // L = sum(dy * y) of the library's own forward, in double (on a copy of the running statistics).
 double library_loss(Context& ctx, const WavKanInputs& in, const WavKanParams& p) {
@@ -113,7 +105,7 @@ double library_loss(Context& ctx, const WavKanInputs& in, const WavKanParams& p)
 // |L'''| ~ 10^2), rounding ~ 1e-16 |L| / h ~ 1e-9 per element, so a 1e-6 relative L2 bound
 // leaves a wide margin while any wrong term of the backward (an O(1) relative error) fails.
 TEST(WavKanGradcheck, LibraryBackwardMatchesFiniteDifferencesOfItsForward) {
-    Context ctx = test_context(2);
+    Context ctx = poisoning_context(2);
     std::uint64_t seed = test_seed() + 7;
     for (const KanWavelet wavelet : kAllKanWavelets) {
         for (const bool base : {false, true}) {
@@ -122,7 +114,10 @@ TEST(WavKanGradcheck, LibraryBackwardMatchesFiniteDifferencesOfItsForward) {
                 WavKanInputs in = random_wavkan_inputs(tc);
                 // meyer's kinks (its first derivative jumps at 0, its second at 1/2 and 1): a
                 // central difference must not straddle them.
-                while (wavelet == KanWavelet::kMeyer && some_u_near(in, {0.0, 0.5, 1.0}, 1e-3)) {
+                for (int draws = 0;
+                     wavelet == KanWavelet::kMeyer && some_u_near(in, {0.0, 0.5, 1.0}, 1e-3);
+                     ++draws) {
+                    ASSERT_LT(draws, 1000) << "no draw keeps off meyer's kinks";
                     tc.seed = seed++;
                     in = random_wavkan_inputs(tc);
                 }
@@ -173,8 +168,8 @@ TEST(WavKanBackward, RepeatedRunsAndThreadCountsGiveIdenticalBits) {
             const WavKanCase tc{70, 50, 33, wavelet, true, BnMode(k++ % 3), dtype, 3, seed++};
             const WavKanInputs in = random_wavkan_inputs(tc);
             const WavKanParams p = wavkan_params(tc);
-            Context three = test_context(3);
-            Context one = test_context(1);
+            Context three = poisoning_context(3);
+            Context one = poisoning_context(1);
             const WavKanResult first = run_wavkan(three, in, p);
             const WavKanResult again = run_wavkan(three, in, p);
             const WavKanResult single = run_wavkan(one, in, p);
@@ -194,7 +189,7 @@ TEST(WavKanBackward, RepeatedRunsAndThreadCountsGiveIdenticalBits) {
 
 TEST(WavKanBackward, SkippingDxLeavesItUndefinedAndTheOtherGradientsIdentical) {
     std::uint64_t seed = test_seed() + 9;
-    Context ctx = test_context(2);
+    Context ctx = poisoning_context(2);
     for (const KanWavelet wavelet : kAllKanWavelets) {
         for (const bool base : {false, true}) {  // base: dx also gets the SiLU branch's part
             const WavKanCase tc{9, 20,    7, wavelet, base, BnMode::kTraining, DType::kFloat32,
@@ -225,7 +220,7 @@ TEST(WavKanBackward, SkippingDxLeavesItUndefinedAndTheOtherGradientsIdentical) {
 // chaotic in u: it is only checked to be finite.
 TEST(WavKanHazards, ATinyScaleGivesTheLimitZeroAndFiniteResults) {
     std::uint64_t seed = test_seed() + 10;
-    Context ctx = test_context(2);
+    Context ctx = poisoning_context(2);
     for (const DType dtype : {DType::kFloat32, DType::kFloat64}) {
         const double tiny = dtype == DType::kFloat32 ? 1e-30 : 1e-300;
         for (const KanWavelet wavelet : kAllKanWavelets) {
@@ -267,26 +262,21 @@ TEST(WavKanHazards, ATinyScaleGivesTheLimitZeroAndFiniteResults) {
 // u = 0 exactly (translation = x for sample 0 on every edge): meyer's derivative is 0 there
 // (sgn(0) = 0, as the original differentiates |u|; `u >= 0 ? 1 : -1` would add pi), shannon's
 // value is h[i] and its derivative 0. Tolerances as for the random cases without the sensitivity
-// term (moving the inputs moves u off 0, across meyer's kink). The other samples' u stay 0.2 away
-// from 0, where shannon's derivative cancels (checked apart, below).
+// term (moving the inputs moves u off 0, across meyer's kink).
 TEST(WavKanHazards, MeyerAndShannonAtUZeroMatchTheReference) {
     std::uint64_t seed = test_seed() + 11;
-    Context ctx = test_context(1);
+    Context ctx = poisoning_context(1);
     for (const KanWavelet wavelet : {KanWavelet::kMeyer, KanWavelet::kShannon}) {
         for (const DType dtype : {DType::kFloat32, DType::kFloat64}) {
             for (const BnMode bn : {BnMode::kOff, BnMode::kTraining}) {
-                WavKanCase tc{3, 4, 3, wavelet, false, bn, dtype, 1, seed++};
-                WavKanInputs in;
-                do {
-                    tc.seed = seed++;
-                    in = random_wavkan_inputs(tc);
-                    std::vector<double> t = in.w.translation.to_vector();
-                    const std::vector<double> x = in.x.to_vector();
-                    for (std::size_t e = 0; e < t.size(); ++e) {
-                        t[e] = x[e % static_cast<std::size_t>(tc.i)];  // row 0 of x
-                    }
-                    in.w.translation = Tensor::from_vector(t, in.w.translation.shape()).to(dtype);
-                } while (some_u_near(in, {0.0}, 0.2));
+                const WavKanCase tc{3, 4, 3, wavelet, false, bn, dtype, 1, seed++};
+                WavKanInputs in = random_wavkan_inputs(tc);
+                std::vector<double> t = in.w.translation.to_vector();
+                const std::vector<double> x = in.x.to_vector();
+                for (std::size_t e = 0; e < t.size(); ++e) {
+                    t[e] = x[e % static_cast<std::size_t>(tc.i)];  // row 0 of x
+                }
+                in.w.translation = Tensor::from_vector(t, in.w.translation.shape()).to(dtype);
                 const WavKanParams p = wavkan_params(tc);
                 const WavKanResult got = run_wavkan(ctx, in, p);
                 const BnConditioning k = bn_conditioning(in, p);
@@ -305,16 +295,12 @@ TEST(WavKanHazards, MeyerAndShannonAtUZeroMatchTheReference) {
 // are ordinary. Everything as the reference, tolerances as for the random cases.
 TEST(WavKanHazards, AConstantBatchNormChannelGivesTheBiasAndFiniteGradients) {
     std::uint64_t seed = test_seed() + 12;
-    Context ctx = test_context(2);
+    Context ctx = poisoning_context(2);
     const std::int64_t channel = 2;
     for (const KanWavelet wavelet : kAllKanWavelets) {
         for (const DType dtype : {DType::kFloat32, DType::kFloat64}) {
-            WavKanCase tc{5, 3, 3, wavelet, false, BnMode::kTraining, dtype, 2, seed++};
+            const WavKanCase tc{6, 5, 4, wavelet, false, BnMode::kTraining, dtype, 2, seed++};
             WavKanInputs in = random_wavkan_inputs(tc);
-            while (wavelet == KanWavelet::kShannon && some_u_near(in, {0.0}, 0.2)) {
-                tc.seed = seed++;  // off shannon's cancelling derivative (checked apart)
-                in = random_wavkan_inputs(tc);
-            }
             for (std::int64_t i = 0; i < tc.i; ++i) {
                 in.w.wavelet_weights = with_value(in.w.wavelet_weights, channel * tc.i + i, 0.0);
             }
@@ -330,8 +316,8 @@ TEST(WavKanHazards, AConstantBatchNormChannelGivesTheBiasAndFiniteGradients) {
                     << "y[" << b << ", " << channel << "], " << describe(tc);
             }
             const BnConditioning k = bn_conditioning(in, p);
-            const double unit = dtype == DType::kFloat64 ? 0x1p-53 : 0x1p-24;
-            const std::vector<WavKanError> cond = wavkan_sensitivity(in, p, unit, tc.seed);
+            const std::vector<WavKanError> cond =
+                wavkan_sensitivity(in, p, unit_roundoff(dtype), tc.seed);
             const std::vector<WavKanError> errors = wavkan_errors(got, in, p);
             for (std::size_t n = 0; n < errors.size(); ++n) {
                 EXPECT_LT(errors[n].error, tolerance(tc, cond[n].error, k, errors[n].name))
@@ -376,7 +362,7 @@ void check_shannon_near_zero(DType dtype, double lo, double hi, double tol) {
     WavKanParams p;
     p.wavelet = KanWavelet::kShannon;
     p.batchnorm = false;
-    Context ctx = test_context(1);
+    Context ctx = poisoning_context(1);
     const WavKanResult got = run_wavkan(ctx, in, p);
     std::vector<double> psi, dpsi;
     for (const double v : x.to_vector()) {  // the rounded values

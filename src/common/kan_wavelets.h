@@ -81,11 +81,16 @@ __device__ inline void sin_cos(T x, T* s, T* c) {
 // non-finite inputs, and (x - t) / s of finite values is finite or infinite).
 constexpr float kFastClamp = 20.0f;
 
-__device__ inline float fast_gaussian(float u) {
+// exp(-u2 / 2) for u2 = u^2 >= 0.
+__device__ inline float fast_gaussian_of_square(float u2) {
     constexpr float minus_half_log2e = -0.72134752044448170368f;
     float e;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(u * u * minus_half_log2e));
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(u2 * minus_half_log2e));
     return e;
+}
+
+__device__ inline float fast_gaussian(float u) {
+    return fast_gaussian_of_square(u * u);
 }
 
 __device__ inline float clamp_fast(float u) {

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include <wtconv/context.h>
 #include <wtconv/ops/wavkan.h>
 
@@ -40,6 +42,11 @@ std::string describe(const WavKanCase& tc);
 void PrintTo(const WavKanCase& tc, std::ostream* os);
 // A gtest-safe name: b37_i70_o65_morlet_base_bntrain_f32_t3.
 std::string case_name(const WavKanCase& tc);
+// For INSTANTIATE_TEST_SUITE_P: the index (names repeat across instantiations) and case_name.
+std::string wavkan_param_name(const testing::TestParamInfo<WavKanCase>& info);
+// A CPU context on threads threads that fills every output with NaN before a kernel writes it,
+// so that an element no kernel writes fails every comparison.
+Context poisoning_context(int threads);
 
 // Every wavelet in both dtypes on hand-picked shapes: all sizes 1, B = 1 (without training batch
 // norm), B = 2 (the smallest training batch), I = 1, O = 1, I = 2 (shannon's window 0.08 twice),
