@@ -38,7 +38,7 @@ struct Edge {
 
 template <class T>
 __device__ Edge<T> load_edge(const T* __restrict__ translation,
-                             const T* __restrict__ inv_scale,
+                             const T* __restrict__ scales,
                              const T* __restrict__ weights,
                              std::int64_t o,
                              std::int64_t i,
@@ -49,7 +49,11 @@ __device__ Edge<T> load_edge(const T* __restrict__ translation,
         return {T(0), T(0), T(0)};
     }
     const std::int64_t k = o * inputs + i;
-    return {translation[k], inv_scale[k], weights[k]};
+    if constexpr (sizeof(T) == 4) {
+        return {translation[k], __frcp_rn(scales[k]), weights[k]};  // = 1 / scale, rounded once
+    } else {
+        return {translation[k], scales[k], weights[k]};  // 1 / scale already
+    }
 }
 
 // The forward's term w psi((x - t) r) from an edge staged as (a, b, c). In general (a, b, c) =
@@ -101,7 +105,7 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(std::int64_t batch
                                                               std::int64_t outputs,
                                                               const T* __restrict__ x,
                                                               const T* __restrict__ translation,
-                                                              const T* __restrict__ inv_scale,
+                                                              const T* __restrict__ scales,
                                                               const T* __restrict__ weights,
                                                               const T* __restrict__ window,
                                                               std::int64_t split_len,
@@ -125,13 +129,14 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(std::int64_t batch
             const std::int64_t b = b0 + r, o = o0 + r, i = i0 + col;
             xs[col][r] = b < batch && i < i_end ? x[b * inputs + i] : T(0);
             const Edge<T> e = ForwardTerm<W, T>::stage(
-                load_edge(translation, inv_scale, weights, o, i, outputs, i_end, inputs));
+                load_edge(translation, scales, weights, o, i, outputs, i_end, inputs));
             ts[col][r] = e.t;
             rs[col][r] = e.r;
             ws[col][r] = e.w;
         }
         if (threadIdx.x < kSlice) {
-            win[threadIdx.x] = i0 + threadIdx.x < i_end ? window[i0 + threadIdx.x] : T(1);
+            win[threadIdx.x] =
+                window != nullptr && i0 + threadIdx.x < i_end ? window[i0 + threadIdx.x] : T(1);
         }
         __syncthreads();
 #pragma unroll 4
@@ -163,7 +168,7 @@ __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t bat
                                                                 std::int64_t outputs,
                                                                 const T* __restrict__ x,
                                                                 const T* __restrict__ translation,
-                                                                const T* __restrict__ inv_scale,
+                                                                const T* __restrict__ scales,
                                                                 const T* __restrict__ weights,
                                                                 const T* __restrict__ window,
                                                                 const T* __restrict__ g,
@@ -176,13 +181,13 @@ __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t bat
     const std::int64_t o0 = static_cast<std::int64_t>(blockIdx.y) * kTile;
     const int col = threadIdx.x % kTile, row = threadIdx.x / kTile;
     const std::int64_t i = i0 + col;
-    const T h = i < inputs ? window[i] : T(1);
+    const T h = window != nullptr && i < inputs ? window[i] : T(1);
     Edge<T> edge[kPer];
     T gw[kPer] = {}, sp[kPer] = {}, spu[kPer] = {};
 #pragma unroll
     for (int j = 0; j < kPer; ++j) {
-        edge[j] = load_edge(translation, inv_scale, weights, o0 + row + 8 * j, i, outputs, inputs,
-                            inputs);
+        edge[j] =
+            load_edge(translation, scales, weights, o0 + row + 8 * j, i, outputs, inputs, inputs);
     }
     for (std::int64_t s0 = 0; s0 < batch; s0 += kSlice) {
         for (int r = row; r < kSlice; r += kThreads / kTile) {
@@ -228,7 +233,7 @@ __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
                                                          std::int64_t outputs,
                                                          const T* __restrict__ x,
                                                          const T* __restrict__ translation,
-                                                         const T* __restrict__ inv_scale,
+                                                         const T* __restrict__ scales,
                                                          const T* __restrict__ weights,
                                                          const T* __restrict__ window,
                                                          const T* __restrict__ g,
@@ -242,7 +247,7 @@ __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
     const std::int64_t b0 = static_cast<std::int64_t>(blockIdx.y) * kTile;
     const int col = threadIdx.x % kTile, row = threadIdx.x / kTile;
     const std::int64_t i = i0 + col;
-    const T h = i < inputs ? window[i] : T(1);
+    const T h = window != nullptr && i < inputs ? window[i] : T(1);
     T xv[kPer];
 #pragma unroll
     for (int j = 0; j < kPer; ++j) {
@@ -257,7 +262,7 @@ __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
     for (std::int64_t s0 = o_begin; s0 < o_end; s0 += kSlice) {
         for (int r = row; r < kSlice; r += kThreads / kTile) {
             const Edge<T> e =
-                load_edge(translation, inv_scale, weights, s0 + r, i, o_end, inputs, inputs);
+                load_edge(translation, scales, weights, s0 + r, i, o_end, inputs, inputs);
             ts[r][col] = e.t;
             rs[r][col] = e.r;
             ws[r][col] = e.w;
@@ -286,9 +291,9 @@ __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
     }
 }
 
-// What the kernels read besides x: 1 / scale per edge (they multiply: one rounding off the true
-// division, WAVKAN.md 3.1) and the inputs' windows (1 but for shannon), made once per call. In
-// the kernels a division or a cos would call its slow path, and the call's register saves spilled.
+// 1 / scale per edge (the kernels multiply: one rounding off the true division, WAVKAN.md 3.1) and
+// the inputs' windows, made once per call where the kernels need them: in the kernels a double
+// division or a cos would call its slow path, and the call's register saves spilled.
 template <class T>
 __global__ void tables_kernel(std::int64_t edges,
                               std::int64_t inputs,
@@ -304,18 +309,40 @@ __global__ void tables_kernel(std::int64_t edges,
     }
 }
 
-struct Tables {
-    Tensor inv_scale, window;
+// What the kernels get for the scale and the window: float32 reads the scale and takes its
+// reciprocal as it stages it (__frcp_rn, no slow path); float64 reads 1 / scale from the table
+// kernel (a double division in the kernels would call its slow path). The window exists for
+// shannon only (null: 1).
+template <class T>
+struct KernelTables {
+    Tensor inv_scale, window;  // what the pointers below may point into
+    const T* scales = nullptr;
+    const T* window_or_null = nullptr;
 };
 
 template <class T>
-Tables make_tables(Context& ctx, KanWavelet wavelet, const Tensor& scale, std::int64_t inputs) {
-    Tables t{Tensor::empty(scale.shape(), scale.dtype(), scale.device()),
-             Tensor::empty(Shape{inputs}, scale.dtype(), scale.device())};
+KernelTables<T> make_tables(Context& ctx,
+                            KanWavelet wavelet,
+                            const Tensor& scale,
+                            std::int64_t inputs) {
+    KernelTables<T> t;
+    t.scales = scale.data<T>();
+    if (sizeof(T) == 4 && wavelet != KanWavelet::kShannon) {
+        return t;  // nothing to launch: a kernel fewer per call
+    }
+    t.inv_scale = Tensor::empty(scale.shape(), scale.dtype(), scale.device());
+    t.window = Tensor::empty(Shape{inputs}, scale.dtype(), scale.device());
     tables_kernel<T><<<elementwise_blocks(std::max(scale.numel(), inputs)), kElementwiseThreads, 0,
                        ctx.cuda_stream()>>>(scale.numel(), inputs, wavelet, scale.data<T>(),
-                                            t.inv_scale.data<T>(), t.window.data<T>());
+                                            t.inv_scale.template data<T>(),
+                                            t.window.template data<T>());
     WTCONV_CUDA_CHECK_LAUNCH();
+    if (sizeof(T) == 8) {
+        t.scales = t.inv_scale.template data<T>();
+    }
+    if (wavelet == KanWavelet::kShannon) {
+        t.window_or_null = t.window.template data<T>();
+    }
     return t;
 }
 
@@ -392,15 +419,14 @@ void wavkan_core_forward(
     with_wavelet(wavelet, [&](auto kind) {
         with_wavkan_dtype(x.dtype(), [&](auto tag) {
             using T = decltype(tag);
-            const Tables tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
+            const KernelTables<T> tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
             const dim3 grid = tiles(outputs, batch);
             const Split split = split_of(grid.x * grid.y, inputs, x.device().index);
             SplitOutput<T> out(split, z);
             forward_kernel<decltype(kind)::value, T>
                 <<<tiles(outputs, batch, split.count), kThreads, 0, ctx.cuda_stream()>>>(
-                    batch, inputs, outputs, x.data<T>(), w.translation.data<T>(),
-                    tab.inv_scale.data<T>(), w.wavelet_weights.data<T>(), tab.window.data<T>(),
-                    split.len, out.data());
+                    batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), tab.scales,
+                    w.wavelet_weights.data<T>(), tab.window_or_null, split.len, out.data());
             WTCONV_CUDA_CHECK_LAUNCH();
             out.finish(ctx);
         });
@@ -420,12 +446,11 @@ void wavkan_core_backward(Context& ctx,
         with_wavkan_dtype(x.dtype(), [&](auto tag) {
             using T = decltype(tag);
             constexpr KanWavelet kW = decltype(kind)::value;
-            const Tables tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
+            const KernelTables<T> tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
             edge_grad_kernel<kW, T><<<tiles(inputs, outputs), kThreads, 0, ctx.cuda_stream()>>>(
-                batch, inputs, outputs, x.data<T>(), w.translation.data<T>(),
-                tab.inv_scale.data<T>(), w.wavelet_weights.data<T>(), tab.window.data<T>(),
-                g.data<T>(), dw.wavelet_weights.data<T>(), dw.translation.data<T>(),
-                dw.scale.data<T>());
+                batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), tab.scales,
+                w.wavelet_weights.data<T>(), tab.window_or_null, g.data<T>(),
+                dw.wavelet_weights.data<T>(), dw.translation.data<T>(), dw.scale.data<T>());
             WTCONV_CUDA_CHECK_LAUNCH();
             if (dx != nullptr) {
                 const dim3 grid = tiles(inputs, batch);
@@ -433,9 +458,9 @@ void wavkan_core_backward(Context& ctx,
                 SplitOutput<T> out(split, *dx);
                 dx_kernel<kW, T>
                     <<<tiles(inputs, batch, split.count), kThreads, 0, ctx.cuda_stream()>>>(
-                        batch, inputs, outputs, x.data<T>(), w.translation.data<T>(),
-                        tab.inv_scale.data<T>(), w.wavelet_weights.data<T>(), tab.window.data<T>(),
-                        g.data<T>(), split.len, out.data());
+                        batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), tab.scales,
+                        w.wavelet_weights.data<T>(), tab.window_or_null, g.data<T>(), split.len,
+                        out.data());
                 WTCONV_CUDA_CHECK_LAUNCH();
                 out.finish(ctx);
             }
