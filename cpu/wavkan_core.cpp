@@ -10,7 +10,6 @@
 
 #include "common/kan_wavelets.h"
 #include "cpu/float_types.h"
-#include "cpu/vector_exp.h"
 #include "ops/wavkan_backends.h"
 
 namespace wtconv::cpu {
@@ -22,27 +21,6 @@ using detail::with_wavelet;
 
 constexpr std::int64_t kBatchBlock = 32;  // forward items: one output over this many samples
 constexpr std::int64_t kInputBlock = 16;  // backward items: this many input columns
-
-// psi (and dpsi) as the loops over the inputs call them: the Gaussian wavelets through
-// exp_nonpositive, so that those loops vectorise (u clamped to +-40, past which the Gaussian is 0
-// in double too: the huge-u limit stays 0); the others through the shared definitions.
-template <KanWavelet W, bool kGrad, class T>
-inline detail::PsiPair<T> loop_psi(T u, T window) {
-    if constexpr (W == KanWavelet::kMexicanHat || W == KanWavelet::kDog) {
-        constexpr T kClamp = 40;
-        const T v = std::min(std::max(u, -kClamp), kClamp);
-        const T v2 = v * v;
-        const T e = exp_nonpositive(T(-0.5) * v2);
-        if constexpr (W == KanWavelet::kMexicanHat) {
-            constexpr T c = detail::KanConst<T>::kMexicanHat;
-            return {c * (v2 - T(1)) * e, kGrad ? c * v * (T(3) - v2) * e : T(0)};
-        } else {
-            return {-v * e, kGrad ? (v2 - T(1)) * e : T(0)};
-        }
-    } else {
-        return kan_psi<W, kGrad>(u, window);
-    }
-}
 
 int thread_count(const Context& ctx, std::int64_t items) {
     return static_cast<int>(
@@ -86,12 +64,10 @@ void forward(Context& ctx, const Tensor& x, const WavKanWeights& w, Tensor& z) {
         const T* ww = wp + o * inputs;
         for (std::int64_t b = b0; b < b1; ++b) {
             const T* xb = xp + b * inputs;
-            const T* window = tables.window.data();
             T acc = 0;
-#pragma omp simd reduction(+ : acc)
             for (std::int64_t i = 0; i < inputs; ++i) {
                 const T u = (xb[i] - t[i]) * r[i];
-                acc += ww[i] * loop_psi<W, false>(u, window[i]).psi;
+                acc += ww[i] * kan_psi<W, false>(u, tables.window[static_cast<std::size_t>(i)]).psi;
             }
             zp[b * outputs + o] = acc;
         }
@@ -134,21 +110,20 @@ void backward(Context& ctx,
             T gw[kInputBlock] = {};
             T sp[kInputBlock] = {};
             T spu[kInputBlock] = {};
-            T unused_dx[kInputBlock] =
-                {};  // dx's sums when dx is not wanted: no branch in the loop
             for (std::int64_t b = 0; b < batch; ++b) {
                 const T gb = gp[b * outputs + o];
                 const T* xb = xp + b * inputs + i0;
-                T* dxb = dxp != nullptr ? dxp + b * inputs + i0 : unused_dx;
-#pragma omp simd
+                T* dxb = dxp != nullptr ? dxp + b * inputs + i0 : nullptr;
                 for (std::int64_t i = 0; i < n; ++i) {
                     const T u = (xb[i] - t[i]) * r[i];
-                    const detail::PsiPair<T> p = loop_psi<W, true>(u, window[i]);
+                    const detail::PsiPair<T> p = kan_psi<W, true>(u, window[i]);
                     gw[i] += gb * p.psi;
                     const T q = gb * ww[i] * p.dpsi;
                     sp[i] += q;
                     spu[i] += q * u;
-                    dxb[i] += q * r[i];
+                    if (dxb != nullptr) {
+                        dxb[i] += q * r[i];
+                    }
                 }
             }
             for (std::int64_t i = 0; i < n; ++i) {
