@@ -183,14 +183,8 @@ WavKanInputs random_wavkan_inputs(const WavKanCase& tc) {
 }
 
 WavKanRunningStats clone_running(const WavKanRunningStats& r) {
-    WavKanRunningStats out;
-    if (r.mean.defined()) {
-        out.mean = r.mean.clone();
-    }
-    if (r.var.defined()) {
-        out.var = r.var.clone();
-    }
-    return out;
+    return {r.mean.defined() ? r.mean.clone() : Tensor(),
+            r.var.defined() ? r.var.clone() : Tensor()};
 }
 
 Tensor with_value(const Tensor& t, std::int64_t k, double value) {
@@ -274,111 +268,127 @@ std::vector<WavKanError> wavkan_errors(const WavKanResult& got,
     return out;
 }
 
-std::vector<WavKanError> wavkan_sensitivity(const WavKanInputs& in,
-                                            const WavKanParams& p,
-                                            double step,
-                                            std::uint64_t seed) {
+namespace {
+
+// rel_l2_error of the pairs' elements, 0 for an empty pair.
+double rel_change(const ref::Array& moved, const ref::Array& exact) {
+    return exact.empty() ? 0.0 : rel_l2_error(moved.data, exact.data);
+}
+
+// Every value times 1 +- step, signs from rng.
+void perturb(ref::Array& a, double step, Rng& rng) {
+    for (double& v : a.data) {
+        v *= rng.next() % 2 == 0 ? 1.0 + step : 1.0 - step;
+    }
+}
+
+}  // namespace
+
+std::vector<WavKanError> wavkan_expected_errors(const WavKanInputs& in,
+                                                const WavKanParams& p,
+                                                std::uint64_t seed,
+                                                bool perturb_inputs) {
+    const double u = in.x.dtype() == DType::kFloat64 ? 0x1p-53 : 0x1p-24;
     const RefInputs exact = ref_inputs(in);
-    RefInputs moved = exact;
+    const std::vector<ref::Array> want = ref_results(exact, p);
+    std::vector<double> err(want.size(), 0.0);
     Rng rng(seed);
-    for (ref::Array* a : {&moved.x, &moved.dy, &moved.t.scale, &moved.t.translation,
-                          &moved.t.wavelet_weights, &moved.t.base_weight, &moved.t.bn_weight,
-                          &moved.t.bn_bias, &moved.t.bn_running_mean, &moved.t.bn_running_var}) {
-        for (double& v : a->data) {
-            v *= rng.next() % 2 == 0 ? 1.0 + step : 1.0 - step;
+    // A few draws of the signs for small problems, whose few terms one draw can leave cancelling
+    // (at B = 2 both samples' G moved the same way hide a difference of their terms); the largest.
+    const int draws = in.x.size(0) * in.x.size(1) * in.w.scale.size(0) < 2000 ? 3 : 1;
+    for (int d = 0; perturb_inputs && d < draws; ++d) {
+        RefInputs moved = exact;
+        for (ref::Array* a :
+             {&moved.x, &moved.dy, &moved.t.scale, &moved.t.translation, &moved.t.wavelet_weights,
+              &moved.t.base_weight, &moved.t.bn_weight, &moved.t.bn_bias, &moved.t.bn_running_mean,
+              &moved.t.bn_running_var}) {
+            perturb(*a, u, rng);
+        }
+        const std::vector<ref::Array> near = ref_results(moved, p);
+        for (std::size_t k = 0; k < want.size(); ++k) {
+            err[k] = std::max(err[k], rel_change(near[k], want[k]));
         }
     }
-    const std::vector<ref::Array> want = ref_results(exact, p);
-    const std::vector<ref::Array> near = ref_results(moved, p);
+    // G = dL/dz from the reference's z (WAVKAN.md 4), and the statistics' conditioning.
+    ref::WavKanConfig plain = to_ref_config(p);
+    plain.batchnorm = false;
+    ref::WavKanTensors t = exact.t;
+    t.bn_weight = t.bn_bias = t.bn_running_mean = t.bn_running_var = ref::Array();
+    const ref::Array z = ref::wavkan_forward(exact.x, t, plain).y;
+    const std::int64_t batch = in.x.size(0), inputs = in.x.size(1), outputs = z.shape[1];
+    ref::Array g = exact.dy;
+    double normalise = 1.0, pair = 0.0;
+    for (std::int64_t o = 0; p.batchnorm && o < outputs; ++o) {
+        const auto at = [&](const ref::Array& a, std::int64_t b) -> double {
+            return a.data[static_cast<std::size_t>(b * outputs + o)];
+        };
+        const auto k = static_cast<std::size_t>(o);
+        double mean = exact.t.bn_running_mean.data[k], var = exact.t.bn_running_var.data[k];
+        double squares = 0.0, mean_dy = 0.0, mean_dyh = 0.0;
+        if (p.training) {
+            mean = var = 0.0;
+            for (std::int64_t b = 0; b < batch; ++b) {
+                mean += at(z, b) / static_cast<double>(batch);
+            }
+            for (std::int64_t b = 0; b < batch; ++b) {
+                var += (at(z, b) - mean) * (at(z, b) - mean) / static_cast<double>(batch);
+            }
+        }
+        const double inv = 1.0 / std::sqrt(var + p.bn_eps);
+        for (std::int64_t b = 0; b < batch; ++b) {
+            double terms = 0.0;  // Z[b, o]
+            for (std::int64_t i = 0; i < inputs; ++i) {
+                const auto e = static_cast<std::size_t>(o * inputs + i);
+                const double xi = exact.x.data[static_cast<std::size_t>(b * inputs + i)];
+                const double ue = (xi - t.translation.data[e]) / t.scale.data[e];
+                terms += std::fabs(t.wavelet_weights.data[e] *
+                                   ref::kan_psi(plain.wavelet, ue, i, inputs).first);
+                if (p.base) {
+                    terms += std::fabs(t.base_weight.data[e] * xi / (1.0 + std::exp(-xi)));
+                }
+            }
+            squares += terms * terms / static_cast<double>(batch);
+            mean_dy += at(exact.dy, b) / static_cast<double>(batch);
+            mean_dyh += at(exact.dy, b) * (at(z, b) - mean) * inv / static_cast<double>(batch);
+        }
+        if (p.training) {
+            normalise = std::max(normalise, std::sqrt(squares) * inv);
+            pair = batch == 2 ? std::max(pair, (var + p.bn_eps) / p.bn_eps) : pair;
+        }
+        for (std::int64_t b = 0; b < batch; ++b) {
+            const double zhat = (at(z, b) - mean) * inv;
+            const double centred =
+                p.training ? at(exact.dy, b) - mean_dy - zhat * mean_dyh : at(exact.dy, b);
+            g.data[static_cast<std::size_t>(b * outputs + o)] =
+                exact.t.bn_weight.data[k] * inv * centred;
+        }
+    }
+    const ref::WavKanGradsRef below = ref::wavkan_backward(exact.x, g, t, plain);
+    std::vector<double> g_err(want.size(), 0.0);  // dx, dscale, dtranslation, dwavelet_weights,
+                                                  // dbase_weight: 3 to 7 in want's order
+    for (int d = 0; d < draws; ++d) {
+        ref::Array g_moved = g;
+        perturb(g_moved, u * normalise + 0x1p-53 * normalise * pair, rng);
+        const ref::WavKanGradsRef moved = ref::wavkan_backward(exact.x, g_moved, t, plain);
+        const ref::Array* pairs[][2] = {{&moved.dx, &below.dx},
+                                        {&moved.dscale, &below.dscale},
+                                        {&moved.dtranslation, &below.dtranslation},
+                                        {&moved.dwavelet_weights, &below.dwavelet_weights},
+                                        {&moved.dbase_weight, &below.dbase_weight}};
+        for (std::size_t j = 0; j < 5; ++j) {
+            g_err[3 + j] = std::max(g_err[3 + j], rel_change(*pairs[j][0], *pairs[j][1]));
+        }
+    }
     const auto names = wavkan_result_tensors(WavKanResult{});
     std::vector<WavKanError> out;
     for (std::size_t k = 0; k < want.size(); ++k) {
+        const bool statistics = k == 1 || k == 2;  // running mean and variance: z's sums only
         if (!want[k].empty()) {
-            out.push_back({names[k].first, rel_l2_error(near[k].data, want[k].data)});
+            out.push_back(
+                {names[k].first, std::max({err[k], g_err[k], statistics ? 0.0 : u * normalise})});
         }
     }
     return out;
-}
-
-BnConditioning bn_conditioning(const WavKanInputs& in, const WavKanParams& p) {
-    BnConditioning k;
-    if (!p.batchnorm || !p.training) {
-        return k;
-    }
-    ref::WavKanConfig c = to_ref_config(p);
-    c.batchnorm = false;  // y is then z
-    const ref::WavKanTensors t = to_ref_tensors(in.w, WavKanRunningStats{});
-    const ref::Array x = to_ref(in.x);
-    const ref::Array z = ref::wavkan_forward(x, t, c).y;
-    const std::int64_t batch = in.x.size(0), inputs = in.x.size(1), outputs = z.shape[1];
-    // The size of z's rounding: u times the sum of the magnitudes of its terms.
-    const auto terms = [&](std::int64_t b, std::int64_t o) {
-        double sum = 0.0;
-        for (std::int64_t i = 0; i < inputs; ++i) {
-            const auto e = static_cast<std::size_t>(o * inputs + i);
-            const double xi = x.data[static_cast<std::size_t>(b * inputs + i)];
-            const double u = (xi - t.translation.data[e]) / t.scale.data[e];
-            sum +=
-                std::fabs(t.wavelet_weights.data[e] * ref::kan_psi(c.wavelet, u, i, inputs).first);
-            if (p.base) {
-                sum += std::fabs(t.base_weight.data[e] * xi / (1.0 + std::exp(-xi)));
-            }
-        }
-        return sum;
-    };
-    for (std::int64_t o = 0; o < outputs; ++o) {
-        const auto at = [&](std::int64_t b) {
-            return z.data[static_cast<std::size_t>(b * outputs + o)];
-        };
-        double mean = 0.0, squares = 0.0, var = 0.0;
-        for (std::int64_t b = 0; b < batch; ++b) {
-            mean += at(b);
-            squares += terms(b, o) * terms(b, o);
-        }
-        mean /= static_cast<double>(batch);
-        for (std::int64_t b = 0; b < batch; ++b) {
-            var += (at(b) - mean) * (at(b) - mean);
-        }
-        var /= static_cast<double>(batch);
-        const double rms = std::sqrt(squares / static_cast<double>(batch));
-        k.normalise = std::max(k.normalise, rms / std::sqrt(var + p.bn_eps));
-        const double cancel = (var + p.bn_eps) / p.bn_eps;
-        if (batch == 2) {
-            k.pair = std::max(k.pair, cancel);
-        }
-        if (inputs == 1 && !p.base) {
-            k.single_input = std::max(k.single_input, cancel);
-        }
-    }
-    return k;
-}
-
-bool some_u_near(const WavKanInputs& in, std::initializer_list<double> points, double margin) {
-    const std::vector<double> x = in.x.to_vector(), s = in.w.scale.to_vector(),
-                              t = in.w.translation.to_vector();
-    const std::int64_t batch = in.x.size(0), inputs = in.x.size(1), outputs = in.w.scale.size(0);
-    for (std::int64_t b = 0; b < batch; ++b) {
-        for (std::int64_t e = 0; e < outputs * inputs; ++e) {
-            const auto k = static_cast<std::size_t>(e);
-            const double u =
-                std::fabs((x[static_cast<std::size_t>(b * inputs + e % inputs)] - t[k]) / s[k]);
-            for (const double point : points) {
-                if (u != 0.0 && std::fabs(u - point) < margin) {
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
-}
-
-bool all_finite(const Tensor& t) {
-    for (const double v : t.to_vector()) {
-        if (!std::isfinite(v)) {
-            return false;
-        }
-    }
-    return true;
 }
 
 namespace {

@@ -4,7 +4,6 @@
 // the running statistics and every gradient against the double reference
 // (tests/reference/wavkan_ref.h).
 #include <cstdint>
-#include <initializer_list>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -99,40 +98,26 @@ std::vector<WavKanError> wavkan_errors(const WavKanResult& got,
                                        const WavKanInputs& in,
                                        const WavKanParams& p);
 
-// The problem's own condition, per output (names as above): the relative L2 change of the
-// reference's result when every input value (x, dy, weights, running statistics) is multiplied by
-// 1 +- step, signs drawn from seed. With step the unit roundoff of the dtype this is about the
-// error that rounding the inputs alone causes, which no implementation in that dtype can beat
-// (a morlet derivative that cancels, then a dx that cancels against the base branch, can lose
-// four digits in float32 at I = O = B = 1).
-std::vector<WavKanError> wavkan_sensitivity(const WavKanInputs& in,
-                                            const WavKanParams& p,
-                                            double step,
-                                            std::uint64_t seed);
-
-// How much a training batch norm magnifies rounding errors (every factor 1 without batch norm, in
-// evaluation or where it does not apply), the largest over the channels, from the reference's z:
-//  - normalise = rms_b Z[b,o] / sqrt(var[o] + eps), Z the sum of the magnitudes of z's terms: z's
-//    rounding (u Z), and that of z - mean, relative to the spread that zhat divides by; concerns
-//    y and every gradient.
-//  - pair = (var + eps) / eps at B = 2: zhat = +-1 but for eps there, so G = gain (dy - mean(dy) -
-//    zhat mean(dy zhat)) is eps / (var + eps) times its terms, and the rounding of zhat (in double
-//    in the library and the reference, u53 normalise) is magnified by pair; concerns every
-//    gradient below batch norm.
-//  - single_input = (var + eps) / eps at I = 1 without base branch: z[., o] is wavelet_weights[o,
-//  0]
-//    times a column that does not depend on it, so the loss is invariant to that weight but for
-//    eps and dwavelet_weights, a sum over b in the dtype, cancels by this factor.
-struct BnConditioning {
-    double normalise = 1.0;
-    double pair = 1.0;
-    double single_input = 1.0;
-};
-BnConditioning bn_conditioning(const WavKanInputs& in, const WavKanParams& p);
-
-// True when some |u[b,o,i]| other than an exact 0 lies within margin of one of points.
-bool some_u_near(const WavKanInputs& in, std::initializer_list<double> points, double margin);
-bool all_finite(const Tensor& t);
+// The error that a correct implementation in the inputs' dtype (unit roundoff u) may make, per
+// result (names and order as wavkan_errors), estimated from the reference as the largest of:
+//  - the problem's condition: the relative change of the result when every input value (x, dy,
+//    weights, running statistics) is multiplied by 1 +- u (signs drawn from seed), i.e. what
+//    rounding the inputs alone causes (a morlet derivative that cancels, then a dx that cancels
+//    against the base branch, loses four digits in float32 at I = O = B = 1); left out with
+//    perturb_inputs false (where u sits on a kink, as meyer's at 0);
+//  - a training batch norm's magnification of the rounding of z (u Z, Z the sum of the
+//    magnitudes of z's terms) relative to the spread zhat divides by, N = rms_b Z / sqrt(var + eps)
+//    the largest over the channels: u N for y and the batch-norm gradients;
+//  - the same rounding of G = dL/dz, relative error e = u N, plus 2^-53 N (var + eps) / eps at
+//    B = 2 (zhat = +-1 but for eps there, so G is eps / (var + eps) times the terms it is formed
+//    from, in double): the relative change of the gradients below batch norm when G is multiplied
+//    by 1 +- e. This includes their sums over b cancelling against G's orthogonality to 1 and zhat
+//    (dwavelet_weights at I = 1 without base branch is eps-small; dscale nearly so for shannon
+//    at small u, where u dpsi is nearly affine in psi).
+std::vector<WavKanError> wavkan_expected_errors(const WavKanInputs& in,
+                                                const WavKanParams& p,
+                                                std::uint64_t seed,
+                                                bool perturb_inputs = true);
 
 // Keeps the worst err seen under what (and the test that saw it); the first call registers a
 // gtest environment that prints the table after all tests.
