@@ -309,6 +309,36 @@ TEST_F(WavKanCuda, HugeArgumentsGiveTheLimitZero) {
     }
 }
 
+// x and translation large against the scale (|t / s| = 1e5 near u = 0): u must come from
+// (x - t) / s as the spec writes it, not from x / s - t / s, whose rounding flipped psi's sign.
+TEST_F(WavKanCuda, LargeTranslationsOverScaleKeepTheirDigits) {
+    Context ctx = cuda_test_context();
+    for (const KanWavelet wavelet : kWavelets) {
+        for (const WavKanAlgo algo : {WavKanAlgo::kFused, WavKanAlgo::kUnfused}) {
+            Case c{33, 5, 3, WavKanParams{}, DType::kFloat32, 17};
+            c.params.wavelet = wavelet;
+            c.params.algo = algo;
+            c.params.batchnorm = false;
+            Inputs in = make_inputs(c);
+            std::vector<double> x = in.x.to_vector(), t = in.w.translation.to_vector();
+            for (double& v : x) {
+                v = 1e5 + std::round(v * 100) / 128;  // exact in float32, within 1 of t
+            }
+            for (double& v : t) {
+                v = 1e5 + std::round(v * 100) / 128;
+            }
+            in.x = Tensor::from_vector(x, in.x.shape()).to(c.dtype);
+            in.w.translation = Tensor::from_vector(t, in.w.translation.shape()).to(c.dtype);
+            std::vector<double> scale = in.w.scale.to_vector();
+            for (std::size_t k = 0; k < scale.size(); ++k) {
+                scale[k] = k % 2 == 0 ? 1.0 : 0.75;  // |u| up to about 1.3
+            }
+            in.w.scale = Tensor::from_vector(scale, in.w.scale.shape()).to(c.dtype);
+            expect_matches(c, run_on(ctx, c, in), reference_of(c, in));
+        }
+    }
+}
+
 TEST_F(WavKanCuda, BadInputNamesTheArgument) {
     Context ctx = cuda_test_context();
     Case c{4, 3, 2, WavKanParams{}, DType::kFloat32, 5};

@@ -248,6 +248,30 @@ TEST(WavKanLayer, WithoutInputGradientBackwardReturnsUndefinedAndTheSameWeightGr
     }
 }
 
+// The backward differentiates what the forward computed: a training forward followed by eval()
+// still takes the batch statistics' gradient (and an eval forward followed by train() the running
+// statistics'), bit for bit the same as without the switch.
+TEST(WavKanLayer, BackwardFollowsTheForwardsBatchNormModeNotTheCurrentOne) {
+    const WavKanCase tc{5, 6, 4, KanWavelet::kMexicanHat, false, BnMode::kTraining, DType::kFloat64,
+                        2, 43};
+    for (const bool forward_training : {true, false}) {
+        LayerSetup steady(tc), switched(tc);
+        steady.layer.train(forward_training);
+        switched.layer.train(forward_training);
+        steady.layer.forward(steady.in.x);
+        switched.layer.forward(switched.in.x);
+        switched.layer.train(!forward_training);
+        const Tensor a = steady.layer.backward(steady.in.dy);
+        const Tensor b = switched.layer.backward(switched.in.dy);
+        EXPECT_EQ(host_bytes(a), host_bytes(b)) << "forward training " << forward_training;
+        const std::vector<NamedParameter> ga = steady.layer.named_parameters();
+        const std::vector<NamedParameter> gb = switched.layer.named_parameters();
+        for (std::size_t k = 0; k < ga.size(); ++k) {
+            EXPECT_EQ(host_bytes(*ga[k].grad), host_bytes(*gb[k].grad)) << ga[k].name;
+        }
+    }
+}
+
 TEST(WavKanLayer, RejectsEmptySizesAndUnknownWavelets) {
     expect_error_all([] { nn::WavKANLinear(0, 4); }, ErrorCode::kBadArgument,
                      {"WavKANLinear: in_features and out_features must be >= 1", "got 0 and 4"});

@@ -384,7 +384,8 @@ Tensor wavkan_forward(Context& ctx,
     }
 #endif
     if (saved != nullptr) {
-        *saved = WavKanSaved{x, params.batchnorm ? z : Tensor(), mean, inv_std};
+        *saved = WavKanSaved{x, params.batchnorm ? z : Tensor(), mean, inv_std,
+                             params.batchnorm && params.training};
     }
     return y;
 }
@@ -424,7 +425,9 @@ WavKanGrads wavkan_backward(Context& ctx,
         grads.dx = detail::alloc_output(ctx, x.shape(), x.dtype(), x.device());
     }
     if (params.batchnorm) {
-        run_batchnorm_backward(ctx, params, dy, weights, saved, g, grads.dweights);
+        WavKanParams as_saved = params;
+        as_saved.training = saved.batch_statistics;
+        run_batchnorm_backward(ctx, as_saved, dy, weights, saved, g, grads.dweights);
     }
     run_core_backward(ctx, params, x, weights, g, grads.dweights, need_dx ? &grads.dx : nullptr);
     return grads;

@@ -72,6 +72,10 @@ struct WavKanSaved {
     Tensor z;
     Tensor mean;
     Tensor inv_std;
+    // Whether the forward normalised by the batch's statistics (training) or the running ones: the
+    // backward differentiates what the forward computed, whatever params.training says by then
+    // (a layer may switch to eval() between the two).
+    bool batch_statistics = false;
 };
 
 struct WavKanGrads {
