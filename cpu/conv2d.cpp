@@ -26,11 +26,6 @@ namespace {
 
 using detail::Conv2dGeometry;
 
-int thread_count(const Context& ctx, std::int64_t items) {
-    return static_cast<int>(
-        std::max<std::int64_t>(1, std::min<std::int64_t>(ctx.num_threads(), items)));
-}
-
 // Each group's N P columns in chunks, enough of them that every thread has work, and a multiple of
 // the thread count when there is one group so that no thread gets one chunk more.
 template <class T>

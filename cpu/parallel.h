@@ -9,7 +9,16 @@
 #include <Eigen/Core>
 #include <omp.h>
 
+#include <wtconv/context.h>
+
 namespace wtconv::cpu {
+
+// Threads for a loop of items independent work items: the context's count, never more than the
+// items, at least one.
+inline int thread_count(const Context& ctx, std::int64_t items) {
+    return static_cast<int>(
+        std::max<std::int64_t>(1, std::min<std::int64_t>(ctx.num_threads(), items)));
+}
 
 // Pieces of scratch start on this many bytes: one AVX-512 packet, a cache line.
 constexpr std::size_t kScratchAlign = 64;

@@ -7,6 +7,7 @@
 
 #include "cpu/float_types.h"
 #include "cpu/gemm.h"
+#include "cpu/parallel.h"
 #include "ops/wavkan_backends.h"
 
 namespace wtconv::cpu {
@@ -39,9 +40,7 @@ AlignedBuffer<T> silu(const T* x, std::int64_t count) {
 template <class Fn>
 void for_row_blocks(const Context& ctx, std::int64_t rows, Fn&& fn) {
     const std::int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-    const int threads = static_cast<int>(
-        std::max<std::int64_t>(1, std::min<std::int64_t>(ctx.num_threads(), blocks)));
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(thread_count(ctx, blocks)) schedule(static)
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
         fn(blk * kRowBlock, std::min(rows, (blk + 1) * kRowBlock));
     }

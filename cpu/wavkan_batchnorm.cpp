@@ -6,16 +6,12 @@
 #include <cstdint>
 
 #include "cpu/float_types.h"
+#include "cpu/parallel.h"
 #include "ops/wavkan_backends.h"
 
 namespace wtconv::cpu {
 
 namespace {
-
-int thread_count(const Context& ctx, std::int64_t items) {
-    return static_cast<int>(
-        std::max<std::int64_t>(1, std::min<std::int64_t>(ctx.num_threads(), items)));
-}
 
 template <class T>
 void forward(Context& ctx,

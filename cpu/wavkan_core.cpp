@@ -10,6 +10,7 @@
 
 #include "common/kan_wavelets.h"
 #include "cpu/float_types.h"
+#include "cpu/parallel.h"
 #include "ops/wavkan_backends.h"
 
 namespace wtconv::cpu {
@@ -21,11 +22,6 @@ using detail::with_wavelet;
 
 constexpr std::int64_t kBatchBlock = 32;  // forward items: one output over this many samples
 constexpr std::int64_t kInputBlock = 16;  // backward items: this many input columns
-
-int thread_count(const Context& ctx, std::int64_t items) {
-    return static_cast<int>(
-        std::max<std::int64_t>(1, std::min<std::int64_t>(ctx.num_threads(), items)));
-}
 
 // 1 / scale per edge (one rounding off the true division, WAVKAN.md 3.1) and the inputs' windows.
 template <class T>

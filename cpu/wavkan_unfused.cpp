@@ -13,6 +13,7 @@
 
 #include "common/kan_wavelets.h"
 #include "cpu/float_types.h"
+#include "cpu/parallel.h"
 #include "ops/wavkan_backends.h"
 
 namespace wtconv::cpu {
@@ -47,11 +48,6 @@ struct UninitAllocator : std::allocator<T> {
 // A (B, O, I) buffer of per-(b, o, i) terms, row (b, o) at (b O + o) I.
 template <class T>
 using Terms = std::vector<T, UninitAllocator<T>>;
-
-int thread_count(const Context& ctx, std::int64_t items) {
-    return static_cast<int>(
-        std::max<std::int64_t>(1, std::min<std::int64_t>(ctx.num_threads(), items)));
-}
 
 template <class T>
 std::vector<T> windows(KanWavelet wavelet, std::int64_t inputs) {
