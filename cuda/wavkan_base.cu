@@ -1,7 +1,9 @@
 // The Wav-KAN base branch on CUDA (WAVKAN.md 3.4 and 4): SiLU(x) times the base weight by cuBLAS
-// (FMA math, no TF32: cuBLAS's default mode), the activation and its derivative element-wise.
+// (float sums without TF32 for float32 and the half types, double for float64), the activation
+// and its derivative element-wise.
 // Matrices are row-major; cuBLAS sees each as its transpose in column-major order.
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/blas.h"
 #include "cuda/device_guard.h"
@@ -18,57 +20,64 @@ __device__ T sigmoid(T v) {
     return T(1) / (T(1) + exp(-v));
 }
 
-template <class T>
-__global__ void silu_kernel(std::int64_t n, const T* __restrict__ x, T* __restrict__ out) {
+// Element-wise in the compute type T of storage S.
+template <class S, class T = WavKanCompute<S>>
+__global__ void silu_kernel(std::int64_t n, const S* __restrict__ x, S* __restrict__ out) {
     WTCONV_GRID_STRIDE_LOOP(k, n) {
-        out[k] = x[k] * sigmoid(x[k]);
+        const T v = widen(x[k]);
+        out[k] = narrow<S>(v * sigmoid(v));
     }
 }
 
 // dx += SiLU'(x) through, SiLU'(x) = s (1 + x (1 - s)).
-template <class T>
+template <class S, class T = WavKanCompute<S>>
 __global__ void silu_grad_kernel(std::int64_t n,
-                                 const T* __restrict__ x,
-                                 const T* __restrict__ through,
-                                 T* __restrict__ dx) {
+                                 const S* __restrict__ x,
+                                 const S* __restrict__ through,
+                                 S* __restrict__ dx) {
     WTCONV_GRID_STRIDE_LOOP(k, n) {
-        const T s = sigmoid(x[k]);
-        dx[k] += s * (T(1) + x[k] * (T(1) - s)) * through[k];
+        const T v = widen(x[k]);
+        const T s = sigmoid(v);
+        dx[k] = narrow<S>(widen(dx[k]) + s * (T(1) + v * (T(1) - s)) * widen(through[k]));
     }
 }
 
-// C (m x n, column-major) = alpha op(A) op(B) + beta C.
-void gemm(cublasHandle_t h,
-          cublasOperation_t ta,
-          cublasOperation_t tb,
-          int m,
-          int n,
-          int k,
-          const float* a,
-          int lda,
-          const float* b,
-          int ldb,
-          float beta,
-          float* c,
-          int ldc) {
-    const float alpha = 1.0f;
-    WTCONV_CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
+template <class S>
+constexpr cudaDataType_t blas_type() {
+    if constexpr (std::is_same_v<S, double>) {
+        return CUDA_R_64F;
+    } else if constexpr (std::is_same_v<S, float>) {
+        return CUDA_R_32F;
+    } else if constexpr (std::is_same_v<S, __half>) {
+        return CUDA_R_16F;
+    } else {
+        return CUDA_R_16BF;
+    }
 }
+
+// C (m x n, column-major) = op(A) op(B) + beta C, storage S, products and sums in the compute type
+// (float for float32 and the half types, without TF32; double for float64).
+template <class S>
 void gemm(cublasHandle_t h,
           cublasOperation_t ta,
           cublasOperation_t tb,
           int m,
           int n,
           int k,
-          const double* a,
+          const S* a,
           int lda,
-          const double* b,
+          const S* b,
           int ldb,
           double beta,
-          double* c,
+          S* c,
           int ldc) {
-    const double alpha = 1.0;
-    WTCONV_CUBLAS_CHECK(cublasDgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
+    using T = WavKanCompute<S>;
+    const T alpha_c = T(1), beta_c = static_cast<T>(beta);
+    const cublasComputeType_t compute =
+        std::is_same_v<T, double> ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
+    WTCONV_CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &alpha_c, a, blas_type<S>(), lda, b,
+                                     blas_type<S>(), ldb, &beta_c, c, blas_type<S>(), ldc, compute,
+                                     CUBLAS_GEMM_DEFAULT));
 }
 
 // cuBLAS takes int sizes.
@@ -78,11 +87,11 @@ int blas_size(std::int64_t v) {
     return static_cast<int>(v);
 }
 
-template <class T>
+template <class S>
 Tensor silu(Context& ctx, const Tensor& x) {
     Tensor s = Tensor::empty(x.shape(), x.dtype(), x.device());
-    silu_kernel<T><<<elementwise_blocks(x.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
-        x.numel(), x.data<T>(), s.data<T>());
+    silu_kernel<S><<<elementwise_blocks(x.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
+        x.numel(), storage<S>(x), storage<S>(s));
     WTCONV_CUDA_CHECK_LAUNCH();
     return s;
 }
@@ -94,12 +103,12 @@ void wavkan_base_forward(Context& ctx, const Tensor& x, const Tensor& base_weigh
     const int batch = blas_size(x.size(0)), inputs = blas_size(x.size(1));
     const int outputs = blas_size(base_weight.size(0));
     with_wavkan_dtype(x.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        const Tensor s = silu<T>(ctx, x);
+        using S = decltype(tag);
+        const Tensor s = silu<S>(ctx, x);
         const BlasSession blas(x.device().index, ctx.cuda_stream());
         // z^T (O x B) += W (O x I) S^T (I x B)
-        gemm(blas.handle(), CUBLAS_OP_T, CUBLAS_OP_N, outputs, batch, inputs, base_weight.data<T>(),
-             inputs, s.data<T>(), inputs, T(1), z.data<T>(), outputs);
+        gemm(blas.handle(), CUBLAS_OP_T, CUBLAS_OP_N, outputs, batch, inputs,
+             storage<S>(base_weight), inputs, storage<S>(s), inputs, 1.0, storage<S>(z), outputs);
     });
 }
 
@@ -113,25 +122,26 @@ void wavkan_base_backward(Context& ctx,
     const int batch = blas_size(x.size(0)), inputs = blas_size(x.size(1));
     const int outputs = blas_size(base_weight.size(0));
     with_wavkan_dtype(x.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        const Tensor s = silu<T>(ctx, x);
+        using S = decltype(tag);
+        const Tensor s = silu<S>(ctx, x);
         Tensor through;
         if (dx != nullptr) {
             through = Tensor::empty(x.shape(), x.dtype(), x.device());
         }
         const BlasSession blas(x.device().index, ctx.cuda_stream());
         // dW^T (I x O) = S^T (I x B) g (B x O)
-        gemm(blas.handle(), CUBLAS_OP_N, CUBLAS_OP_T, inputs, outputs, batch, s.data<T>(), inputs,
-             g.data<T>(), outputs, T(0), dbase_weight.data<T>(), inputs);
+        gemm(blas.handle(), CUBLAS_OP_N, CUBLAS_OP_T, inputs, outputs, batch, storage<S>(s), inputs,
+             storage<S>(g), outputs, 0.0, storage<S>(dbase_weight), inputs);
         if (dx == nullptr) {
             return;
         }
         // through^T (I x B) = W^T (I x O) g^T (O x B)
-        gemm(blas.handle(), CUBLAS_OP_N, CUBLAS_OP_N, inputs, batch, outputs, base_weight.data<T>(),
-             inputs, g.data<T>(), outputs, T(0), through.data<T>(), inputs);
-        silu_grad_kernel<T>
+        gemm(blas.handle(), CUBLAS_OP_N, CUBLAS_OP_N, inputs, batch, outputs,
+             storage<S>(base_weight), inputs, storage<S>(g), outputs, 0.0, storage<S>(through),
+             inputs);
+        silu_grad_kernel<S>
             <<<elementwise_blocks(x.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
-                x.numel(), x.data<T>(), through.data<T>(), dx->data<T>());
+                x.numel(), storage<S>(x), storage<S>(through), storage<S>(*dx));
         WTCONV_CUDA_CHECK_LAUNCH();
     });
 }

@@ -49,17 +49,17 @@ __global__ void __launch_bounds__(kThreads, 1) statistics_kernel(std::int64_t ba
                                                                  double* __restrict__ inv_std_out) {
     __shared__ double scratch[kThreads];
     const std::int64_t o = blockIdx.x;
-    double mean = static_cast<double>(running_mean[o]);
-    double var = static_cast<double>(running_var[o]);
+    double mean = widen_to_double(running_mean[o]);
+    double var = widen_to_double(running_var[o]);
     if (training) {
         double s = 0;
         for (std::int64_t b = threadIdx.x; b < batch; b += kThreads) {
-            s += static_cast<double>(z[b * outputs + o]);
+            s += widen_to_double(z[b * outputs + o]);
         }
         mean = block_sum(s, scratch) * inv_batch;
         double sq = 0;
         for (std::int64_t b = threadIdx.x; b < batch; b += kThreads) {
-            const double d = static_cast<double>(z[b * outputs + o]) - mean;
+            const double d = widen_to_double(z[b * outputs + o]) - mean;
             sq += d * d;
         }
         const double squares = block_sum(sq, scratch);
@@ -69,10 +69,11 @@ __global__ void __launch_bounds__(kThreads, 1) statistics_kernel(std::int64_t ba
             clean = clean && checks[j] == ~0ull;
         }
         if (threadIdx.x == 0 && clean) {
-            running_mean[o] = static_cast<T>(
-                (1.0 - momentum) * static_cast<double>(running_mean[o]) + momentum * mean);
-            running_var[o] = static_cast<T>((1.0 - momentum) * static_cast<double>(running_var[o]) +
-                                            momentum * squares * inv_batch_less_one);
+            running_mean[o] = narrow_from_double<T>(
+                (1.0 - momentum) * widen_to_double(running_mean[o]) + momentum * mean);
+            running_var[o] =
+                narrow_from_double<T>((1.0 - momentum) * widen_to_double(running_var[o]) +
+                                      momentum * squares * inv_batch_less_one);
         }
     }
     if (threadIdx.x == 0) {
@@ -93,9 +94,9 @@ __global__ void normalise_kernel(std::int64_t n,
                                  T* __restrict__ y) {
     WTCONV_GRID_STRIDE_LOOP(k, n) {
         const std::int64_t o = k % outputs;
-        y[k] = static_cast<T>(static_cast<double>(gamma[o]) *
-                                  ((static_cast<double>(z[k]) - mean[o]) * inv_std[o]) +
-                              static_cast<double>(beta[o]));
+        y[k] = narrow_from_double<T>(widen_to_double(gamma[o]) *
+                                         ((widen_to_double(z[k]) - mean[o]) * inv_std[o]) +
+                                     widen_to_double(beta[o]));
     }
 }
 
@@ -118,23 +119,23 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(std::int64_t batc
     double s = 0, sh = 0;
     for (std::int64_t b = threadIdx.x; b < batch; b += kThreads) {
         const std::int64_t k = b * outputs + o;
-        const double d = static_cast<double>(dy[k]);
+        const double d = widen_to_double(dy[k]);
         s += d;
-        sh += d * ((static_cast<double>(z[k]) - m) * inv);
+        sh += d * ((widen_to_double(z[k]) - m) * inv);
     }
     const double sum_dy = block_sum(s, scratch);
     const double sum_dy_h = block_sum(sh, scratch);
     if (threadIdx.x == 0) {
-        dbeta[o] = static_cast<T>(sum_dy);
-        dgamma[o] = static_cast<T>(sum_dy_h);
+        dbeta[o] = narrow_from_double<T>(sum_dy);
+        dgamma[o] = narrow_from_double<T>(sum_dy_h);
     }
-    const double scale = static_cast<double>(gamma[o]) * inv;
+    const double scale = widen_to_double(gamma[o]) * inv;
     const double mean_dy = training ? sum_dy * inv_batch : 0.0;
     const double mean_dy_h = training ? sum_dy_h * inv_batch : 0.0;
     for (std::int64_t b = threadIdx.x; b < batch; b += kThreads) {
         const std::int64_t k = b * outputs + o;
-        const double h = (static_cast<double>(z[k]) - m) * inv;
-        g[k] = static_cast<T>(scale * (static_cast<double>(dy[k]) - mean_dy - h * mean_dy_h));
+        const double h = (widen_to_double(z[k]) - m) * inv;
+        g[k] = narrow_from_double<T>(scale * (widen_to_double(dy[k]) - mean_dy - h * mean_dy_h));
     }
 }
 
@@ -156,15 +157,15 @@ void wavkan_batchnorm_forward(Context& ctx,
         using T = decltype(tag);
         statistics_kernel<T><<<static_cast<unsigned>(outputs), kThreads, 0, ctx.cuda_stream()>>>(
             batch, outputs, p.training, p.bn_eps, p.bn_momentum, 1.0 / static_cast<double>(batch),
-            batch > 1 ? 1.0 / static_cast<double>(batch - 1) : 0.0, z.data<T>(),
+            batch > 1 ? 1.0 / static_cast<double>(batch - 1) : 0.0, storage<T>(z),
             checks.defined() ? static_cast<const unsigned long long*>(checks.raw_data()) : nullptr,
-            checks.defined() ? static_cast<int>(checks.numel() / 2) : 0, running.mean.data<T>(),
-            running.var.data<T>(), mean.data<double>(), inv_std.data<double>());
+            checks.defined() ? static_cast<int>(checks.numel() / 2) : 0, storage<T>(running.mean),
+            storage<T>(running.var), mean.data<double>(), inv_std.data<double>());
         WTCONV_CUDA_CHECK_LAUNCH();
         normalise_kernel<T>
             <<<elementwise_blocks(z.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
-                z.numel(), outputs, z.data<T>(), gamma.data<T>(), beta.data<T>(),
-                mean.data<double>(), inv_std.data<double>(), y.data<T>());
+                z.numel(), outputs, storage<T>(z), storage<T>(gamma), storage<T>(beta),
+                mean.data<double>(), inv_std.data<double>(), storage<T>(y));
         WTCONV_CUDA_CHECK_LAUNCH();
     });
 }
@@ -184,9 +185,9 @@ void wavkan_batchnorm_backward(Context& ctx,
     with_wavkan_dtype(dy.dtype(), [&](auto tag) {
         using T = decltype(tag);
         backward_kernel<T><<<static_cast<unsigned>(outputs), kThreads, 0, ctx.cuda_stream()>>>(
-            batch, outputs, p.training, 1.0 / static_cast<double>(batch), dy.data<T>(),
-            gamma.data<T>(), z.data<T>(), mean.data<double>(), inv_std.data<double>(), g.data<T>(),
-            dgamma.data<T>(), dbeta.data<T>());
+            batch, outputs, p.training, 1.0 / static_cast<double>(batch), storage<T>(dy),
+            storage<T>(gamma), storage<T>(z), mean.data<double>(), inv_std.data<double>(),
+            storage<T>(g), storage<T>(dgamma), storage<T>(dbeta));
         WTCONV_CUDA_CHECK_LAUNCH();
     });
 }

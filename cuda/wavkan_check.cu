@@ -1,9 +1,11 @@
 // The Wav-KAN op's value checks on CUDA (WAVKAN.md 5): the first non-finite element of each tensor
 // (and, for the scale, the first without a finite reciprocal), all tensors in one launch, each
 // found on the device with one atomicMin per bad thread (a minimum: the same index whatever the
-// order), and read back once at the end of the forward.
+// order), copied to the host right behind the search and read once at the end of the forward.
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "cuda/device_guard.h"
@@ -33,8 +35,8 @@ __global__ void first_bad_kernel(CheckList<T> list, unsigned long long* __restri
     const bool reciprocal = j == list.reciprocal;
     unsigned long long mine = kNone;
     WTCONV_GRID_STRIDE_LOOP(k, list.numel[j]) {
-        const T e = v[k];
-        const bool bad = !isfinite(e) || (reciprocal && !isfinite(T(1) / e));
+        const WavKanCompute<T> e = widen(v[k]);  // the kernels' reciprocal: in the compute type
+        const bool bad = !isfinite(e) || (reciprocal && !isfinite(WavKanCompute<T>(1) / e));
         if (bad && static_cast<unsigned long long>(k) < mine) {
             mine = static_cast<unsigned long long>(k);
         }
@@ -43,6 +45,52 @@ __global__ void first_bad_kernel(CheckList<T> list, unsigned long long* __restri
         atomicMin(first + j, mine);
     }
 }
+
+// Where a thread's checks on a device land on the host: pinned memory the stream copies the
+// results into right behind the search, and an event after that copy. The read waits on the event
+// alone, not on the stream: the forward's kernels queued behind the copy keep the GPU busy while
+// the host reads the results and returns, so a network's layers still queue ahead of the GPU (a
+// stream synchronisation per layer left it idle while the next layer was launched). A thread's
+// launch and read pair up within one forward call, so one slot per thread and device serves.
+class CheckStage {
+public:
+    explicit CheckStage(int device) : device_(device) {
+        const DeviceGuard guard(device);
+        WTCONV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_),
+                                        kMaxTensors * sizeof(unsigned long long),
+                                        cudaHostAllocDefault));
+        const cudaError_t made = cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming);
+        if (made != cudaSuccess) {
+            cudaFreeHost(host_);
+            WTCONV_CUDA_CHECK(made);
+        }
+    }
+    CheckStage(const CheckStage&) = delete;
+    CheckStage& operator=(const CheckStage&) = delete;
+    ~CheckStage() {
+        // At thread or process exit; the runtime may be gone already at process exit, and the
+        // driver reclaims everything then: nothing to report.
+        const DeviceGuard guard(device_);
+        cudaEventDestroy(copied_);
+        cudaFreeHost(host_);
+    }
+    unsigned long long* host() const { return host_; }
+    cudaEvent_t copied() const { return copied_; }
+
+    static CheckStage& of(int device) {
+        thread_local std::map<int, std::unique_ptr<CheckStage>> stages;
+        std::unique_ptr<CheckStage>& s = stages[device];
+        if (!s) {
+            s = std::make_unique<CheckStage>(device);
+        }
+        return *s;
+    }
+
+private:
+    int device_;
+    unsigned long long* host_ = nullptr;
+    cudaEvent_t copied_ = nullptr;
+};
 
 }  // namespace
 
@@ -68,7 +116,7 @@ Tensor wavkan_check_values_launch(Context& ctx,
         using T = decltype(tag);
         CheckList<T> list{};
         for (std::size_t j = 0; j < tensors.size(); ++j) {
-            list.data[j] = tensors[j]->data<T>();
+            list.data[j] = storage<T>(*tensors[j]);
             list.numel[j] = tensors[j]->numel();
         }
         list.reciprocal = reciprocal;
@@ -76,20 +124,23 @@ Tensor wavkan_check_values_launch(Context& ctx,
         first_bad_kernel<T><<<grid, kElementwiseThreads, 0, stream>>>(list, first);
         WTCONV_CUDA_CHECK_LAUNCH();
     });
+    const CheckStage& stage = CheckStage::of(device.index);
+    WTCONV_CUDA_CHECK(cudaMemcpyAsync(stage.host(), first,
+                                      tensors.size() * sizeof(unsigned long long),
+                                      cudaMemcpyDeviceToHost, stream));
+    WTCONV_CUDA_CHECK(cudaEventRecord(stage.copied(), stream));
     return results;
 }
 
 std::vector<std::int64_t> wavkan_check_values_read(Context& ctx, const Tensor& results) {
+    (void)ctx;  // the stream runs on: only the copy of the results is waited for
     const DeviceGuard guard(results.device().index);
-    const cudaStream_t stream = ctx.cuda_stream();
-    std::vector<unsigned long long> host(static_cast<std::size_t>(results.numel() / 2));
-    WTCONV_CUDA_CHECK(cudaMemcpyAsync(host.data(), results.raw_data(),
-                                      host.size() * sizeof(host[0]), cudaMemcpyDeviceToHost,
-                                      stream));
-    WTCONV_CUDA_CHECK(cudaStreamSynchronize(stream));
-    std::vector<std::int64_t> out(host.size());
-    for (std::size_t j = 0; j < host.size(); ++j) {
-        out[j] = host[j] == kNone ? -1 : static_cast<std::int64_t>(host[j]);
+    const CheckStage& stage = CheckStage::of(results.device().index);
+    WTCONV_CUDA_CHECK(cudaEventSynchronize(stage.copied()));
+    std::vector<std::int64_t> out(static_cast<std::size_t>(results.numel() / 2));
+    for (std::size_t j = 0; j < out.size(); ++j) {
+        const unsigned long long first = stage.host()[j];
+        out[j] = first == kNone ? -1 : static_cast<std::int64_t>(first);
     }
     return out;
 }

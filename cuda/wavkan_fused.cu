@@ -11,6 +11,7 @@
 // (one exp, and a sin/cos for morlet and meyer), not the loads.
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "common/kan_wavelets.h"
 #include "cuda/device_guard.h"
@@ -36,10 +37,12 @@ struct Edge {
     T t, r, w;
 };
 
-template <class T>
-__device__ Edge<T> load_edge(const T* __restrict__ translation,
-                             const T* __restrict__ scales,
-                             const T* __restrict__ weights,
+// Storage S widened to the compute type; 1 / scale for float computation (float32 and the half
+// types) taken here, rounded once; float64's scales point at 1 / scale already.
+template <class S, class T = WavKanCompute<S>>
+__device__ Edge<T> load_edge(const S* __restrict__ translation,
+                             const S* __restrict__ scales,
+                             const S* __restrict__ weights,
                              std::int64_t o,
                              std::int64_t i,
                              std::int64_t o_end,
@@ -50,9 +53,9 @@ __device__ Edge<T> load_edge(const T* __restrict__ translation,
     }
     const std::int64_t k = o * inputs + i;
     if constexpr (sizeof(T) == 4) {
-        return {translation[k], __frcp_rn(scales[k]), weights[k]};  // = 1 / scale, rounded once
+        return {widen(translation[k]), __frcp_rn(widen(scales[k])), widen(weights[k])};
     } else {
-        return {translation[k], scales[k], weights[k]};  // 1 / scale already
+        return {translation[k], scales[k], weights[k]};
     }
 }
 
@@ -100,14 +103,15 @@ struct ForwardTerm {
 };
 
 // z tile (kTile samples x kTile outputs): thread (row, col) sums samples row + 8 j, output col.
-template <KanWavelet W, class T>
+// Storage S, sums in T (written to z as T: a split's or a half type's partial, or z itself).
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads, 1) forward_kernel(std::int64_t batch,
                                                               std::int64_t inputs,
                                                               std::int64_t outputs,
-                                                              const T* __restrict__ x,
-                                                              const T* __restrict__ translation,
-                                                              const T* __restrict__ scales,
-                                                              const T* __restrict__ weights,
+                                                              const S* __restrict__ x,
+                                                              const S* __restrict__ translation,
+                                                              const S* __restrict__ scales,
+                                                              const S* __restrict__ weights,
                                                               const T* __restrict__ window,
                                                               std::int64_t split_len,
                                                               T* __restrict__ z) {
@@ -128,7 +132,7 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(std::int64_t batch
         // Loads: lane col walks i (consecutive addresses), rows of threads walk b and o.
         for (int r = row; r < kTile; r += kThreads / kTile) {
             const std::int64_t b = b0 + r, o = o0 + r, i = i0 + col;
-            xs[col][r] = b < batch && i < i_end ? x[b * inputs + i] : T(0);
+            xs[col][r] = b < batch && i < i_end ? widen(x[b * inputs + i]) : T(0);
             const Edge<T> e = ForwardTerm<W, T>::stage(
                 load_edge(translation, scales, weights, o, i, outputs, i_end, inputs));
             ts[col][r] = e.t;
@@ -163,19 +167,19 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(std::int64_t batch
 
 // Edge gradients of a tile (kTile outputs x kTile inputs): thread (row, col) owns outputs
 // row + 8 j at input col, sums over every sample.
-template <KanWavelet W, class T>
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t batch,
                                                                 std::int64_t inputs,
                                                                 std::int64_t outputs,
-                                                                const T* __restrict__ x,
-                                                                const T* __restrict__ translation,
-                                                                const T* __restrict__ scales,
-                                                                const T* __restrict__ weights,
+                                                                const S* __restrict__ x,
+                                                                const S* __restrict__ translation,
+                                                                const S* __restrict__ scales,
+                                                                const S* __restrict__ weights,
                                                                 const T* __restrict__ window,
-                                                                const T* __restrict__ g,
-                                                                T* __restrict__ dweights,
-                                                                T* __restrict__ dtranslation,
-                                                                T* __restrict__ dscale) {
+                                                                const S* __restrict__ g,
+                                                                S* __restrict__ dweights,
+                                                                S* __restrict__ dtranslation,
+                                                                S* __restrict__ dscale) {
     __shared__ T xs[kSlice][kTile + 1];  // xs[b][i]
     __shared__ T gs[kSlice][kTile + 1];  // gs[b][o]
     const std::int64_t i0 = static_cast<std::int64_t>(blockIdx.x) * kTile;
@@ -193,9 +197,9 @@ __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t bat
     for (std::int64_t s0 = 0; s0 < batch; s0 += kSlice) {
         for (int r = row; r < kSlice; r += kThreads / kTile) {
             const std::int64_t b = s0 + r;
-            xs[r][col] = b < batch && i < inputs ? x[b * inputs + i] : T(0);
+            xs[r][col] = b < batch && i < inputs ? widen(x[b * inputs + i]) : T(0);
             const std::int64_t o = o0 + col;
-            gs[r][col] = b < batch && o < outputs ? g[b * outputs + o] : T(0);  // 0: no sum
+            gs[r][col] = b < batch && o < outputs ? widen(g[b * outputs + o]) : T(0);  // 0: no sum
         }
         __syncthreads();
 #pragma unroll 2
@@ -219,25 +223,25 @@ __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t bat
         const std::int64_t o = o0 + row + 8 * j;
         if (o < outputs && i < inputs) {
             const std::int64_t k = o * inputs + i;
-            dweights[k] = gw[j];
-            dtranslation[k] = -edge[j].r * sp[j];
-            dscale[k] = -edge[j].r * spu[j];
+            dweights[k] = narrow<S>(gw[j]);
+            dtranslation[k] = narrow<S>(-edge[j].r * sp[j]);
+            dscale[k] = narrow<S>(-edge[j].r * spu[j]);
         }
     }
 }
 
 // dx of a tile (kTile samples x kTile inputs): thread (row, col) owns samples row + 8 j at input
 // col, sums over every output.
-template <KanWavelet W, class T>
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
                                                          std::int64_t inputs,
                                                          std::int64_t outputs,
-                                                         const T* __restrict__ x,
-                                                         const T* __restrict__ translation,
-                                                         const T* __restrict__ scales,
-                                                         const T* __restrict__ weights,
+                                                         const S* __restrict__ x,
+                                                         const S* __restrict__ translation,
+                                                         const S* __restrict__ scales,
+                                                         const S* __restrict__ weights,
                                                          const T* __restrict__ window,
-                                                         const T* __restrict__ g,
+                                                         const S* __restrict__ g,
                                                          std::int64_t split_len,
                                                          T* __restrict__ dx) {
     __shared__ T ts[kSlice][kTile + 1];  // per edge, [o][i]
@@ -253,7 +257,7 @@ __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
 #pragma unroll
     for (int j = 0; j < kPer; ++j) {
         const std::int64_t b = b0 + row + 8 * j;
-        xv[j] = b < batch && i < inputs ? x[b * inputs + i] : T(0);
+        xv[j] = b < batch && i < inputs ? widen(x[b * inputs + i]) : T(0);
     }
     T acc[kPer] = {};
     // Split blockIdx.z sums outputs [z split_len, (z + 1) split_len) into its own copy of dx.
@@ -268,7 +272,7 @@ __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
             rs[r][col] = e.r;
             ws[r][col] = e.w;
             const std::int64_t b = b0 + r, o = s0 + col;
-            gs[r][col] = b < batch && o < o_end ? g[b * outputs + o] : T(0);
+            gs[r][col] = b < batch && o < o_end ? widen(g[b * outputs + o]) : T(0);
         }
         __syncthreads();
 #pragma unroll 2
@@ -292,9 +296,10 @@ __global__ void __launch_bounds__(kThreads, 1) dx_kernel(std::int64_t batch,
     }
 }
 
-// 1 / scale per edge (the kernels multiply: one rounding off the true division, WAVKAN.md 3.1) and
-// the inputs' windows, made once per call where the kernels need them: in the kernels a double
-// division or a cos would call its slow path, and the call's register saves spilled.
+// 1 / scale per edge (float64's kernels multiply by it: one rounding off the true division,
+// WAVKAN.md 3.1) and the inputs' windows, made once per call where the kernels need them: in the
+// kernels a double division or a cos would call its slow path, and the call's register saves
+// spilled. edges is 0 where no reciprocal table is made.
 template <class T>
 __global__ void tables_kernel(std::int64_t edges,
                               std::int64_t inputs,
@@ -310,36 +315,46 @@ __global__ void tables_kernel(std::int64_t edges,
     }
 }
 
-// What the kernels get for the scale and the window: float32 reads the scale and takes its
-// reciprocal as it stages it (__frcp_rn, no slow path); float64 reads 1 / scale from the table
-// kernel (a double division in the kernels would call its slow path). The window exists for
+// What the kernels get for the scale and the window: float computation (float32 and the half
+// types) reads the scale and takes its reciprocal as it stages it (__frcp_rn, no slow path);
+// float64 reads 1 / scale from the table kernel. The window, in the compute type, exists for
 // shannon only (null: 1).
-template <class T>
+template <class S>
 struct KernelTables {
+    using T = WavKanCompute<S>;
     Tensor inv_scale, window;  // what the pointers below may point into
-    const T* scales = nullptr;
+    const S* scales = nullptr;
     const T* window_or_null = nullptr;
 };
 
-template <class T>
-KernelTables<T> make_tables(Context& ctx,
+template <class S>
+KernelTables<S> make_tables(Context& ctx,
                             KanWavelet wavelet,
                             const Tensor& scale,
                             std::int64_t inputs) {
-    KernelTables<T> t;
-    t.scales = scale.data<T>();
-    if (sizeof(T) == 4 && wavelet != KanWavelet::kShannon) {
+    using T = WavKanCompute<S>;
+    constexpr bool kReciprocals = std::is_same_v<S, double>;
+    KernelTables<S> t;
+    t.scales = storage<S>(scale);
+    if (!kReciprocals && wavelet != KanWavelet::kShannon) {
         return t;  // nothing to launch: a kernel fewer per call
     }
-    t.inv_scale = Tensor::empty(scale.shape(), scale.dtype(), scale.device());
-    t.window = Tensor::empty(Shape{inputs}, scale.dtype(), scale.device());
-    tables_kernel<T><<<elementwise_blocks(std::max(scale.numel(), inputs)), kElementwiseThreads, 0,
-                       ctx.cuda_stream()>>>(scale.numel(), inputs, wavelet, scale.data<T>(),
-                                            t.inv_scale.template data<T>(),
-                                            t.window.template data<T>());
+    const DType compute = wavkan_compute_dtype<S>();
+    t.window = Tensor::empty(Shape{inputs}, compute, scale.device());
+    const T* scales = nullptr;
+    T* inv = nullptr;
+    if constexpr (kReciprocals) {
+        t.inv_scale = Tensor::empty(scale.shape(), compute, scale.device());
+        scales = scale.data<T>();
+        inv = t.inv_scale.template data<T>();
+    }
+    const std::int64_t edges = kReciprocals ? scale.numel() : 0;
+    tables_kernel<T>
+        <<<elementwise_blocks(std::max(edges, inputs)), kElementwiseThreads, 0,
+           ctx.cuda_stream()>>>(edges, inputs, wavelet, scales, inv, t.window.template data<T>());
     WTCONV_CUDA_CHECK_LAUNCH();
-    if (sizeof(T) == 8) {
-        t.scales = t.inv_scale.template data<T>();
+    if constexpr (kReciprocals) {
+        t.scales = storage<S>(t.inv_scale);
     }
     if (wavelet == KanWavelet::kShannon) {
         t.window_or_null = t.window.template data<T>();
@@ -366,41 +381,46 @@ Split split_of(std::int64_t blocks, std::int64_t length, int device) {
     return Split{static_cast<int>((length + len - 1) / len), len};
 }
 
-template <class T>
+// out = the splits' sums added in split order, rounded to the storage type once.
+template <class S, class T = WavKanCompute<S>>
 __global__ void sum_splits_kernel(std::int64_t n,
                                   int splits,
                                   const T* __restrict__ partial,
-                                  T* __restrict__ out) {
+                                  S* __restrict__ out) {
     WTCONV_GRID_STRIDE_LOOP(k, n) {
         T v = partial[k];
         for (int s = 1; s < splits; ++s) {
             v += partial[s * n + k];
         }
-        out[k] = v;
+        out[k] = narrow<S>(v);
     }
 }
 
-// Where split sums go (out itself for one split), and the second pass that adds them into out.
-template <class T>
+// Where the kernels' sums go, in the compute type: out itself when it has that type and there is
+// one split, else a partial per split that a second pass adds into out.
+template <class S>
 class SplitOutput {
 public:
+    using T = WavKanCompute<S>;
     SplitOutput(const Split& split, Tensor& out) : split_(split), out_(out) {
-        if (split.count > 1) {
-            partial_ = Tensor::empty(Shape{split.count * out.numel()}, out.dtype(), out.device());
+        if (!direct()) {
+            partial_ = Tensor::empty(Shape{split.count * out.numel()}, wavkan_compute_dtype<S>(),
+                                     out.device());
         }
     }
-    T* data() { return split_.count > 1 ? partial_.data<T>() : out_.data<T>(); }
+    T* data() { return direct() ? out_.data<T>() : partial_.data<T>(); }
     void finish(Context& ctx) {
-        if (split_.count == 1) {
+        if (direct()) {
             return;
         }
-        sum_splits_kernel<T>
+        sum_splits_kernel<S>
             <<<elementwise_blocks(out_.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
-                out_.numel(), split_.count, partial_.data<T>(), out_.data<T>());
+                out_.numel(), split_.count, partial_.data<T>(), storage<S>(out_));
         WTCONV_CUDA_CHECK_LAUNCH();
     }
 
 private:
+    bool direct() const { return split_.count == 1 && std::is_same_v<S, T>; }
     Split split_;
     Tensor& out_;
     Tensor partial_;
@@ -419,15 +439,15 @@ void wavkan_core_forward(
     const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
     with_wavelet(wavelet, [&](auto kind) {
         with_wavkan_dtype(x.dtype(), [&](auto tag) {
-            using T = decltype(tag);
-            const KernelTables<T> tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
+            using S = decltype(tag);
+            const KernelTables<S> tab = make_tables<S>(ctx, wavelet, w.scale, inputs);
             const dim3 grid = tiles(outputs, batch);
             const Split split = split_of(grid.x * grid.y, inputs, x.device().index);
-            SplitOutput<T> out(split, z);
-            forward_kernel<decltype(kind)::value, T>
+            SplitOutput<S> out(split, z);
+            forward_kernel<decltype(kind)::value, S>
                 <<<tiles(outputs, batch, split.count), kThreads, 0, ctx.cuda_stream()>>>(
-                    batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), tab.scales,
-                    w.wavelet_weights.data<T>(), tab.window_or_null, split.len, out.data());
+                    batch, inputs, outputs, storage<S>(x), storage<S>(w.translation), tab.scales,
+                    storage<S>(w.wavelet_weights), tab.window_or_null, split.len, out.data());
             WTCONV_CUDA_CHECK_LAUNCH();
             out.finish(ctx);
         });
@@ -445,23 +465,23 @@ void wavkan_core_backward(Context& ctx,
     const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
     with_wavelet(wavelet, [&](auto kind) {
         with_wavkan_dtype(x.dtype(), [&](auto tag) {
-            using T = decltype(tag);
+            using S = decltype(tag);
             constexpr KanWavelet kW = decltype(kind)::value;
-            const KernelTables<T> tab = make_tables<T>(ctx, wavelet, w.scale, inputs);
-            edge_grad_kernel<kW, T><<<tiles(inputs, outputs), kThreads, 0, ctx.cuda_stream()>>>(
-                batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), tab.scales,
-                w.wavelet_weights.data<T>(), tab.window_or_null, g.data<T>(),
-                dw.wavelet_weights.data<T>(), dw.translation.data<T>(), dw.scale.data<T>());
+            const KernelTables<S> tab = make_tables<S>(ctx, wavelet, w.scale, inputs);
+            edge_grad_kernel<kW, S><<<tiles(inputs, outputs), kThreads, 0, ctx.cuda_stream()>>>(
+                batch, inputs, outputs, storage<S>(x), storage<S>(w.translation), tab.scales,
+                storage<S>(w.wavelet_weights), tab.window_or_null, storage<S>(g),
+                storage<S>(dw.wavelet_weights), storage<S>(dw.translation), storage<S>(dw.scale));
             WTCONV_CUDA_CHECK_LAUNCH();
             if (dx != nullptr) {
                 const dim3 grid = tiles(inputs, batch);
                 const Split split = split_of(grid.x * grid.y, outputs, x.device().index);
-                SplitOutput<T> out(split, *dx);
-                dx_kernel<kW, T>
+                SplitOutput<S> out(split, *dx);
+                dx_kernel<kW, S>
                     <<<tiles(inputs, batch, split.count), kThreads, 0, ctx.cuda_stream()>>>(
-                        batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), tab.scales,
-                        w.wavelet_weights.data<T>(), tab.window_or_null, g.data<T>(), split.len,
-                        out.data());
+                        batch, inputs, outputs, storage<S>(x), storage<S>(w.translation),
+                        tab.scales, storage<S>(w.wavelet_weights), tab.window_or_null,
+                        storage<S>(g), split.len, out.data());
                 WTCONV_CUDA_CHECK_LAUNCH();
                 out.finish(ctx);
             }

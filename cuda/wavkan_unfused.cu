@@ -62,79 +62,82 @@ __device__ inline T window_at(const T* __restrict__ window, std::int64_t i) {
     }
 }
 
-// T[b,o,i] = w[o,i] psi_i((x[b,i] - t[o,i]) / s[o,i]).
-template <KanWavelet W, class T>
+// T[b,o,i] = w[o,i] psi_i((x[b,i] - t[o,i]) / s[o,i]), computed in T, stored as S (the half
+// types' terms are rounded to storage like every other tensor of the composition).
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads) forward_terms_kernel(std::int64_t batch,
                                                                  std::int64_t inputs,
                                                                  std::int64_t outputs,
-                                                                 const T* __restrict__ x,
-                                                                 const T* __restrict__ translation,
-                                                                 const T* __restrict__ scale,
-                                                                 const T* __restrict__ weights,
+                                                                 const S* __restrict__ x,
+                                                                 const S* __restrict__ translation,
+                                                                 const S* __restrict__ scale,
+                                                                 const S* __restrict__ weights,
                                                                  const T* __restrict__ window,
-                                                                 T* __restrict__ terms) {
+                                                                 S* __restrict__ terms) {
     WTCONV_GRID_STRIDE_LOOP(k, batch * outputs * inputs) {
         const Index at = split(k, inputs, outputs);
-        const T u = (x[at.b * inputs + at.i] - translation[at.edge]) / scale[at.edge];
-        terms[k] = weights[at.edge] * kan_psi<W, false>(u, window_at<W>(window, at.i)).psi;
+        const T u =
+            (widen(x[at.b * inputs + at.i]) - widen(translation[at.edge])) / widen(scale[at.edge]);
+        terms[k] = narrow<S>(widen(weights[at.edge]) *
+                             kan_psi<W, false>(u, window_at<W>(window, at.i)).psi);
     }
 }
 
 // The four backward terms of (b, o, i); dx_terms may be null (dx not asked for).
-template <KanWavelet W, class T>
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads) backward_terms_kernel(std::int64_t batch,
                                                                   std::int64_t inputs,
                                                                   std::int64_t outputs,
-                                                                  const T* __restrict__ x,
-                                                                  const T* __restrict__ translation,
-                                                                  const T* __restrict__ scale,
-                                                                  const T* __restrict__ weights,
+                                                                  const S* __restrict__ x,
+                                                                  const S* __restrict__ translation,
+                                                                  const S* __restrict__ scale,
+                                                                  const S* __restrict__ weights,
                                                                   const T* __restrict__ window,
-                                                                  const T* __restrict__ g,
-                                                                  T* __restrict__ dx_terms,
-                                                                  T* __restrict__ ds_terms,
-                                                                  T* __restrict__ dt_terms,
-                                                                  T* __restrict__ dw_terms) {
+                                                                  const S* __restrict__ g,
+                                                                  S* __restrict__ dx_terms,
+                                                                  S* __restrict__ ds_terms,
+                                                                  S* __restrict__ dt_terms,
+                                                                  S* __restrict__ dw_terms) {
     WTCONV_GRID_STRIDE_LOOP(k, batch * outputs * inputs) {
         const Index at = split(k, inputs, outputs);
-        const T s = scale[at.edge];
-        const T u = (x[at.b * inputs + at.i] - translation[at.edge]) / s;
+        const T s = widen(scale[at.edge]);
+        const T u = (widen(x[at.b * inputs + at.i]) - widen(translation[at.edge])) / s;
         const common::PsiPair<T> p = kan_psi<W, true>(u, window_at<W>(window, at.i));
-        const T gb = g[quotient(k, inputs)];  // g is (B, O): element b O + o
-        const T q = gb * weights[at.edge] * p.dpsi;
+        const T gb = widen(g[quotient(k, inputs)]);  // g is (B, O): element b O + o
+        const T q = gb * widen(weights[at.edge]) * p.dpsi;
         if (dx_terms != nullptr) {
-            dx_terms[k] = q / s;
+            dx_terms[k] = narrow<S>(q / s);
         }
-        ds_terms[k] = -q * u / s;
-        dt_terms[k] = -q / s;
-        dw_terms[k] = gb * p.psi;
+        ds_terms[k] = narrow<S>(-q * u / s);
+        dt_terms[k] = narrow<S>(-q / s);
+        dw_terms[k] = narrow<S>(gb * p.psi);
     }
 }
 
 // out[r] = sum over j < length of in[r length + j], r < rows: one warp per row. Each lane sums
 // its strided share in order, then the lanes' sums meet in a fixed shuffle tree.
-template <class T>
+template <class S, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads) row_sum_kernel(std::int64_t rows,
                                                            std::int64_t length,
-                                                           const T* __restrict__ in,
-                                                           T* __restrict__ out) {
+                                                           const S* __restrict__ in,
+                                                           S* __restrict__ out) {
     const int lane = static_cast<int>(threadIdx.x % kWarp);
     const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / kWarp);
     // Every lane of a warp takes the same rows, so the whole warp reaches each shuffle.
     for (std::int64_t r =
              (blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x) / kWarp;
          r < rows; r += warps) {
-        const T* row = in + r * length;
+        const S* row = in + r * length;
         T acc = 0;
         for (std::int64_t j = lane; j < length; j += kWarp) {
-            acc += row[j];
+            acc += widen(row[j]);
         }
 #pragma unroll
         for (int offset = kWarp / 2; offset > 0; offset /= 2) {
             acc += __shfl_down_sync(0xffffffffu, acc, offset);
         }
         if (lane == 0) {
-            out[r] = acc;
+            out[r] = narrow<S>(acc);
         }
     }
 }
@@ -142,31 +145,32 @@ __global__ void __launch_bounds__(kThreads) row_sum_kernel(std::int64_t rows,
 // out[a inner + c] = sum over j < count of in[a outer_stride + c + j step], for a < outer and
 // c < inner: one thread per output, summing in order of j. Neighbouring threads read neighbouring
 // addresses (consecutive c).
-template <class T>
+template <class S, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads) strided_sum_kernel(std::int64_t outer,
                                                                std::int64_t inner,
                                                                std::int64_t outer_stride,
                                                                std::int64_t count,
                                                                std::int64_t step,
-                                                               const T* __restrict__ in,
-                                                               T* __restrict__ out) {
+                                                               const S* __restrict__ in,
+                                                               S* __restrict__ out) {
     WTCONV_GRID_STRIDE_LOOP(r, outer * inner) {
         const std::int64_t a = quotient(r, inner);
-        const T* p = in + a * outer_stride + (r - a * inner);
+        const S* p = in + a * outer_stride + (r - a * inner);
         T acc = 0;
         for (std::int64_t j = 0; j < count; ++j) {
-            acc += p[j * step];
+            acc += widen(p[j * step]);
         }
-        out[r] = acc;
+        out[r] = narrow<S>(acc);
     }
 }
 
-// Shannon's window in a fresh (I) tensor on x's device; an undefined tensor for the others.
-template <KanWavelet W, class T>
+// Shannon's window in a fresh (I) tensor of the compute type on x's device; an undefined tensor
+// for the others.
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 Tensor window_tensor(Context& ctx, const Tensor& x) {
     if constexpr (W == KanWavelet::kShannon) {
         const std::int64_t inputs = x.size(1);
-        Tensor h = Tensor::empty(Shape{inputs}, x.dtype(), x.device());
+        Tensor h = Tensor::empty(Shape{inputs}, wavkan_compute_dtype<S>(), x.device());
         window_kernel<T>
             <<<elementwise_blocks(inputs), kThreads, 0, ctx.cuda_stream()>>>(inputs, h.data<T>());
         WTCONV_CUDA_CHECK_LAUNCH();
@@ -178,26 +182,26 @@ Tensor window_tensor(Context& ctx, const Tensor& x) {
 
 template <class T>
 T* data_or_null(Tensor& t) {
-    return t.defined() ? t.data<T>() : nullptr;
+    return t.defined() ? storage<T>(t) : nullptr;
 }
 
-template <KanWavelet W, class T>
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 void forward(Context& ctx, const Tensor& x, const WavKanWeights& w, Tensor& z) {
     const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
-    Tensor window = window_tensor<W, T>(ctx, x);
+    Tensor window = window_tensor<W, S>(ctx, x);
     Tensor terms = Tensor::empty(Shape{batch, outputs, inputs}, x.dtype(), x.device());
-    forward_terms_kernel<W, T>
+    forward_terms_kernel<W, S>
         <<<elementwise_blocks(terms.numel()), kThreads, 0, ctx.cuda_stream()>>>(
-            batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), w.scale.data<T>(),
-            w.wavelet_weights.data<T>(), data_or_null<T>(window), terms.data<T>());
+            batch, inputs, outputs, storage<S>(x), storage<S>(w.translation), storage<S>(w.scale),
+            storage<S>(w.wavelet_weights), data_or_null<T>(window), storage<S>(terms));
     WTCONV_CUDA_CHECK_LAUNCH();
     const std::int64_t rows = batch * outputs;
-    row_sum_kernel<T><<<elementwise_blocks(rows * kWarp), kThreads, 0, ctx.cuda_stream()>>>(
-        rows, inputs, terms.data<T>(), z.data<T>());
+    row_sum_kernel<S><<<elementwise_blocks(rows * kWarp), kThreads, 0, ctx.cuda_stream()>>>(
+        rows, inputs, storage<S>(terms), storage<S>(z));
     WTCONV_CUDA_CHECK_LAUNCH();
 }
 
-template <KanWavelet W, class T>
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
 void backward(Context& ctx,
               const Tensor& x,
               const WavKanWeights& w,
@@ -205,23 +209,24 @@ void backward(Context& ctx,
               WavKanWeights& dw,
               Tensor* dx) {
     const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
-    Tensor window = window_tensor<W, T>(ctx, x);
+    Tensor window = window_tensor<W, S>(ctx, x);
     const Shape shape{batch, outputs, inputs};
     Tensor dx_terms = dx != nullptr ? Tensor::empty(shape, x.dtype(), x.device()) : Tensor();
     Tensor ds_terms = Tensor::empty(shape, x.dtype(), x.device());
     Tensor dt_terms = Tensor::empty(shape, x.dtype(), x.device());
     Tensor dw_terms = Tensor::empty(shape, x.dtype(), x.device());
     cudaStream_t stream = ctx.cuda_stream();
-    backward_terms_kernel<W, T><<<elementwise_blocks(ds_terms.numel()), kThreads, 0, stream>>>(
-        batch, inputs, outputs, x.data<T>(), w.translation.data<T>(), w.scale.data<T>(),
-        w.wavelet_weights.data<T>(), data_or_null<T>(window), g.data<T>(),
-        data_or_null<T>(dx_terms), ds_terms.data<T>(), dt_terms.data<T>(), dw_terms.data<T>());
+    backward_terms_kernel<W, S><<<elementwise_blocks(ds_terms.numel()), kThreads, 0, stream>>>(
+        batch, inputs, outputs, storage<S>(x), storage<S>(w.translation), storage<S>(w.scale),
+        storage<S>(w.wavelet_weights), data_or_null<T>(window), storage<S>(g),
+        data_or_null<S>(dx_terms), storage<S>(ds_terms), storage<S>(dt_terms),
+        storage<S>(dw_terms));
     WTCONV_CUDA_CHECK_LAUNCH();
     // The edge gradients: (o, i) sums over b, element (b O + o) I + i.
     const std::int64_t edges = outputs * inputs;
     const auto sum_over_batch = [&](const Tensor& terms, Tensor& out) {
-        strided_sum_kernel<T><<<elementwise_blocks(edges), kThreads, 0, stream>>>(
-            1, edges, 0, batch, edges, terms.data<T>(), out.data<T>());
+        strided_sum_kernel<S><<<elementwise_blocks(edges), kThreads, 0, stream>>>(
+            1, edges, 0, batch, edges, storage<S>(terms), storage<S>(out));
         WTCONV_CUDA_CHECK_LAUNCH();
     };
     sum_over_batch(ds_terms, dw.scale);
@@ -229,8 +234,8 @@ void backward(Context& ctx,
     sum_over_batch(dw_terms, dw.wavelet_weights);
     if (dx != nullptr) {
         // dx: (b, i) sums over o, element (b O + o) I + i.
-        strided_sum_kernel<T><<<elementwise_blocks(batch * inputs), kThreads, 0, stream>>>(
-            batch, inputs, edges, outputs, inputs, dx_terms.data<T>(), dx->data<T>());
+        strided_sum_kernel<S><<<elementwise_blocks(batch * inputs), kThreads, 0, stream>>>(
+            batch, inputs, edges, outputs, inputs, storage<S>(dx_terms), storage<S>(*dx));
         WTCONV_CUDA_CHECK_LAUNCH();
     }
 }

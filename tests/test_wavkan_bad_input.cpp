@@ -56,14 +56,22 @@ TEST(WavKanBadInput, XMustBeTwoDimensionalWithNonEmptySizes) {
                      {"x must have B >= 1 and in_features >= 1", "(4, 0)"});
 }
 
-// Only float32 and float64 exist for this op: a half or integer x is a bad argument (the check
-// precedes the device's), not an unsupported combination.
-TEST(WavKanBadInput, XMustBeFloat32OrFloat64) {
-    for (const DType dtype : {DType::kFloat16, DType::kBFloat16, DType::kInt32, DType::kInt8}) {
+// Integer dtypes are bad arguments; float16 and bfloat16 exist as CUDA storage only, so on the CPU
+// they are unsupported (the whole call in that dtype, so that the dtype checks pass).
+TEST(WavKanBadInput, XMustBeFloatingAndHalfTypesRunOnCudaOnly) {
+    for (const DType dtype : {DType::kInt32, DType::kInt8}) {
         Valid v;
         v.in.x = Tensor::full(Shape{4, 5}, 1.0, dtype);
         expect_error_all([&] { forward(v); }, ErrorCode::kBadArgument,
-                         {"x must be float32 or float64", dtype_name(dtype)});
+                         {"x must be float32, float64, float16 or bfloat16", dtype_name(dtype)});
+    }
+    for (const DType dtype : {DType::kFloat16, DType::kBFloat16}) {
+        WavKanCase tc = kValid;
+        tc.dtype = dtype;
+        Valid v;
+        v.in = random_wavkan_inputs(tc);
+        expect_error_all([&] { forward(v); }, ErrorCode::kNotSupported,
+                         {"x of dtype", dtype_name(dtype), "runs on CUDA only", "cpu"});
     }
 }
 

@@ -18,6 +18,7 @@
 
 #include "reference/wavkan_ref.h"
 #include "support/test_support.h"
+#include "support/wavkan_cases.h"
 #include "support/wtconv_check.h"
 
 namespace wtconv::test {
@@ -229,6 +230,42 @@ TEST_F(WavKanCuda, RandomConfigurationsMatchTheReference) {
     std::printf("[ worst    ] %d cases: float32 %.3g, float64 %.3g\n", cases, worst32, worst64);
 }
 
+// float16 and bfloat16 storage (float sums): the CPU suite's random configurations in each half
+// type, a quarter of them unfused, against the double reference of the stored inputs. Tolerance,
+// per result: the larger of 8 u (the result and its intermediates z, SiLU(x) and G stored, each
+// rounded once) and 30 times the error that rounding to storage causes there (the inputs, and
+// batch norm's z and G: wavkan_expected_errors with the half type's u).
+TEST_F(WavKanCuda, HalfStorageMatchesTheReference) {
+    Context ctx = cuda_test_context();
+    const int count = random_case_count(100);
+    for (const DType dtype : {DType::kFloat16, DType::kBFloat16}) {
+        const double u = unit_roundoff(dtype);
+        double worst = 0, worst_ratio = 0;
+        const std::vector<WavKanCase> cases = wavkan_random_cases(count);
+        for (std::size_t n = 0; n < cases.size() && !HasFailure(); ++n) {
+            WavKanCase tc = cases[n];
+            tc.dtype = dtype;
+            WavKanParams p = wavkan_params(tc);
+            p.algo = n % 4 == 0 ? WavKanAlgo::kUnfused : WavKanAlgo::kFused;
+            const WavKanInputs in = random_wavkan_inputs(tc);
+            const WavKanResult got =
+                wavkan_result_on_host(run_wavkan(ctx, wavkan_inputs_on(in, kCuda), p));
+            const std::vector<WavKanError> cond = wavkan_expected_errors(in, p, tc.seed + 1);
+            const std::vector<WavKanError> errors = wavkan_errors(got, in, p);
+            ASSERT_EQ(errors.size(), cond.size()) << describe(tc);
+            for (std::size_t k = 0; k < errors.size(); ++k) {
+                const double tol = std::max(8 * u, 30 * cond[k].error);
+                EXPECT_LT(errors[k].error, tol)
+                    << errors[k].name << ", " << wavkan_algo_name(p.algo) << ", " << describe(tc);
+                worst = std::max(worst, errors[k].error);
+                worst_ratio = std::max(worst_ratio, errors[k].error / tol);
+            }
+        }
+        std::printf("[ worst    ] %s, %d cases: error %.3g, error / tolerance %.3g\n",
+                    dtype_name(dtype), count, worst, worst_ratio);
+    }
+}
+
 TEST_F(WavKanCuda, FusedEqualsTheCpuWithinRounding) {
     Context gpu = cuda_test_context();
     Context cpu(Device::cpu());
@@ -363,13 +400,26 @@ TEST_F(WavKanCuda, BadInputNamesTheArgument) {
                  "scale must be finite with a finite reciprocal");
     expect_error([&] { wavkan_forward(ctx, x, zero_scale, c.params); }, ErrorCode::kBadArgument,
                  "[1, 1]");
-    const WavKanWeights half = to_device(
-        WavKanWeights{in.w.scale.to(DType::kFloat16), in.w.translation.to(DType::kFloat16),
-                      in.w.wavelet_weights.to(DType::kFloat16), Tensor(), Tensor(), Tensor()},
-        kCuda);
+    // float16 x with float32 parameters: every tensor must have x's dtype
     const Tensor half_x = in.x.to(DType::kFloat16).to(kCuda);
-    expect_error([&] { wavkan_forward(ctx, half_x, half, c.params); }, ErrorCode::kBadArgument,
-                 "float32 or float64");
+    expect_error_all([&] { wavkan_forward(ctx, half_x, w, c.params); }, ErrorCode::kBadArgument,
+                     {"scale", "float16", "float32"});
+    const Tensor int_x = in.x.to(DType::kInt32).to(kCuda);
+    expect_error([&] { wavkan_forward(ctx, int_x, w, c.params); }, ErrorCode::kBadArgument,
+                 "x must be float32, float64, float16 or bfloat16");
+    // The value checks in a half type (bfloat16): a NaN in x, a zero scale.
+    const auto bf16 = [](const Tensor& t) { return t.to(DType::kBFloat16).to(kCuda); };
+    WavKanWeights wb{
+        bf16(in.w.scale), bf16(in.w.translation), bf16(in.w.wavelet_weights), Tensor(), Tensor(),
+        Tensor()};
+    const Tensor xb = bf16(in.x);
+    EXPECT_NO_THROW(wavkan_forward(ctx, xb, wb, c.params));
+    expect_error(
+        [&] { wavkan_forward(ctx, bf16(Tensor::from_vector(bad, in.x.shape())), wb, c.params); },
+        ErrorCode::kBadArgument, "x must be finite");
+    wb.scale = bf16(Tensor::from_vector(s, in.w.scale.shape()));
+    expect_error_all([&] { wavkan_forward(ctx, xb, wb, c.params); }, ErrorCode::kBadArgument,
+                     {"scale must be finite with a finite reciprocal", "[1, 1]"});
 }
 
 TEST_F(WavKanCuda, LayersGiveTheirMemoryBack) {

@@ -47,6 +47,7 @@ struct Problem {
     KanWavelet wavelet = KanWavelet::kMexicanHat;
     std::int64_t batch = 0;
     std::vector<std::int64_t> widths;
+    DType dtype = DType::kFloat32;  // of every tensor; the half types are storage for float sums
 
     // Wavelet evaluations of one forward, B sum O I (WAVKAN.md 8); the backward evaluates as many
     // (psi and dpsi together).
@@ -66,6 +67,20 @@ std::vector<Problem> problems() {
     list.push_back({"net512_B256", KanWavelet::kMexicanHat, 256, {512, 512, 512, 512, 512, 1}});
     list.push_back(
         {"net1024_B256", KanWavelet::kMexicanHat, 256, {1024, 1024, 1024, 1024, 1024, 64}});
+    // The half types' storage (float sums): the networks again.
+    for (const auto& [suffix, dtype] :
+         {std::pair{"_f16", DType::kFloat16}, std::pair{"_bf16", DType::kBFloat16}}) {
+        list.push_back({std::string("net512_B256") + suffix,
+                        KanWavelet::kMexicanHat,
+                        256,
+                        {512, 512, 512, 512, 512, 1},
+                        dtype});
+        list.push_back({std::string("net1024_B256") + suffix,
+                        KanWavelet::kMexicanHat,
+                        256,
+                        {1024, 1024, 1024, 1024, 1024, 64},
+                        dtype});
+    }
     for (const KanWavelet w : {KanWavelet::kMexicanHat, KanWavelet::kMorlet, KanWavelet::kDog,
                                KanWavelet::kMeyer, KanWavelet::kShannon}) {
         list.push_back(
@@ -128,10 +143,16 @@ Tensor host_filled(const Shape& shape, const std::function<float()>& draw) {
     return t;
 }
 
-Tensor device_normal(const Shape& shape, std::uint64_t seed, float stddev, cudaStream_t stream) {
+// N(0, stddev^2) drawn in float32 on the device, rounded to dtype (through the host: setup only).
+Tensor device_normal(
+    const Shape& shape, std::uint64_t seed, float stddev, DType dtype, cudaStream_t stream) {
     Tensor t = Tensor::empty(shape, DType::kFloat32, Device::cuda(kDevice));
     fill_normal_f32(t.data<float>(), t.numel(), seed, stddev, stream);
-    return t;
+    if (dtype == DType::kFloat32) {
+        return t;
+    }
+    WTCONV_BENCH_CUDA_CHECK(cudaStreamSynchronize(stream));
+    return t.to(Device::cpu()).to(dtype).to(Device::cuda(kDevice));
 }
 
 Fixture& fixture_for(Env& env, int index) {
@@ -156,24 +177,31 @@ Fixture& fixture_for(Env& env, int index) {
         // beta 0, running mean 0, variance 1), but scale and translation moved off 1 and 0 so that
         // the wavelets are not all evaluated at the same few points: |scale| uniform in [0.5, 2]
         // with a random sign, translation N(0, 0.5).
-        layer.w.scale = host_filled(edges, [&] {
-                            const float m = magnitude(rng);
-                            return (rng() & 1u) != 0 ? m : -m;
-                        }).to(device);
-        layer.w.translation = host_filled(edges, [&] { return 0.5f * normal(rng); }).to(device);
+        layer.w.scale = host_filled(edges,
+                                    [&] {
+                                        const float m = magnitude(rng);
+                                        return (rng() & 1u) != 0 ? m : -m;
+                                    })
+                            .to(p.dtype)
+                            .to(device);
+        layer.w.translation =
+            host_filled(edges, [&] { return 0.5f * normal(rng); }).to(p.dtype).to(device);
         const float bound = 1.0f / std::sqrt(static_cast<float>(in));
-        layer.w.wavelet_weights = host_filled(edges, [&] { return bound * unit(rng); }).to(device);
-        layer.w.bn_weight = Tensor::full(Shape{out}, 1.0, DType::kFloat32, device);
-        layer.w.bn_bias = Tensor::full(Shape{out}, 0.0, DType::kFloat32, device);
-        layer.running.mean = Tensor::full(Shape{out}, 0.0, DType::kFloat32, device);
-        layer.running.var = Tensor::full(Shape{out}, 1.0, DType::kFloat32, device);
+        layer.w.wavelet_weights =
+            host_filled(edges, [&] { return bound * unit(rng); }).to(p.dtype).to(device);
+        layer.w.bn_weight = Tensor::full(Shape{out}, 1.0, p.dtype, device);
+        layer.w.bn_bias = Tensor::full(Shape{out}, 0.0, p.dtype, device);
+        layer.running.mean = Tensor::full(Shape{out}, 0.0, p.dtype, device);
+        layer.running.var = Tensor::full(Shape{out}, 1.0, p.dtype, device);
         f->layers.push_back(std::move(layer));
     }
     for (int s = 0; s < kInputSets; ++s) {
         const auto seed = 1000ULL * static_cast<std::uint64_t>(index + 1) + 2ULL * s;
         // N(0, 0.5): about the spread of benchmark.py's inputs, uniform in [-1, 1].
-        f->x.push_back(device_normal(Shape{p.batch, p.widths.front()}, seed, 0.5f, env.stream));
-        f->dy.push_back(device_normal(Shape{p.batch, p.widths.back()}, seed + 1, 1.0f, env.stream));
+        f->x.push_back(
+            device_normal(Shape{p.batch, p.widths.front()}, seed, 0.5f, p.dtype, env.stream));
+        f->dy.push_back(
+            device_normal(Shape{p.batch, p.widths.back()}, seed + 1, 1.0f, p.dtype, env.stream));
     }
     WTCONV_BENCH_CUDA_CHECK(cudaStreamSynchronize(env.stream));
     env.fixture = std::move(f);
@@ -504,7 +532,9 @@ int run(int argc, char** argv) {
                       std::to_string(kInputSets) + " input sets rotated");
     benchmark::AddCustomContext("comparator",
                                 "wavkan unfused: (B, O, I) terms materialised, then summed");
-    benchmark::AddCustomContext("layer", "float32, core + batch norm (training), base off");
+    benchmark::AddCustomContext("layer",
+                                "core + batch norm (training), base off; float32, or the storage "
+                                "type a name ends in (_f16, _bf16: float sums)");
     benchmark::AddCustomContext("Gevals_per_s", "wavelet evaluations B sum(O I) per pass / s");
 
     for (int index = 0; index < static_cast<int>(env.problems.size()); ++index) {

@@ -65,7 +65,7 @@ void throw_if_bad(const std::vector<Checked>& list, const std::vector<std::int64
         const double v = t.to(Device::cpu()).to_vector()[static_cast<std::size_t>(bad[j])];
         const char* what = static_cast<int>(j) == kScaleIndex
                                ? "finite with a finite reciprocal (nonzero, |scale| >= 1 / the "
-                                 "dtype's largest value)"
+                                 "largest value of the dtype the kernels compute in)"
                                : "finite";
         const Shape& s = t.shape();
         const std::string at = s.rank() == 2
@@ -107,14 +107,18 @@ void check_params(const WavKanParams& p) {
                  ": params.bn_momentum must be in [0, 1], got ", p.bn_momentum);
 }
 
-// Shapes, dtypes and devices of x and the weights; returns the sizes. CPU float32/float64 only
-// until the CUDA backend lands.
+// Shapes, dtypes and devices of x and the weights; returns the sizes.
 Sizes check_inputs(const Tensor& x, const WavKanWeights& w, const WavKanParams& p) {
     check_params(p);
     WTCONV_CHECK(x.defined(), kOp, ": x must be a tensor, got an undefined one");
     WTCONV_CHECK(x.shape().rank() == 2, kOp, ": x must be (B, in_features), got ", x.shape());
-    WTCONV_CHECK(x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64, kOp,
-                 ": x must be float32 or float64, got ", dtype_name(x.dtype()));
+    const bool half = x.dtype() == DType::kFloat16 || x.dtype() == DType::kBFloat16;
+    WTCONV_CHECK(x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64 || half, kOp,
+                 ": x must be float32, float64, float16 or bfloat16, got ", dtype_name(x.dtype()));
+    // float16 and bfloat16 are storage for the CUDA kernels' float sums (WAVKAN.md 4); the CPU
+    // computes in the dtype it stores
+    WTCONV_CHECK_CODE(!half || x.device().is_cuda(), ErrorCode::kNotSupported, kOp, ": x of dtype ",
+                      dtype_name(x.dtype()), " runs on CUDA only, got it on ", x.device().str());
 #if !defined(WTCONV_WITH_CUDA)
     WTCONV_CHECK_CODE(x.device().is_cpu(), ErrorCode::kNotSupported, kOp,
                       ": wtconv was built without CUDA, got x on ", x.device().str());
@@ -346,8 +350,9 @@ Tensor wavkan_forward(Context& ctx,
     const Sizes s = check_forward(x, weights, params, running);
     const std::vector<Checked> values = values_to_check(x, weights, params, running);
     // The values: on the CPU before anything runs; on CUDA searched on the device ahead of the
-    // kernels and read once at the end (one synchronisation per call), batch norm leaving the
-    // running statistics alone when a check failed: either way a rejected call changes nothing.
+    // kernels and read once at the end (waiting for the search only, the kernels run on), batch
+    // norm leaving the running statistics alone when a check failed: either way a rejected call
+    // changes nothing.
     Tensor checks;
     if (!ctx.check_values()) {
         // ContextOptions::check_values off: the caller vouches for the values

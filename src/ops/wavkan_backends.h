@@ -124,13 +124,14 @@ void wavkan_batchnorm_backward(Context& ctx,
                                Tensor& g,
                                Tensor& dgamma,
                                Tensor& dbeta);
-// The value checks of a forward on CUDA, in two halves so that the stream is synchronised once, at
-// the end of the call: check_values_launch queues a search of each tensor (all of one dtype,
-// float32 or float64) for its first element that is not finite, or, for tensors[reciprocal] (the
-// scale), also one whose reciprocal is not (zero, or tinier than 1 / the largest value); the
-// returned device tensor holds the results, which wavkan_batchnorm_forward reads to leave the
-// running statistics alone when any is bad. check_values_read waits for the stream and returns, per
-// tensor, that index or -1.
+// The value checks of a forward on CUDA, in two halves so that the host waits once, at the end of
+// the call, and then only for the checks: check_values_launch queues a search of each tensor (all
+// of one dtype) for its first element that is not finite, or, for tensors[reciprocal] (the scale),
+// also one whose reciprocal in the compute type is not (zero, or tinier than 1 / the largest
+// value), and a copy of the results to the host; the returned device tensor holds the results,
+// which wavkan_batchnorm_forward reads to leave the running statistics alone when any is bad.
+// check_values_read (same thread, next) waits for that copy, not for the kernels queued after it,
+// and returns, per tensor, that index or -1.
 Tensor wavkan_check_values_launch(Context& ctx,
                                   const std::vector<const Tensor*>& tensors,
                                   int reciprocal);

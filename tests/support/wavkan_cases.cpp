@@ -206,6 +206,47 @@ ref::WavKanTensors to_ref_tensors(const WavKanWeights& w, const WavKanRunningSta
     return t;
 }
 
+double unit_roundoff(DType dtype) {
+    switch (dtype) {
+        case DType::kFloat64:
+            return 0x1p-53;
+        case DType::kFloat32:
+            return 0x1p-24;
+        case DType::kFloat16:
+            return 0x1p-11;
+        case DType::kBFloat16:
+            return 0x1p-8;
+        default:
+            throw Error(ErrorCode::kBadArgument,
+                        detail::concat("unit_roundoff: a floating dtype, got ", dtype_name(dtype)));
+    }
+}
+
+WavKanInputs wavkan_inputs_on(const WavKanInputs& in, Device device) {
+    const auto move = [&](const Tensor& t) { return t.defined() ? t.to(device) : Tensor(); };
+    WavKanInputs out;
+    out.x = move(in.x);
+    out.dy = move(in.dy);
+    out.w =
+        WavKanWeights{move(in.w.scale),       move(in.w.translation), move(in.w.wavelet_weights),
+                      move(in.w.base_weight), move(in.w.bn_weight),   move(in.w.bn_bias)};
+    out.running = {move(in.running.mean), move(in.running.var)};
+    return out;
+}
+
+WavKanResult wavkan_result_on_host(const WavKanResult& r) {
+    const auto host = [](const Tensor& t) { return t.defined() ? t.to(Device::cpu()) : Tensor(); };
+    WavKanResult out;
+    out.y = host(r.y);
+    out.running = {host(r.running.mean), host(r.running.var)};
+    out.grads.dx = host(r.grads.dx);
+    const WavKanWeights& d = r.grads.dweights;
+    out.grads.dweights =
+        WavKanWeights{host(d.scale),       host(d.translation), host(d.wavelet_weights),
+                      host(d.base_weight), host(d.bn_weight),   host(d.bn_bias)};
+    return out;
+}
+
 WavKanResult run_wavkan(Context& ctx, const WavKanInputs& in, const WavKanParams& p, bool need_dx) {
     WavKanResult r;
     r.running = clone_running(in.running);
@@ -288,7 +329,7 @@ std::vector<WavKanError> wavkan_expected_errors(const WavKanInputs& in,
                                                 const WavKanParams& p,
                                                 std::uint64_t seed,
                                                 bool perturb_inputs) {
-    const double u = in.x.dtype() == DType::kFloat64 ? 0x1p-53 : 0x1p-24;
+    const double u = unit_roundoff(in.x.dtype());
     const RefInputs exact = ref_inputs(in);
     const std::vector<ref::Array> want = ref_results(exact, p);
     std::vector<double> err(want.size(), 0.0);

@@ -78,6 +78,11 @@ struct WavKanResult {
     WavKanRunningStats running;  // after the forward
     WavKanGrads grads;
 };
+// Copies of every defined tensor on device / on the host.
+WavKanInputs wavkan_inputs_on(const WavKanInputs& in, Device device);
+WavKanResult wavkan_result_on_host(const WavKanResult& r);
+// The unit roundoff of a floating dtype: 2^-53, 2^-24, 2^-11 (float16), 2^-8 (bfloat16).
+double unit_roundoff(DType dtype);
 // Forward (on a copy of in.running) with saved, then backward of in.dy.
 WavKanResult run_wavkan(Context& ctx,
                         const WavKanInputs& in,
@@ -98,7 +103,7 @@ std::vector<WavKanError> wavkan_errors(const WavKanResult& got,
                                        const WavKanInputs& in,
                                        const WavKanParams& p);
 
-// The error that a correct implementation in the inputs' dtype (unit roundoff u) may make, per
+// The error that a correct implementation storing the inputs' dtype (unit roundoff u) may make, per
 // result (names and order as wavkan_errors), estimated from the reference as the largest of:
 //  - the problem's condition: the relative change of the result when every input value (x, dy,
 //    weights, running statistics) is multiplied by 1 +- u (signs drawn from seed), i.e. what

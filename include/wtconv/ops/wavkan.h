@@ -83,11 +83,12 @@ struct WavKanGrads {
     WavKanWeights dweights;  // like the weights (undefined where the weight is)
 };
 
-// x: (B, I), float32 or float64 on the CPU or CUDA. running: required with batchnorm (null
-// otherwise). Pass saved to train. Throws Error naming the argument that does not fit: shapes,
-// dtypes, devices, a non-finite x or parameter, a zero scale (with its first index), B = 1 with
-// batch norm in training, empty sizes. Where the original would compute inf * 0 for a huge |u|, psi
-// and its derivative are their limit 0 (WAVKAN.md 5).
+// x: (B, I), float32 or float64 on the CPU or CUDA, float16 or bfloat16 on CUDA (storage: every
+// value widened to float, every sum in float, each stored result rounded once). running: required
+// with batchnorm (null otherwise). Pass saved to train. Throws Error naming the argument that does
+// not fit: shapes, dtypes, devices, a non-finite x or parameter, a zero scale (with its first
+// index), B = 1 with batch norm in training, empty sizes. Where the original would compute inf * 0
+// for a huge |u|, psi and its derivative are their limit 0 (WAVKAN.md 5).
 Tensor wavkan_forward(Context& ctx,
                       const Tensor& x,
                       const WavKanWeights& weights,
