@@ -21,6 +21,7 @@
 #include "cuda/check.h"
 #include "cuda/device_guard.h"
 #include "cuda/launch.h"
+#include "ops/wavkan_backends.h"
 
 namespace wtconv::cuda {
 
@@ -369,7 +370,8 @@ void cuda_empty_cache(int device) {
     // Freed blocks return to the pool only when the work before their free is done, and the pool
     // can give back only blocks it has; so wait for all work first.
     WTCONV_CUDA_CHECK(cudaDeviceSynchronize());
-    cuda::release_blas_handle(device);  // cuBLAS's workspace is memory no tensor holds, too
+    cuda::release_blas_handle(device);          // cuBLAS's workspace is memory no tensor holds, too
+    cuda::release_wavkan_check_stages(device);  // so are the value checks' per-thread buffers
     if (m.pool != nullptr) {
         WTCONV_CUDA_CHECK(cudaMemPoolTrimTo(m.pool, 0));
     }

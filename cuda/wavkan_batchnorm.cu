@@ -1,7 +1,7 @@
 // Batch norm over the Wav-KAN outputs on CUDA (WAVKAN.md 3.5 and 4), the CPU backend's arithmetic
-// up to the last bit of a double (1 / B from the host): one block per output channel for the
-// statistics, their batch sums in double by a fixed-order tree (the same bits every run), each
-// output rounded once.
+// up to the last bit of a double (1 / B from the host): one block per output channel, forward and
+// backward, the batch sums in double by a fixed-order tree (the same bits every run), each output
+// rounded once.
 #include <cstdint>
 
 #include "cuda/device_guard.h"
@@ -30,25 +30,46 @@ __device__ double block_sum(double v, double* scratch) {
     return total;
 }
 
-// The statistics that normalise channel o (the batch's in training, with the running ones
-// updated; else the running ones), one block per channel.
+// Channel o's whole forward, one block per channel: z's column from the core's split sums when
+// there are any (added in split order in the compute type, rounded once into z: the statistics
+// read what the backward will), the statistics that normalise it (the batch's in training, with
+// the running ones updated; else the running ones), and y's column. One launch per layer instead of
+// three (sum the splits, statistics, normalise): at B 256 the launches, not the bytes, cost.
 template <class T>
-__global__ void __launch_bounds__(kThreads, 1) statistics_kernel(std::int64_t batch,
-                                                                 std::int64_t outputs,
-                                                                 bool training,
-                                                                 double eps,
-                                                                 double momentum,
-                                                                 double inv_batch,
-                                                                 double inv_batch_less_one,
-                                                                 const T* __restrict__ z,
-                                                                 const unsigned long long* checks,
-                                                                 int check_count,
-                                                                 T* __restrict__ running_mean,
-                                                                 T* __restrict__ running_var,
-                                                                 double* __restrict__ mean_out,
-                                                                 double* __restrict__ inv_std_out) {
+__global__ void __launch_bounds__(kThreads, 1)
+    forward_kernel(std::int64_t batch,
+                   std::int64_t outputs,
+                   bool training,
+                   double eps,
+                   double momentum,
+                   double inv_batch,
+                   double inv_batch_less_one,
+                   const WavKanCompute<T>* __restrict__ partial,
+                   int splits,
+                   T* __restrict__ z,
+                   const T* __restrict__ gamma,
+                   const T* __restrict__ beta,
+                   const unsigned long long* checks,
+                   int check_count,
+                   T* __restrict__ running_mean,
+                   T* __restrict__ running_var,
+                   double* __restrict__ mean_out,
+                   double* __restrict__ inv_std_out,
+                   T* __restrict__ y) {
     __shared__ double scratch[kThreads];
     const std::int64_t o = blockIdx.x;
+    if (splits > 0) {
+        const std::int64_t n = batch * outputs;
+        for (std::int64_t b = threadIdx.x; b < batch; b += kThreads) {
+            const std::int64_t k = b * outputs + o;
+            WavKanCompute<T> v = partial[k];
+            for (int s = 1; s < splits; ++s) {
+                v += partial[s * n + k];
+            }
+            z[k] = narrow<T>(v);
+        }
+        __syncthreads();  // the block's writes of z before its reads
+    }
     double mean = widen_to_double(running_mean[o]);
     double var = widen_to_double(running_var[o]);
     if (training) {
@@ -76,27 +97,15 @@ __global__ void __launch_bounds__(kThreads, 1) statistics_kernel(std::int64_t ba
                                       momentum * squares * inv_batch_less_one);
         }
     }
+    const double inv_std = 1.0 / sqrt(var + eps);
     if (threadIdx.x == 0) {
         mean_out[o] = mean;
-        inv_std_out[o] = 1.0 / sqrt(var + eps);
+        inv_std_out[o] = inv_std;
     }
-}
-
-// y = gamma (z - mean) inv_std + beta, element-wise.
-template <class T>
-__global__ void normalise_kernel(std::int64_t n,
-                                 std::int64_t outputs,
-                                 const T* __restrict__ z,
-                                 const T* __restrict__ gamma,
-                                 const T* __restrict__ beta,
-                                 const double* __restrict__ mean,
-                                 const double* __restrict__ inv_std,
-                                 T* __restrict__ y) {
-    WTCONV_GRID_STRIDE_LOOP(k, n) {
-        const std::int64_t o = k % outputs;
-        y[k] = narrow_from_double<T>(widen_to_double(gamma[o]) *
-                                         ((widen_to_double(z[k]) - mean[o]) * inv_std[o]) +
-                                     widen_to_double(beta[o]));
+    const double g = widen_to_double(gamma[o]), bias = widen_to_double(beta[o]);
+    for (std::int64_t b = threadIdx.x; b < batch; b += kThreads) {
+        const std::int64_t k = b * outputs + o;
+        y[k] = narrow_from_double<T>(g * ((widen_to_double(z[k]) - mean) * inv_std) + bias);
     }
 }
 
@@ -143,7 +152,8 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(std::int64_t batc
 
 void wavkan_batchnorm_forward(Context& ctx,
                               const WavKanParams& p,
-                              const Tensor& z,
+                              const WavKanCoreSums& sums,
+                              Tensor& z,
                               const Tensor& gamma,
                               const Tensor& beta,
                               const Tensor& checks,
@@ -155,17 +165,15 @@ void wavkan_batchnorm_forward(Context& ctx,
     const std::int64_t batch = z.size(0), outputs = z.size(1);
     with_wavkan_dtype(z.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        statistics_kernel<T><<<static_cast<unsigned>(outputs), kThreads, 0, ctx.cuda_stream()>>>(
+        using C = WavKanCompute<T>;
+        forward_kernel<T><<<static_cast<unsigned>(outputs), kThreads, 0, ctx.cuda_stream()>>>(
             batch, outputs, p.training, p.bn_eps, p.bn_momentum, 1.0 / static_cast<double>(batch),
-            batch > 1 ? 1.0 / static_cast<double>(batch - 1) : 0.0, storage<T>(z),
+            batch > 1 ? 1.0 / static_cast<double>(batch - 1) : 0.0,
+            sums.splits > 0 ? sums.partial.data<C>() : nullptr, sums.splits, storage<T>(z),
+            storage<T>(gamma), storage<T>(beta),
             checks.defined() ? static_cast<const unsigned long long*>(checks.raw_data()) : nullptr,
             checks.defined() ? static_cast<int>(checks.numel() / 2) : 0, storage<T>(running.mean),
-            storage<T>(running.var), mean.data<double>(), inv_std.data<double>());
-        WTCONV_CUDA_CHECK_LAUNCH();
-        normalise_kernel<T>
-            <<<elementwise_blocks(z.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
-                z.numel(), outputs, storage<T>(z), storage<T>(gamma), storage<T>(beta),
-                mean.data<double>(), inv_std.data<double>(), storage<T>(y));
+            storage<T>(running.var), mean.data<double>(), inv_std.data<double>(), storage<T>(y));
         WTCONV_CUDA_CHECK_LAUNCH();
     });
 }

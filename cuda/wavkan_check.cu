@@ -1,11 +1,16 @@
 // The Wav-KAN op's value checks on CUDA (WAVKAN.md 5): the first non-finite element of each tensor
 // (and, for the scale, the first without a finite reciprocal), all tensors in one launch, each
-// found on the device with one atomicMin per bad thread (a minimum: the same index whatever the
-// order), copied to the host right behind the search and read once at the end of the forward.
+// found on the device with one atomicMax per bad thread into a generation-tagged slot (the same
+// smallest index whatever the order), written to mapped host memory by the search's last block and
+// read once at the end of the forward. One launch per call: no memset, no copy.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "cuda/device_guard.h"
@@ -19,17 +24,38 @@ namespace {
 
 constexpr unsigned long long kNone = std::numeric_limits<unsigned long long>::max();
 constexpr int kMaxTensors = 12;
+// A slot holds (generation << kIndexBits) | (kIndexMask - index): atomicMax keeps the newest call's
+// smallest bad index, and an older call's value loses to any of the newer call's, so the slots
+// need no reset between calls (no memset queued per call).
+constexpr int kIndexBits = 40;
+constexpr unsigned long long kIndexMask = (1ull << kIndexBits) - 1;
+constexpr unsigned long long kLastGeneration = (1ull << (64 - kIndexBits)) - 1;
+constexpr unsigned kMaxBlocksPerTensor = 128;  // a grid-stride search: enough to fill the GPU
 
 template <class T>
 struct CheckList {
     const T* data[kMaxTensors];
     std::int64_t numel[kMaxTensors];
+    int count;
     int reciprocal;
 };
 
-// blockIdx.y: the tensor; the blocks of x walk its elements.
+// Per call: where the results go (the call's device tensor, which batch norm reads, and the
+// thread's mapped host memory), and the thread's persistent slots and block counter.
+struct CheckTargets {
+    unsigned long long* slots;
+    unsigned* blocks_done;
+    unsigned long long generation;
+    unsigned long long* results;       // device, count entries: index or kNone
+    unsigned long long* host_results;  // mapped pinned memory, the same
+};
+
+// blockIdx.y: the tensor; the blocks of x walk its elements. The last block to finish (a ticket
+// from atomicInc, which wraps the counter back to 0 for the next call) turns the slots into the
+// results and stores them on the device and, through mapped memory, on the host: the event after
+// this kernel is all the host waits for.
 template <class T>
-__global__ void first_bad_kernel(CheckList<T> list, unsigned long long* __restrict__ first) {
+__global__ void first_bad_kernel(CheckList<T> list, CheckTargets to) {
     const int j = static_cast<int>(blockIdx.y);
     const T* v = list.data[j];
     const bool reciprocal = j == list.reciprocal;
@@ -42,57 +68,142 @@ __global__ void first_bad_kernel(CheckList<T> list, unsigned long long* __restri
         }
     }
     if (mine != kNone) {
-        atomicMin(first + j, mine);
+        atomicMax(to.slots + j, (to.generation << kIndexBits) | (kIndexMask - mine));
+    }
+    __shared__ bool last;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();  // this block's slot updates before its ticket
+        const unsigned blocks = gridDim.x * gridDim.y;
+        last = atomicInc(to.blocks_done, blocks - 1) == blocks - 1;
+    }
+    __syncthreads();
+    if (last && static_cast<int>(threadIdx.x) < list.count) {
+        __threadfence();
+        const unsigned long long slot = atomicOr(to.slots + threadIdx.x, 0ull);  // a coherent read
+        const unsigned long long first =
+            slot >> kIndexBits == to.generation ? kIndexMask - (slot & kIndexMask) : kNone;
+        to.results[threadIdx.x] = first;
+        to.host_results[threadIdx.x] = first;
     }
 }
 
-// Where a thread's checks on a device land on the host: pinned memory the stream copies the
-// results into right behind the search, and an event after that copy. The read waits on the event
-// alone, not on the stream: the forward's kernels queued behind the copy keep the GPU busy while
-// the host reads the results and returns, so a network's layers still queue ahead of the GPU (a
-// stream synchronisation per layer left it idle while the next layer was launched). A thread's
-// launch and read pair up within one forward call, so one slot per thread and device serves.
+// A thread's persistent state on a device: the slots and block counter (device memory, zeroed
+// once), the mapped pinned memory the results land in, and an event after the search. The read
+// waits on the event alone, not on the stream: the forward's kernels queued behind the search keep
+// the GPU busy while the host reads the results and returns, so a network's layers still queue
+// ahead of the GPU (a stream synchronisation per layer left it idle while the next layer was
+// launched). A thread's launch and read pair up within one forward call, and a launch starts only
+// after the previous call's search has finished, so one state per thread and device serves.
 class CheckStage {
 public:
     explicit CheckStage(int device) : device_(device) {
         const DeviceGuard guard(device);
-        WTCONV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_),
-                                        kMaxTensors * sizeof(unsigned long long),
-                                        cudaHostAllocDefault));
-        const cudaError_t made = cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming);
-        if (made != cudaSuccess) {
-            cudaFreeHost(host_);
-            WTCONV_CUDA_CHECK(made);
+        try {
+            WTCONV_CUDA_CHECK(
+                cudaMalloc(&slots_, kMaxTensors * sizeof(unsigned long long) + sizeof(unsigned)));
+            WTCONV_CUDA_CHECK(
+                cudaMemset(slots_, 0, kMaxTensors * sizeof(unsigned long long) + sizeof(unsigned)));
+            WTCONV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_),
+                                            kMaxTensors * sizeof(unsigned long long),
+                                            cudaHostAllocMapped));
+            WTCONV_CUDA_CHECK(
+                cudaHostGetDevicePointer(reinterpret_cast<void**>(&host_on_device_), host_, 0));
+            WTCONV_CUDA_CHECK(cudaEventCreateWithFlags(&searched_, cudaEventDisableTiming));
+        } catch (...) {
+            release();
+            throw;
         }
     }
     CheckStage(const CheckStage&) = delete;
     CheckStage& operator=(const CheckStage&) = delete;
-    ~CheckStage() {
-        // At thread or process exit; the runtime may be gone already at process exit, and the
-        // driver reclaims everything then: nothing to report.
-        const DeviceGuard guard(device_);
-        cudaEventDestroy(copied_);
-        cudaFreeHost(host_);
-    }
-    unsigned long long* host() const { return host_; }
-    cudaEvent_t copied() const { return copied_; }
+    // Errors are not reported: the device may be in an error state by then.
+    ~CheckStage() { release(); }
 
-    static CheckStage& of(int device) {
-        thread_local std::map<int, std::unique_ptr<CheckStage>> stages;
-        std::unique_ptr<CheckStage>& s = stages[device];
-        if (!s) {
-            s = std::make_unique<CheckStage>(device);
+    // The targets of the next search: a new generation (the slots zeroed again, on stream, once
+    // in 2^24 calls when the generations run out).
+    CheckTargets next(unsigned long long* results, cudaStream_t stream) {
+        if (generation_ == kLastGeneration) {
+            WTCONV_CUDA_CHECK(cudaMemsetAsync(slots_, 0, kMaxTensors * sizeof(*slots_), stream));
+            generation_ = 0;
         }
-        return *s;
+        ++generation_;
+        return CheckTargets{slots_, blocks_done(), generation_, results, host_on_device_};
     }
+    cudaEvent_t searched() const { return searched_; }
+    const volatile unsigned long long* host() const { return host_; }
+
+    static CheckStage& of(int device);
 
 private:
+    unsigned* blocks_done() const { return reinterpret_cast<unsigned*>(slots_ + kMaxTensors); }
+    void release() {
+        const DeviceGuard guard(device_);
+        if (searched_ != nullptr) {
+            cudaEventDestroy(searched_);
+        }
+        if (host_ != nullptr) {
+            cudaFreeHost(host_);
+        }
+        if (slots_ != nullptr) {
+            cudaFree(slots_);
+        }
+    }
+
     int device_;
+    unsigned long long* slots_ = nullptr;
     unsigned long long* host_ = nullptr;
-    cudaEvent_t copied_ = nullptr;
+    unsigned long long* host_on_device_ = nullptr;
+    cudaEvent_t searched_ = nullptr;
+    unsigned long long generation_ = 0;
 };
 
+// Every thread's stages, by thread and device: released by cuda_empty_cache (before a
+// cudaDeviceReset would leave their handles dangling) and at the thread's exit. The registry
+// itself is never destroyed: at process exit the runtime may be gone before a static destructor
+// would run.
+struct Registry {
+    std::mutex mutex;
+    std::map<std::pair<std::thread::id, int>, std::unique_ptr<CheckStage>> stages;
+};
+
+Registry& registry() {
+    static Registry* r = new Registry;
+    return *r;
+}
+
+// Removes the thread's stages when it ends (the host waited for each search, so none is in use).
+struct ThreadExit {
+    ~ThreadExit() {
+        Registry& r = registry();
+        const std::lock_guard<std::mutex> lock(r.mutex);
+        for (auto it = r.stages.begin(); it != r.stages.end();) {
+            it = it->first.first == std::this_thread::get_id() ? r.stages.erase(it) : std::next(it);
+        }
+    }
+};
+
+CheckStage& CheckStage::of(int device) {
+    thread_local ThreadExit at_exit;
+    (void)at_exit;
+    Registry& r = registry();
+    const std::lock_guard<std::mutex> lock(r.mutex);
+    std::unique_ptr<CheckStage>& s = r.stages[{std::this_thread::get_id(), device}];
+    if (!s) {
+        s = std::make_unique<CheckStage>(device);
+    }
+    return *s;
+}
+
 }  // namespace
+
+void release_wavkan_check_stages(int device) {
+    Registry& r = registry();
+    const std::lock_guard<std::mutex> lock(r.mutex);
+    for (auto it = r.stages.begin(); it != r.stages.end();) {
+        it = it->first.second == device ? r.stages.erase(it) : std::next(it);
+    }
+}
 
 Tensor wavkan_check_values_launch(Context& ctx,
                                   const std::vector<const Tensor*>& tensors,
@@ -102,16 +213,20 @@ Tensor wavkan_check_values_launch(Context& ctx,
     const Device device = tensors.front()->device();
     const DeviceGuard guard(device.index);
     const cudaStream_t stream = ctx.cuda_stream();
-    // int32 pairs hold the 64-bit results (Tensor has no 64-bit integer dtype)
-    Tensor results =
-        Tensor::empty(Shape{2 * static_cast<std::int64_t>(tensors.size())}, DType::kInt32, device);
-    auto* first = static_cast<unsigned long long*>(results.raw_data());
-    WTCONV_CUDA_CHECK(
-        cudaMemsetAsync(first, 0xff, tensors.size() * sizeof(unsigned long long), stream));
     std::int64_t largest = 1;
     for (const Tensor* t : tensors) {
         largest = std::max(largest, t->numel());
     }
+    WTCONV_CHECK_CODE(static_cast<unsigned long long>(largest) < kIndexMask,
+                      ErrorCode::kNotSupported, "wavkan: CUDA checks tensors below 2^", kIndexBits,
+                      " elements, got one of ", largest);
+    // int32 pairs hold the 64-bit results (Tensor has no 64-bit integer dtype); the search writes
+    // every one
+    Tensor results =
+        Tensor::empty(Shape{2 * static_cast<std::int64_t>(tensors.size())}, DType::kInt32, device);
+    CheckStage& stage = CheckStage::of(device.index);
+    const CheckTargets to =
+        stage.next(static_cast<unsigned long long*>(results.raw_data()), stream);
     with_wavkan_dtype(tensors.front()->dtype(), [&](auto tag) {
         using T = decltype(tag);
         CheckList<T> list{};
@@ -119,24 +234,22 @@ Tensor wavkan_check_values_launch(Context& ctx,
             list.data[j] = storage<T>(*tensors[j]);
             list.numel[j] = tensors[j]->numel();
         }
+        list.count = static_cast<int>(tensors.size());
         list.reciprocal = reciprocal;
-        const dim3 grid(elementwise_blocks(largest), static_cast<unsigned>(tensors.size()));
-        first_bad_kernel<T><<<grid, kElementwiseThreads, 0, stream>>>(list, first);
+        const dim3 grid(std::min(elementwise_blocks(largest), kMaxBlocksPerTensor),
+                        static_cast<unsigned>(tensors.size()));
+        first_bad_kernel<T><<<grid, kElementwiseThreads, 0, stream>>>(list, to);
         WTCONV_CUDA_CHECK_LAUNCH();
     });
-    const CheckStage& stage = CheckStage::of(device.index);
-    WTCONV_CUDA_CHECK(cudaMemcpyAsync(stage.host(), first,
-                                      tensors.size() * sizeof(unsigned long long),
-                                      cudaMemcpyDeviceToHost, stream));
-    WTCONV_CUDA_CHECK(cudaEventRecord(stage.copied(), stream));
+    WTCONV_CUDA_CHECK(cudaEventRecord(stage.searched(), stream));
     return results;
 }
 
 std::vector<std::int64_t> wavkan_check_values_read(Context& ctx, const Tensor& results) {
-    (void)ctx;  // the stream runs on: only the copy of the results is waited for
+    (void)ctx;  // the stream runs on: only the search is waited for
     const DeviceGuard guard(results.device().index);
     const CheckStage& stage = CheckStage::of(results.device().index);
-    WTCONV_CUDA_CHECK(cudaEventSynchronize(stage.copied()));
+    WTCONV_CUDA_CHECK(cudaEventSynchronize(stage.searched()));
     std::vector<std::int64_t> out(static_cast<std::size_t>(results.numel() / 2));
     for (std::size_t j = 0; j < out.size(); ++j) {
         const unsigned long long first = stage.host()[j];

@@ -409,6 +409,10 @@ public:
         }
     }
     T* data() { return direct() ? out_.data<T>() : partial_.data<T>(); }
+    // The sums not yet in out, for a consumer that adds them itself (batch norm's statistics).
+    WavKanCoreSums pending() const {
+        return direct() ? WavKanCoreSums{} : WavKanCoreSums{partial_, split_.count};
+    }
     void finish(Context& ctx) {
         if (direct()) {
             return;
@@ -433,10 +437,11 @@ dim3 tiles(std::int64_t columns, std::int64_t rows, int splits = 1) {
 
 }  // namespace
 
-void wavkan_core_forward(
+WavKanCoreSums wavkan_core_forward_sums(
     Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z) {
     const DeviceGuard guard(x.device().index);
     const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
+    WavKanCoreSums sums;
     with_wavelet(wavelet, [&](auto kind) {
         with_wavkan_dtype(x.dtype(), [&](auto tag) {
             using S = decltype(tag);
@@ -449,8 +454,26 @@ void wavkan_core_forward(
                     batch, inputs, outputs, storage<S>(x), storage<S>(w.translation), tab.scales,
                     storage<S>(w.wavelet_weights), tab.window_or_null, split.len, out.data());
             WTCONV_CUDA_CHECK_LAUNCH();
-            out.finish(ctx);
+            sums = out.pending();
         });
+    });
+    return sums;
+}
+
+void wavkan_core_forward(
+    Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z) {
+    const WavKanCoreSums sums = wavkan_core_forward_sums(ctx, wavelet, x, w, z);
+    if (sums.splits == 0) {
+        return;
+    }
+    const DeviceGuard guard(x.device().index);
+    with_wavkan_dtype(x.dtype(), [&](auto tag) {
+        using S = decltype(tag);
+        using T = WavKanCompute<S>;
+        sum_splits_kernel<S>
+            <<<elementwise_blocks(z.numel()), kElementwiseThreads, 0, ctx.cuda_stream()>>>(
+                z.numel(), sums.splits, sums.partial.data<T>(), storage<S>(z));
+        WTCONV_CUDA_CHECK_LAUNCH();
     });
 }
 

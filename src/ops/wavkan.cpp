@@ -200,17 +200,25 @@ Sizes check_forward(const Tensor& x,
 }
 #endif
 
-// The one dispatch point: device, and fused or unfused core.
-void run_core_forward(
+// The one dispatch point: device, and fused or unfused core. On CUDA the fused core leaves its
+// split sums to batch norm when that comes next (no base branch between): returned, to be added
+// by run_batchnorm_forward (one launch fewer per layer).
+cuda::WavKanCoreSums run_core_forward(
     Context& ctx, const WavKanParams& p, const Tensor& x, const WavKanWeights& w, Tensor& z) {
     const bool unfused = p.algo == WavKanAlgo::kUnfused;
+    cuda::WavKanCoreSums pending;
     if (x.device().is_cpu()) {
         (unfused ? cpu::wavkan_core_forward_unfused : cpu::wavkan_core_forward)(ctx, p.wavelet, x,
                                                                                 w, z);
     } else {
 #if defined(WTCONV_WITH_CUDA)
-        (unfused ? cuda::wavkan_core_forward_unfused : cuda::wavkan_core_forward)(ctx, p.wavelet, x,
-                                                                                  w, z);
+        if (unfused) {
+            cuda::wavkan_core_forward_unfused(ctx, p.wavelet, x, w, z);
+        } else if (p.batchnorm && !p.base) {
+            pending = cuda::wavkan_core_forward_sums(ctx, p.wavelet, x, w, z);
+        } else {
+            cuda::wavkan_core_forward(ctx, p.wavelet, x, w, z);
+        }
 #else
         cuda_not_built();
 #endif
@@ -224,11 +232,13 @@ void run_core_forward(
 #endif
         }
     }
+    return pending;
 }
 
 void run_batchnorm_forward(Context& ctx,
                            const WavKanParams& p,
-                           const Tensor& z,
+                           const cuda::WavKanCoreSums& pending,
+                           Tensor& z,
                            const WavKanWeights& w,
                            const Tensor& checks,
                            WavKanRunningStats& running,
@@ -239,10 +249,10 @@ void run_batchnorm_forward(Context& ctx,
         cpu::wavkan_batchnorm_forward(ctx, p, z, w.bn_weight, w.bn_bias, running, y, mean, inv_std);
     } else {
 #if defined(WTCONV_WITH_CUDA)
-        cuda::wavkan_batchnorm_forward(ctx, p, z, w.bn_weight, w.bn_bias, checks, running, y, mean,
-                                       inv_std);
+        cuda::wavkan_batchnorm_forward(ctx, p, pending, z, w.bn_weight, w.bn_bias, checks, running,
+                                       y, mean, inv_std);
 #else
-        (void)checks;
+        (void)pending, (void)checks;
         cuda_not_built();
 #endif
     }
@@ -377,9 +387,9 @@ Tensor wavkan_forward(Context& ctx,
         mean = detail::alloc_output(ctx, Shape{s.outputs}, DType::kFloat64, x.device());
         inv_std = detail::alloc_output(ctx, Shape{s.outputs}, DType::kFloat64, x.device());
     }
-    run_core_forward(ctx, params, x, weights, z);
+    const cuda::WavKanCoreSums pending = run_core_forward(ctx, params, x, weights, z);
     if (params.batchnorm) {
-        run_batchnorm_forward(ctx, params, z, weights, checks, *running, y, mean, inv_std);
+        run_batchnorm_forward(ctx, params, pending, z, weights, checks, *running, y, mean, inv_std);
     } else {
         y = z;
     }

@@ -78,6 +78,16 @@ namespace wtconv::cuda {
 // the core). Every sum runs in a fixed order: repeated calls give identical bits.
 void wavkan_core_forward(
     Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z);
+// The fused core's sums over the inputs as its kernel leaves them: in z (splits 0), or as splits
+// (B, O) partial sums in the compute type (float for float32 and the half types) that still have
+// to be added in split order and rounded into z.
+struct WavKanCoreSums {
+    Tensor partial;
+    int splits = 0;
+};
+// wavkan_core_forward without its last pass: for batch norm, which adds the splits as it reads z.
+WavKanCoreSums wavkan_core_forward_sums(
+    Context& ctx, KanWavelet wavelet, const Tensor& x, const WavKanWeights& w, Tensor& z);
 void wavkan_core_backward(Context& ctx,
                           KanWavelet wavelet,
                           const Tensor& x,
@@ -103,10 +113,11 @@ void wavkan_base_backward(Context& ctx,
                           Tensor* dx);
 // As the CPU's, except that the running statistics stay as they are when any result of
 // wavkan_check_values_launch in checks is bad (the forward then throws); checks may be undefined
-// (values not checked).
+// (values not checked). With sums.splits > 0, z is first written from the core's partial sums.
 void wavkan_batchnorm_forward(Context& ctx,
                               const WavKanParams& p,
-                              const Tensor& z,
+                              const WavKanCoreSums& sums,
+                              Tensor& z,
                               const Tensor& gamma,
                               const Tensor& beta,
                               const Tensor& checks,
@@ -136,5 +147,8 @@ Tensor wavkan_check_values_launch(Context& ctx,
                                   const std::vector<const Tensor*>& tensors,
                                   int reciprocal);
 std::vector<std::int64_t> wavkan_check_values_read(Context& ctx, const Tensor& results);
+// Frees the checks' per-thread state on device (a few bytes of device and pinned memory and an
+// event per thread): cuda_empty_cache, with the device idle.
+void release_wavkan_check_stages(int device);
 
 }  // namespace wtconv::cuda
