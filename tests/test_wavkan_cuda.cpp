@@ -7,9 +7,12 @@
 // as their exact values).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <wtconv/cuda_memory.h>
@@ -442,6 +445,93 @@ TEST_F(WavKanCuda, LayersGiveTheirMemoryBack) {
         layer.backward(Tensor::full(y.shape(), 1.0, DType::kFloat32, kCuda));
     }
     EXPECT_EQ(cuda_memory_stats(0).allocated_bytes, before);
+}
+
+// The value checks keep per-thread state (generation-tagged slots, a block counter, mapped host
+// memory): threads on their own streams, each alternating clean calls with calls that have a NaN
+// at an index of its own (x, or translation), must each see exactly their own results, and a clean
+// call after a rejected one must pass; after cuda_empty_cache (which frees that state) too.
+TEST_F(WavKanCuda, ValueChecksKeepEachThreadsResults) {
+    Case c{9, 7, 5, WavKanParams{}, DType::kFloat32, 17};
+    c.params.wavelet = KanWavelet::kMorlet;
+    const Inputs in = make_inputs(c);
+    const WavKanWeights w = to_device(in.w, kCuda);
+    Tensor want;
+    {
+        Context ctx = cuda_test_context();
+        WavKanRunningStats running{in.running.mean.to(kCuda), in.running.var.to(kCuda)};
+        c.params.training = false;  // the running statistics stay, so every call is the same
+        want = wavkan_forward(ctx, in.x.to(kCuda), w, c.params, &running).to(Device::cpu());
+    }
+    constexpr int kThreads = 4, kRounds = 12;
+    for (int pass = 0; pass < 2; ++pass) {
+        std::vector<std::string> failures(kThreads);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&, t] {
+                try {
+                    cudaStream_t stream = nullptr;
+                    if (cudaStreamCreate(&stream) != cudaSuccess) {
+                        failures[t] = "no stream";
+                        return;
+                    }
+                    Context ctx = cuda_test_context(stream);
+                    WavKanRunningStats running{in.running.mean.to(kCuda), in.running.var.to(kCuda)};
+                    for (int r = 0; r < kRounds && failures[t].empty(); ++r) {
+                        const std::int64_t at = t + 9 * (r % 5);  // < 63 = B I = O I + ...
+                        std::vector<double> bad_x = in.x.to_vector();
+                        std::vector<double> bad_t = in.w.translation.to_vector();
+                        WavKanWeights wr = w;
+                        Tensor x = in.x.to(kCuda);
+                        std::string expect;
+                        if (r % 3 == 1) {
+                            bad_x[static_cast<std::size_t>(at)] = std::nan("");
+                            x = Tensor::from_vector(bad_x, in.x.shape()).to(c.dtype).to(kCuda);
+                            expect = "x must be finite";
+                        } else if (r % 3 == 2) {
+                            const std::int64_t k = at % (c.outputs * c.inputs);
+                            bad_t[static_cast<std::size_t>(k)] =
+                                -std::numeric_limits<double>::infinity();
+                            wr.translation = Tensor::from_vector(bad_t, in.w.translation.shape())
+                                                 .to(c.dtype)
+                                                 .to(kCuda);
+                            expect = "translation must be finite";
+                        }
+                        try {
+                            const Tensor y = wavkan_forward(ctx, x, wr, c.params, &running);
+                            if (!expect.empty()) {
+                                failures[t] = "round " + std::to_string(r) + ": no error";
+                            } else if (host_bytes(y.to(Device::cpu())) != host_bytes(want)) {
+                                failures[t] = "round " + std::to_string(r) + ": y differs";
+                            }
+                        } catch (const Error& e) {
+                            const std::string what = e.what();
+                            // x (B, I) and translation (O, I) both have I columns
+                            const std::int64_t k = r % 3 == 1 ? at : at % (c.outputs * c.inputs);
+                            const std::string index = "[" + std::to_string(k / c.inputs) + ", " +
+                                                      std::to_string(k % c.inputs) + "]";
+                            if (expect.empty() || what.find(expect) == std::string::npos ||
+                                what.find(index) == std::string::npos) {
+                                failures[t] = "round " + std::to_string(r) + ": " + what +
+                                              " (wanted " + expect + " at " + index + ")";
+                            }
+                        }
+                    }
+                    cudaStreamSynchronize(stream);
+                    cudaStreamDestroy(stream);
+                } catch (const std::exception& e) {
+                    failures[t] = e.what();
+                }
+            });
+        }
+        for (std::thread& th : threads) {
+            th.join();
+        }
+        for (int t = 0; t < kThreads; ++t) {
+            EXPECT_EQ(failures[t], "") << "pass " << pass << ", thread " << t;
+        }
+        cuda_empty_cache();  // frees every thread's check state; the second pass makes it anew
+    }
 }
 
 }  // namespace

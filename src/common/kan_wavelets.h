@@ -9,11 +9,7 @@
 
 #include <wtconv/ops/wavkan.h>
 
-#if defined(__CUDACC__)
-#define WTCONV_KAN_FN __host__ __device__ inline
-#else
-#define WTCONV_KAN_FN inline
-#endif
+#include "common/kan_poly_f32.h"  // WTCONV_KAN_FN, the float32 polynomials
 
 namespace wtconv::detail {
 
@@ -35,13 +31,100 @@ struct KanConst {
     static constexpr T kShannonSeries = sizeof(T) == 4 ? static_cast<T>(0.5) : static_cast<T>(0.2);
 };
 
+// meyer (below) in float32 by the polynomials: psi and, for kGrad, dpsi, with the same formulas and
+// cancellation-free forms as the double path. v = min(|u|, 1): v = 1 (and any v >= 1, u = +-inf
+// too) then gives psi = dpsi = 0 exactly (r = 0 and tt = 0 below), without a select. NaN u, which
+// the op never passes, gives 0. Relative error against the double formula: below 1e-6 of
+// max(|value|, 1e-3 of the function's largest value) on all of [-1.5, 1.5], the tail included
+// (tests/test_kan_poly_f32.cpp).
+template <bool kGrad>
+WTCONV_KAN_FN PsiPair<float> meyer_poly_f32(float u) {
+    constexpr float pi = KanConst<float>::kPi;
+    const float v = fminf(fabsf(u), 1.0f);
+    const float s = sinpi_poly(fminf(v, 1.0f - v));  // sin(pi v); 1 - v is exact from v = 1/2
+    // m = cos(pi/2 nu(t)), t = 2 v - 1 (exact from v = 1/2). Past t = 1/2 the angle is pi/2 less
+    // pi/2 nu(1 - t) (nu(t) + nu(1 - t) = 1), 1 - t exact: m and the angle's sine swap to keep
+    // their relative digits in the tail. tt = 0 on the flat part (v <= 1/2): m = 1, m' = 0.
+    const float t = fmaf(2.0f, v, -1.0f);
+    const bool far = t > 0.5f;
+    const float tt = fminf(fmaxf(t, 0.0f), 1.0f - t);
+    const float tt2 = tt * tt;
+    // nu(tt) / 2 = tt^4 (35 - 84 tt + 70 tt^2 - 20 tt^3) / 2, in [0, 1/4]
+    const float half_nu = tt2 * tt2 * fmaf(fmaf(fmaf(-10.0f, tt, 35.0f), tt, -42.0f), tt, 17.5f);
+    const float sin_half = sinpi_quarter_poly(half_nu);
+    const float cos_half = cospi_quarter_poly(half_nu);
+    const float m = far ? sin_half : cos_half;
+    if constexpr (!kGrad) {
+        return {s * m, 0.0f};
+    }
+    const float sin_angle = far ? cos_half : sin_half;  // sin(pi/2 nu(t))
+    const float c = sinpi_poly(0.5f - v);               // cos(pi v); 0.5 - v exact from v = 1/4
+    const float w = 1.0f - tt;
+    const float dnu = tt2 * tt * (w * w * w);  // nu'(tt) / 140, nu' symmetric about 1/2
+    constexpr float minus_140_pi = -439.822968f;
+    const float dm = minus_140_pi * sin_angle * dnu;         // m'
+    const float g = fmaf(pi * c, m, s * dm);                 // pi cos(pi v) m + sin(pi v) m'
+    return {s * m, u == 0.0f ? 0.0f : times_sign_of(g, u)};  // sgn(0) = 0
+}
+
+// shannon (below) in float32 by the polynomials, on a = |u| (sinc is even, its derivative odd).
+// a = n pi/2 + r, n = rint(a 2/pi) by adding 1.5 2^23 (the integer lands in the low mantissa bits:
+// n mod 4 picks sin or cos of r and their signs), r by a two-part pi/2 and FMA (a - n pi/2_hi is
+// exact): r is off by at most n 1.8e-15 plus its own rounding, so sin a and cos a keep their
+// relative digits near their zeros, and |r| <= pi/4 + 4e-8 a (2/pi's rounding). Reduced up to
+// a = 2^20 (r within 1.2e-9); past it the phase is that of 2^20, so psi and dpsi keep their bounds
+// window / |u| (below 1e-6 window there) and reach 0 at |u| = inf (1 / a = 0 there). psi = window
+// for |u| < 2^-12, where sinc rounds to 1 (this spares u = 0 and 1 / denormal); dpsi by the series
+// below kShannonSeries. NaN stays NaN.
+constexpr float kShannonReduceMax = 0x1p20f;
+
+template <bool kGrad>
+WTCONV_KAN_FN PsiPair<float> shannon_poly_f32(float u, float window) {
+    constexpr float round_bias = 12582912.0f;  // 1.5 2^23: float's ulp is 1 from 2^23 on
+    constexpr float two_over_pi = 0.636619747f;
+    constexpr float pio2_hi = 1.57079637f;
+    constexpr float pio2_lo = -4.37113883e-08f;  // pi/2 - pio2_hi, rounded
+    const float a = fabsf(u);
+    const float ar = fminf(a, kShannonReduceMax);
+    const float j = fmaf(ar, two_over_pi, round_bias);
+    const float n = j - round_bias;
+    const float r = fmaf(-n, pio2_lo, fmaf(-n, pio2_hi, ar));
+    const std::uint32_t q = float_bits(j);  // n mod 4 in its two low bits
+    const float sin_r = sin_quarter_poly(r), cos_r = cos_quarter_poly(r);
+    const bool odd = (q & 1u) != 0;
+    // sin a = sin r, cos r, -sin r, -cos r for n mod 4 = 0 .. 3: the sign is bit 1 of n
+    const float s = float_from_bits(float_bits(odd ? cos_r : sin_r) ^ ((q << 30) & 0x80000000u));
+    const float inv = rcp_f32(a);
+    const float sinc = s * inv;
+    const float psi = a < 0x1p-12f ? window : window * sinc;
+    if constexpr (!kGrad) {
+        return {psi, 0.0f};
+    }
+    // cos a = cos r, -sin r, -cos r, sin r: the sign is bit 1 of n + 1
+    const float c =
+        float_from_bits(float_bits(odd ? sin_r : cos_r) ^ (((q + 1u) << 30) & 0x80000000u));
+    // (a cos a - sin a) / a^2 by one FMA; with a clamped to ar it stays bounded past 2^20 and is 0
+    // at a = inf. Below kShannonSeries its cancellation is avoided by the series (see shannon).
+    const float closed = fmaf(ar, c, -s) * inv * inv;
+    const float a2 = a * a;
+    // the six-term series of shannon below, by FMA
+    float series =
+        fmaf(a2, static_cast<float>(1.0 / 518918400), static_cast<float>(-1.0 / 3991680));
+    series = fmaf(a2, series, static_cast<float>(1.0 / 45360));
+    series = fmaf(a2, series, static_cast<float>(-1.0 / 840));
+    series = fmaf(a2, series, static_cast<float>(1.0 / 30));
+    series = a * fmaf(a2, series, static_cast<float>(-1.0 / 3));
+    const float d = a < KanConst<float>::kShannonSeries ? series : closed;
+    return {psi, window * times_sign_of(d, u)};
+}
+
 #if defined(__CUDA_ARCH__)
 // sin(x) and cos(x) on the device without the library's slow path for huge arguments (a call
 // whose register saves made the kernels spill): x less n pi/2 by a two-part constant and FMA
 // (exact enough for |x| below about 1e3 in float32, 1e6 in float64, which morlet never exceeds:
 // exp(-u^2 / 2) > 0 bounds |5 u| by 75 and 195), then sincospi of the remainder, whose reduction
 // is exact. Past those bounds the phase loses digits, only where shannon's sin(u) / u is below
-// 1e-3 / 1e-6 of its weight.
+// 1e-3 / 1e-6 of its weight. Used by float64 (float32 shannon takes shannon_poly_f32).
 template <class T>
 __device__ inline void sin_cos(T x, T* s, T* c) {
     constexpr T two_over_pi = static_cast<T>(0.636619772367581343075535053490057448);
@@ -171,6 +254,11 @@ WTCONV_KAN_FN PsiPair<T> dog(T u) {
 // takes sgn(0) = 0 (the original differentiates |u| so), hence 0 at u = 0.
 template <class T, bool kGrad>
 WTCONV_KAN_FN PsiPair<T> meyer(T u) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (sizeof(T) == 4) {
+        return meyer_poly_f32<kGrad>(u);
+    }
+#endif
     using std::fabs;
     constexpr T pi = KanConst<T>::kPi;
     const T v = fabs(u);
@@ -183,7 +271,8 @@ WTCONV_KAN_FN PsiPair<T> meyer(T u) {
     // v) exact: m then comes from a sine of a small angle instead of a cosine near pi/2, which in
     // float32 lost most of its digits (the golden cases' tail of the bump). Likewise sin(pi v)
     // from pi (1 - v) past 1/2. CUDA has sinpi / cospi, whose reduction is exact (and which have
-    // no slow path to call, that would make the kernels spill).
+    // no slow path to call, that would make the kernels spill); float32 on the device takes
+    // meyer_poly_f32 instead: the same numerics by polynomials, a third fewer instructions.
     const T t = T(2) * v - T(1);
     const bool far = t > static_cast<T>(0.5);
     const T tt = far ? T(2) * (T(1) - v) : t;
@@ -218,6 +307,11 @@ WTCONV_KAN_FN PsiPair<T> meyer(T u) {
 // window * sin(u) / u, with (window, 0) at u = 0 and the limit 0 at |u| = inf.
 template <class T, bool kGrad>
 WTCONV_KAN_FN PsiPair<T> shannon(T u, T window) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (sizeof(T) == 4) {
+        return shannon_poly_f32<kGrad>(u, window);
+    }
+#endif
     using std::cos;
     using std::fabs;
     using std::isinf;
