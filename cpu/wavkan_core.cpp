@@ -1,8 +1,9 @@
 // The Wav-KAN core on the CPU (WAVKAN.md 3.3 and 4): every (b, o, i) evaluates its wavelet where it
 // is summed, so no (B, O, I) tensor exists. Forward: OpenMP over (output, batch block), the inner
-// loop over the inputs. Backward: OpenMP over blocks of inputs; a block owns its columns of the
-// three edge gradients (sums over b) and of dx (sums over o), so no two threads write one element
-// and every sum runs in a fixed order, whatever the thread count.
+// loop over the inputs in vectorised chunks (cpu/wavkan_chunk.h). Backward: OpenMP over chunks of
+// inputs; a chunk owns its columns of the three edge gradients (sums over b) and of dx (sums over
+// o), so no two threads write one element and every sum runs in a fixed order, whatever the
+// thread count.
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -11,17 +12,17 @@
 #include "common/kan_wavelets.h"
 #include "cpu/float_types.h"
 #include "cpu/parallel.h"
+#include "cpu/wavkan_chunk.h"
 #include "ops/wavkan_backends.h"
 
 namespace wtconv::cpu {
 
 namespace {
 
-using detail::kan_psi;
 using detail::with_wavelet;
 
 constexpr std::int64_t kBatchBlock = 32;  // forward items: one output over this many samples
-constexpr std::int64_t kInputBlock = 16;  // backward items: this many input columns
+// backward items: kChunk input columns
 
 // 1 / scale per edge (one rounding off the true division, WAVKAN.md 3.1) and the inputs' windows.
 template <class T>
@@ -40,6 +41,18 @@ struct EdgeTables {
     }
 };
 
+// One edge row's chunk c (inputs c kChunk on): t, 1 / scale, weights and windows; past the row's
+// end r = 0 and w = 0 (u = 0, a term of 0) and window 1.
+template <class T>
+struct EdgeChunk {
+    Chunk<T> t, r, w, h;
+    EdgeChunk(const T* tp, const T* rp, const T* wp, const T* hp, int n)
+        : t(padded(tp, n, T(0))),
+          r(padded(rp, n, T(0))),
+          w(padded(wp, n, T(0))),
+          h(padded(hp, n, T(1))) {}
+};
+
 template <KanWavelet W, class T>
 void forward(Context& ctx, const Tensor& x, const WavKanWeights& w, Tensor& z) {
     const std::int64_t batch = x.size(0), inputs = x.size(1), outputs = w.scale.size(0);
@@ -47,7 +60,10 @@ void forward(Context& ctx, const Tensor& x, const WavKanWeights& w, Tensor& z) {
     const T* xp = x.data<T>();
     const T* tp = w.translation.data<T>();
     const T* wp = w.wavelet_weights.data<T>();
+    const T* hp = tables.window.data();
     T* zp = z.data<T>();
+    const std::int64_t whole = inputs / kChunk;  // chunks of kChunk inputs, then the rest
+    const int rest = static_cast<int>(inputs % kChunk);
     const std::int64_t blocks = (batch + kBatchBlock - 1) / kBatchBlock;
     const std::int64_t items = outputs * blocks;
 #pragma omp parallel for num_threads(thread_count(ctx, items)) schedule(static)
@@ -58,14 +74,24 @@ void forward(Context& ctx, const Tensor& x, const WavKanWeights& w, Tensor& z) {
         const T* t = tp + o * inputs;
         const T* r = tables.inv_scale.data() + o * inputs;
         const T* ww = wp + o * inputs;
+        const std::int64_t end = whole * kChunk;
+        const EdgeChunk<T> last(t + end, r + end, ww + end, hp + end, rest);
+        Chunk<T> psi, unused;
         for (std::int64_t b = b0; b < b1; ++b) {
             const T* xb = xp + b * inputs;
-            T acc = 0;
-            for (std::int64_t i = 0; i < inputs; ++i) {
-                const T u = (xb[i] - t[i]) * r[i];
-                acc += ww[i] * kan_psi<W, false>(u, tables.window[static_cast<std::size_t>(i)]).psi;
+            // kChunk running sums, added up at the end: every sum in one fixed order
+            Chunk<T> acc = Chunk<T>::Zero();
+            for (std::int64_t c = 0; c < end; c += kChunk) {
+                const Chunk<T> u = (ChunkMap<T>(xb + c) - ChunkMap<T>(t + c)) * ChunkMap<T>(r + c);
+                psi_chunk<W, false>(u, ChunkMap<T>(hp + c), psi, unused);
+                acc += ChunkMap<T>(ww + c) * psi;
             }
-            zp[b * outputs + o] = acc;
+            if (rest > 0) {
+                const Chunk<T> u = (padded(xb + end, rest, T(0)) - last.t) * last.r;
+                psi_chunk<W, false>(u, last.h, psi, unused);
+                acc += last.w * psi;
+            }
+            zp[b * outputs + o] = acc.sum();
         }
     }
 }
@@ -87,45 +113,44 @@ void backward(Context& ctx,
     T* dtp = dw.translation.data<T>();  // sum_b P first, then -r times it
     T* dsp = dw.scale.data<T>();        // sum_b P u first, then -r times it
     T* dxp = dx != nullptr ? dx->data<T>() : nullptr;
-    const std::int64_t items = (inputs + kInputBlock - 1) / kInputBlock;
+    const std::int64_t items = (inputs + kChunk - 1) / kChunk;
 #pragma omp parallel for num_threads(thread_count(ctx, items)) schedule(static)
     for (std::int64_t item = 0; item < items; ++item) {
-        const std::int64_t i0 = item * kInputBlock;
-        const std::int64_t n = std::min(kInputBlock, inputs - i0);
+        const std::int64_t i0 = item * kChunk;
+        const int n = static_cast<int>(std::min<std::int64_t>(kChunk, inputs - i0));
         if (dxp != nullptr) {
             for (std::int64_t b = 0; b < batch; ++b) {
                 std::fill(dxp + b * inputs + i0, dxp + b * inputs + i0 + n, T(0));
             }
         }
-        const T* window = tables.window.data() + i0;
+        Chunk<T> psi, dpsi;
         for (std::int64_t o = 0; o < outputs; ++o) {
             const std::int64_t row = o * inputs + i0;
-            const T* t = tp + row;
-            const T* r = tables.inv_scale.data() + row;
-            const T* ww = wp + row;
-            T gw[kInputBlock] = {};
-            T sp[kInputBlock] = {};
-            T spu[kInputBlock] = {};
+            const EdgeChunk<T> e(tp + row, tables.inv_scale.data() + row, wp + row,
+                                 tables.window.data() + i0, n);
+            Chunk<T> gw = Chunk<T>::Zero(), sp = Chunk<T>::Zero(), spu = Chunk<T>::Zero();
             for (std::int64_t b = 0; b < batch; ++b) {
                 const T gb = gp[b * outputs + o];
                 const T* xb = xp + b * inputs + i0;
-                T* dxb = dxp != nullptr ? dxp + b * inputs + i0 : nullptr;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const T u = (xb[i] - t[i]) * r[i];
-                    const detail::PsiPair<T> p = kan_psi<W, true>(u, window[i]);
-                    gw[i] += gb * p.psi;
-                    const T q = gb * ww[i] * p.dpsi;
-                    sp[i] += q;
-                    spu[i] += q * u;
-                    if (dxb != nullptr) {
-                        dxb[i] += q * r[i];
+                const Chunk<T> u =
+                    ((n == kChunk ? Chunk<T>(ChunkMap<T>(xb)) : padded(xb, n, T(0))) - e.t) * e.r;
+                psi_chunk<W, true>(u, e.h, psi, dpsi);
+                gw += gb * psi;
+                const Chunk<T> q = gb * e.w * dpsi;
+                sp += q;
+                spu += q * u;
+                if (dxp != nullptr) {
+                    const Chunk<T> through = q * e.r;
+                    T* dxb = dxp + b * inputs + i0;
+                    for (int k = 0; k < n; ++k) {
+                        dxb[k] += through[k];
                     }
                 }
             }
-            for (std::int64_t i = 0; i < n; ++i) {
-                dwp[row + i] = gw[i];
-                dtp[row + i] = -r[i] * sp[i];
-                dsp[row + i] = -r[i] * spu[i];
+            for (int k = 0; k < n; ++k) {
+                dwp[row + k] = gw[k];
+                dtp[row + k] = -e.r[k] * sp[k];
+                dsp[row + k] = -e.r[k] * spu[k];
             }
         }
     }
