@@ -26,6 +26,8 @@ template <class T>
 constexpr T kGaussianZero = sizeof(T) == 4 ? T(87) : T(708);
 template <class T>
 constexpr T kGaussianClamp = sizeof(T) == 4 ? T(20) : T(40);
+template <class T>
+constexpr T kStep = sizeof(T) == 4 ? T(1e30) : T(1e300);
 
 // psi of every element of u and, with kGrad, dpsi (left alone without). window: shannon's Hamming
 // weights of the chunk's inputs (a Chunk or a ChunkMap; 1 for the others, which ignore it).
@@ -36,7 +38,10 @@ inline void psi_chunk(const Chunk<T>& u, const Window& window, Chunk<T>& psi, Ch
         const Chunk<T> v = u.max(-kGaussianClamp<T>).min(kGaussianClamp<T>);
         const Chunk<T> v2 = v.square();
         const Chunk<T> half = T(0.5) * v2;
-        const Chunk<T> e = (half < kGaussianZero<T>).select((-half).exp(), T(0));
+        // 1 below kGaussianZero (by more than 1 / kStep), 0 from it: a select that vectorises
+        // (Eigen 3.4's select() of arrays runs element by element, and so did the exp inside it)
+        const Chunk<T> keep = ((kGaussianZero<T> - half) * kStep<T>).max(T(0)).min(T(1));
+        const Chunk<T> e = (-half).exp() * keep;
         if constexpr (W == KanWavelet::kMexicanHat) {
             constexpr T c = detail::KanConst<T>::kMexicanHat;
             psi = c * (v2 - T(1)) * e;
