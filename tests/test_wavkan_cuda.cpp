@@ -425,6 +425,44 @@ TEST_F(WavKanCuda, BadInputNamesTheArgument) {
                      {"scale must be finite with a finite reciprocal", "[1, 1]"});
 }
 
+// The fused kernels put the batch (forward, dx) and out_features (edge gradients) on gridDim.y,
+// 65535 tiles of 32: past that they refuse with kNotSupported, and the unfused composition runs.
+TEST_F(WavKanCuda, RowsPastTheGridLimitAreRefusedByName) {
+    Context ctx = cuda_test_context();
+    constexpr std::int64_t kPast = std::int64_t{65535} * 32 + 1;
+    WavKanParams p;
+    p.batchnorm = false;
+    const auto full = [](const Shape& s, double v) {
+        return Tensor::full(s, v, DType::kFloat32, kCuda);
+    };
+    // B past the limit, one input and output
+    const WavKanWeights one{full({1, 1}, 1.0), full({1, 1}, 0.0), full({1, 1}, 0.5),
+                            Tensor(),          Tensor(),          Tensor()};
+    const Tensor x = full({kPast, 1}, 0.25);
+    expect_error_all([&] { wavkan_forward(ctx, x, one, p); }, ErrorCode::kNotSupported,
+                     {"batch", std::to_string(kPast), "kUnfused"});
+    WavKanParams unfused = p;
+    unfused.algo = WavKanAlgo::kUnfused;
+    const Tensor y = wavkan_forward(ctx, x, one, unfused);
+    // w psi(u) at u = 0.25 for every sample: 0.5 C (u^2 - 1) exp(-u^2 / 2), C WAVKAN.md's
+    // mexican hat constant
+    const double want = 0.5 * 0.8673250705840776 * (0.0625 - 1.0) * std::exp(-0.03125);
+    const std::vector<double> got = y.to(Device::cpu()).to_vector();
+    EXPECT_NEAR(got.front(), want, 1e-6);
+    EXPECT_NEAR(got.back(), want, 1e-6);
+    // out_features past the limit: the forward runs (outputs are columns), the edge gradients not
+    const WavKanWeights wide{full({kPast, 1}, 1.0),
+                             full({kPast, 1}, 0.0),
+                             full({kPast, 1}, 0.5),
+                             Tensor(),
+                             Tensor(),
+                             Tensor()};
+    WavKanSaved saved;
+    const Tensor z = wavkan_forward(ctx, full({1, 1}, 0.25), wide, p, nullptr, &saved);
+    expect_error_all([&] { wavkan_backward(ctx, full(z.shape(), 1.0), wide, p, saved); },
+                     ErrorCode::kNotSupported, {"out_features", std::to_string(kPast)});
+}
+
 TEST_F(WavKanCuda, LayersGiveTheirMemoryBack) {
     Context ctx = cuda_test_context();
     const Tensor x = Tensor::full(Shape{8, 33}, 0.25, DType::kFloat32, kCuda);
