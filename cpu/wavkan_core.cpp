@@ -6,6 +6,7 @@
 // thread count.
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -138,7 +139,8 @@ void backward(Context& ctx,
                 gw += gb * psi;
                 const Chunk<T> q = gb * e.w * dpsi;
                 sp += q;
-                spu += q * u;
+                spu += q * u.max(-std::numeric_limits<T>::max())
+                               .min(std::numeric_limits<T>::max());  // detail::finite_part
                 if (dxp != nullptr) {
                     const Chunk<T> through = q * e.r;
                     T* dxb = dxp + b * inputs + i0;

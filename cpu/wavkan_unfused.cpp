@@ -141,7 +141,7 @@ void backward(Context& ctx,
             if (dxq != nullptr) {
                 dxq[at + i] = q / s[i];
             }
-            dsq[at + i] = -q * u / s[i];
+            dsq[at + i] = -q * detail::finite_part(u) / s[i];
             dtq[at + i] = -q / s[i];
             dwq[at + i] = gb * p.psi;
         }

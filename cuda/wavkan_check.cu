@@ -123,6 +123,10 @@ public:
     // The targets of the next search: a new generation (the slots zeroed again, on stream, once
     // in 2^24 calls when the generations run out).
     CheckTargets next(unsigned long long* results, cudaStream_t stream) {
+        // The previous search of this state must be over before this one starts (they share the
+        // slots' and the counter's life): it is, unless that call threw between its launch and
+        // its read, or ran on another stream; the stream waits for it on the device, not the host.
+        WTCONV_CUDA_CHECK(cudaStreamWaitEvent(stream, searched_, 0));
         if (generation_ == kLastGeneration) {
             WTCONV_CUDA_CHECK(cudaMemsetAsync(slots_, 0, kMaxTensors * sizeof(*slots_), stream));
             generation_ = 0;
@@ -172,7 +176,8 @@ Registry& registry() {
     return *r;
 }
 
-// Removes the thread's stages when it ends (the host waited for each search, so none is in use).
+// Removes the thread's stages when it ends (cudaEventDestroy and the frees wait for no search: an
+// event's destruction is deferred until it completes, and cudaFree synchronises the device).
 struct ThreadExit {
     ~ThreadExit() {
         Registry& r = registry();

@@ -213,7 +213,7 @@ __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t bat
                 gw[j] += gb * p.psi;
                 const T q = gb * edge[j].w * p.dpsi;
                 sp[j] += q;
-                spu[j] += q * u;
+                spu[j] += q * ::wtconv::detail::finite_part(u);
             }
         }
         __syncthreads();
@@ -430,19 +430,13 @@ private:
     Tensor partial_;
 };
 
-// The grid of tiles; rows go to gridDim.y, which CUDA caps at 65535 blocks.
-constexpr std::int64_t kMaxRows = std::int64_t{65535} * kTile;
+// The grid of tiles; rows go to gridDim.y, which CUDA caps at 65535 blocks: src/ops/wavkan.cpp
+// refuses more rows (kWavKanFusedMaxRows) before anything is launched.
+static_assert(kWavKanFusedMaxRows == std::int64_t{65535} * kTile, "the fused kernels' tile rows");
 
 dim3 tiles(std::int64_t columns, std::int64_t rows, int splits = 1) {
     return dim3(static_cast<unsigned>((columns + kTile - 1) / kTile),
                 static_cast<unsigned>((rows + kTile - 1) / kTile), static_cast<unsigned>(splits));
-}
-
-// The fused kernels' row limit (what the tiles' rows count: the batch, or out_features).
-void check_rows(const char* what, std::int64_t rows) {
-    WTCONV_CHECK_CODE(rows <= kMaxRows, ErrorCode::kNotSupported, "wavkan: the fused CUDA kernels ",
-                      "take ", what, " up to ", kMaxRows, " (65535 tiles of ", kTile, "), got ",
-                      rows, "; WavKanAlgo::kUnfused has no such limit");
 }
 
 }  // namespace
@@ -455,7 +449,6 @@ WavKanCoreSums wavkan_core_forward_sums(
     with_wavelet(wavelet, [&](auto kind) {
         with_wavkan_dtype(x.dtype(), [&](auto tag) {
             using S = decltype(tag);
-            check_rows("a batch (x's rows)", batch);
             const KernelTables<S> tab = make_tables<S>(ctx, wavelet, w.scale, inputs);
             const dim3 grid = tiles(outputs, batch);
             const Split split = split_of(grid.x * grid.y, inputs, x.device().index);
@@ -501,10 +494,6 @@ void wavkan_core_backward(Context& ctx,
         with_wavkan_dtype(x.dtype(), [&](auto tag) {
             using S = decltype(tag);
             constexpr KanWavelet kW = decltype(kind)::value;
-            check_rows("out_features", outputs);
-            if (dx != nullptr) {
-                check_rows("a batch (x's rows)", batch);
-            }
             const KernelTables<S> tab = make_tables<S>(ctx, wavelet, w.scale, inputs);
             edge_grad_kernel<kW, S><<<tiles(inputs, outputs), kThreads, 0, ctx.cuda_stream()>>>(
                 batch, inputs, outputs, storage<S>(x), storage<S>(w.translation), tab.scales,

@@ -108,7 +108,7 @@ __global__ void __launch_bounds__(kThreads) backward_terms_kernel(std::int64_t b
         if (dx_terms != nullptr) {
             dx_terms[k] = narrow<S>(q / s);
         }
-        ds_terms[k] = narrow<S>(-q * u / s);
+        ds_terms[k] = narrow<S>(-q * common::finite_part(u) / s);
         dt_terms[k] = narrow<S>(-q / s);
         dw_terms[k] = narrow<S>(gb * p.psi);
     }

@@ -232,8 +232,12 @@ TEST(WavKanBackward, SkippingDxLeavesItUndefinedAndTheOtherGradientsIdentical) {
 TEST(WavKanHazards, ATinyScaleGivesTheLimitZeroAndFiniteResults) {
     std::uint64_t seed = test_seed() + 10;
     Context ctx = poisoning_context(2);
-    for (const DType dtype : {DType::kFloat32, DType::kFloat64}) {
-        const double tiny = dtype == DType::kFloat32 ? 1e-30 : 1e-300;
+    // The second tiny scale has a finite reciprocal (3.3e38, 1e308: it passes the value check)
+    // and, with the edge's translation 100, makes u = (x - t) / scale infinite: dscale's sum of
+    // q u must still be 0 there (it was 0 inf = NaN).
+    for (const auto& [dtype, tiny, translation] :
+         {std::tuple{DType::kFloat32, 1e-30, 0.0}, std::tuple{DType::kFloat32, 3e-39, 100.0},
+          std::tuple{DType::kFloat64, 1e-300, 0.0}, std::tuple{DType::kFloat64, 1e-308, 100.0}}) {
         for (const KanWavelet wavelet : kAllKanWavelets) {
             for (const BnMode bn : {BnMode::kOff, BnMode::kTraining}) {
                 const WavKanCase tc{5,  4,     3, wavelet, bn == BnMode::kTraining,
@@ -241,6 +245,9 @@ TEST(WavKanHazards, ATinyScaleGivesTheLimitZeroAndFiniteResults) {
                 const std::int64_t edge = 1 * tc.i + 2;  // (o, i) = (1, 2)
                 WavKanInputs in = random_wavkan_inputs(tc);
                 in.w.scale = with_value(in.w.scale, edge, tiny);
+                if (translation != 0.0) {
+                    in.w.translation = with_value(in.w.translation, edge, translation);
+                }
                 const WavKanParams p = wavkan_params(tc);
                 const WavKanResult got = run_wavkan(ctx, in, p);
                 for (const auto& [name, t] : wavkan_result_tensors(got)) {

@@ -25,9 +25,9 @@ struct ContextOptions {
     // freed (tensor memory is returned on the legacy default stream).
     CUstream_st* cuda_stream = nullptr;
     // Ops that reject non-finite inputs and parameters (wavkan) scan them on every call: O(inputs
-    // + parameters) work, and on CUDA one synchronisation of the stream per call to read the
-    // result. false skips the scan (a trusted training loop; NaN then propagates as the
-    // arithmetic makes it). Shapes, dtypes and devices are checked either way.
+    // + parameters) work, and on CUDA one more kernel per call whose end the host waits for (the
+    // stream's later work runs on). false skips the scan (a trusted training loop; NaN then
+    // propagates as the arithmetic makes it). Shapes, dtypes and devices are checked either way.
     bool check_values = true;
 };
 

@@ -19,7 +19,10 @@ CudaMemoryStats cuda_memory_stats(int device = 0);
 // peak_allocated_bytes := allocated_bytes now.
 void cuda_reset_peak_memory(int device = 0);
 // Waits for all work on the device, then returns the memory no tensor holds to the driver, for
-// other processes or for libraries that allocate outside the pool.
+// other processes or for libraries that allocate outside the pool, with the library's own
+// per-device state (the cuBLAS handle, the wavkan value checks' per-thread buffers). No CUDA op may
+// run in another thread meanwhile. Call it for every device used before cudaDeviceReset: state
+// left from before a reset would be freed through dangling handles when its thread exits.
 void cuda_empty_cache(int device = 0);
 
 }  // namespace wtconv

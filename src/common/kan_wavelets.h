@@ -353,6 +353,18 @@ WTCONV_KAN_FN PsiPair<T> shannon(T u, T window) {
     return {window * sinc, window * d};
 }
 
+// u with +-inf replaced by +-the largest finite value: for dscale's q u, where q (the gradient
+// through psi') is 0 at an infinite u (a scale whose reciprocal is finite but huge), so the term
+// is 0, as the limit is, rather than 0 inf = NaN. Finite u is unchanged.
+template <class T>
+WTCONV_KAN_FN T finite_part(T u) {
+    using std::fmax;
+    using std::fmin;
+    constexpr T big = sizeof(T) == 4 ? static_cast<T>(3.40282346638528859811704183484516925e+38)
+                                     : static_cast<T>(1.79769313486231570814527423731704357e+308);
+    return fmin(fmax(u, -big), big);
+}
+
 template <KanWavelet W, bool kGrad, class T>
 WTCONV_KAN_FN PsiPair<T> kan_psi(T u, T window) {
     if constexpr (W == KanWavelet::kMexicanHat) {

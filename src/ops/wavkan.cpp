@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <wtconv/ops/wavkan.h>
@@ -62,6 +63,8 @@ void throw_if_bad(const std::vector<Checked>& list, const std::vector<std::int64
             continue;
         }
         const Tensor& t = *list[j].tensor;
+        WTCONV_CHECK(bad[j] < t.numel(), kOp, ": the value check of ", list[j].name,
+                     " reported element ", bad[j], " of ", t.numel());
         const double v = t.to(Device::cpu()).to_vector()[static_cast<std::size_t>(bad[j])];
         const char* what = static_cast<int>(j) == kScaleIndex
                                ? "finite with a finite reciprocal (nonzero, |scale| >= 1 / the "
@@ -146,6 +149,15 @@ Sizes check_inputs(const Tensor& x, const WavKanWeights& w, const WavKanParams& 
     } else {
         check_absent("bn_weight", w.bn_weight, "batchnorm");
         check_absent("bn_bias", w.bn_bias, "batchnorm");
+    }
+    if (x.device().is_cuda() && p.algo != WavKanAlgo::kUnfused) {
+        for (const auto& [what, rows] :
+             {std::pair{"a batch (x's rows)", batch}, std::pair{"out_features", outputs}}) {
+            WTCONV_CHECK_CODE(rows <= cuda::kWavKanFusedMaxRows, ErrorCode::kNotSupported, kOp,
+                              ": the fused CUDA kernels take ", what, " up to ",
+                              cuda::kWavKanFusedMaxRows, " (65535 tiles of 32), got ", rows,
+                              "; WavKanAlgo::kUnfused has no such limit");
+        }
     }
     return Sizes{batch, inputs, outputs};
 }

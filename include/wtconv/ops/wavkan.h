@@ -84,7 +84,8 @@ struct WavKanGrads {
 };
 
 // x: (B, I), float32 or float64 on the CPU or CUDA, float16 or bfloat16 on CUDA (storage: every
-// value widened to float, every sum in float, each stored result rounded once). running: required
+// value widened to float, every sum in float, each stored result rounded once; z and dx twice
+// with the base branch). running: required
 // with batchnorm (null otherwise). Pass saved to train. Throws Error naming the argument that does
 // not fit: shapes, dtypes, devices, a non-finite x or parameter, a zero scale (with its first
 // index), B = 1 with batch norm in training, empty sizes. Where the original would compute inf * 0

@@ -1,0 +1,102 @@
+// test_wavkan_cuda, continued: float16 and bfloat16 storage against the double reference, and the
+// fused kernels' size limit. Every test skips without a GPU (CudaTest).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <wtconv/ops/wavkan.h>
+
+#include "support/test_support.h"
+#include "support/wavkan_cases.h"
+#include "support/wtconv_check.h"
+
+namespace wtconv::test {
+namespace {
+
+const Device kCuda = Device::cuda(0);
+
+class WavKanCudaStorage : public CudaTest {};
+
+// float16 and bfloat16 storage (float sums): the CPU suite's random configurations in each half
+// type, a quarter of them unfused, against the double reference of the stored inputs. Tolerance,
+// per result: the larger of 8 u (the result and its intermediates z, SiLU(x) and G stored, each
+// rounded once or, with the base branch, twice) and 6 times the error that rounding to storage
+// causes there (the inputs, and batch norm's z and G: wavkan_expected_errors with the half type's
+// u). The worst seen was 1.1 times that estimate (H100, 2026-11-24), so 6 leaves room without
+// letting a systematic error of the storage type's size pass (the CPU suite's 30 did: 13 % in
+// bfloat16).
+TEST_F(WavKanCudaStorage, HalfStorageMatchesTheReference) {
+    Context ctx = cuda_test_context();
+    const int count = random_case_count(100);
+    for (const DType dtype : {DType::kFloat16, DType::kBFloat16}) {
+        const double u = unit_roundoff(dtype);
+        double worst = 0, worst_ratio = 0;
+        const std::vector<WavKanCase> cases = wavkan_random_cases(count);
+        for (std::size_t n = 0; n < cases.size() && !HasFailure(); ++n) {
+            WavKanCase tc = cases[n];
+            tc.dtype = dtype;
+            WavKanParams p = wavkan_params(tc);
+            p.algo = n % 4 == 0 ? WavKanAlgo::kUnfused : WavKanAlgo::kFused;
+            const WavKanInputs in = random_wavkan_inputs(tc);
+            const WavKanResult got =
+                wavkan_result_on_host(run_wavkan(ctx, wavkan_inputs_on(in, kCuda), p));
+            const std::vector<WavKanError> cond = wavkan_expected_errors(in, p, tc.seed + 1);
+            const std::vector<WavKanError> errors = wavkan_errors(got, in, p);
+            ASSERT_EQ(errors.size(), cond.size()) << describe(tc);
+            for (std::size_t k = 0; k < errors.size(); ++k) {
+                const double tol = std::max(8 * u, 6 * cond[k].error);
+                EXPECT_LT(errors[k].error, tol)
+                    << errors[k].name << ", " << wavkan_algo_name(p.algo) << ", " << describe(tc);
+                worst = std::max(worst, errors[k].error);
+                worst_ratio = std::max(worst_ratio, errors[k].error / tol);
+            }
+        }
+        std::printf("[ worst    ] %s, %d cases: error %.3g, error / tolerance %.3g\n",
+                    dtype_name(dtype), count, worst, worst_ratio);
+    }
+}
+
+// The fused kernels put the batch (forward, dx) and out_features (edge gradients) on gridDim.y,
+// 65535 tiles of 32: past that they refuse with kNotSupported, and the unfused composition runs.
+TEST_F(WavKanCudaStorage, RowsPastTheGridLimitAreRefusedByName) {
+    Context ctx = cuda_test_context();
+    constexpr std::int64_t kPast = std::int64_t{65535} * 32 + 1;
+    WavKanParams p;
+    p.batchnorm = false;
+    const auto full = [](const Shape& s, double v) {
+        return Tensor::full(s, v, DType::kFloat32, kCuda);
+    };
+    // B past the limit, one input and output
+    const WavKanWeights one{full({1, 1}, 1.0), full({1, 1}, 0.0), full({1, 1}, 0.5),
+                            Tensor(),          Tensor(),          Tensor()};
+    const Tensor x = full({kPast, 1}, 0.25);
+    expect_error_all([&] { wavkan_forward(ctx, x, one, p); }, ErrorCode::kNotSupported,
+                     {"batch", std::to_string(kPast), "kUnfused"});
+    WavKanParams unfused = p;
+    unfused.algo = WavKanAlgo::kUnfused;
+    const Tensor y = wavkan_forward(ctx, x, one, unfused);
+    // w psi(u) at u = 0.25 for every sample: 0.5 C (u^2 - 1) exp(-u^2 / 2), C WAVKAN.md's
+    // mexican hat constant
+    const double want = 0.5 * 0.8673250705840776 * (0.0625 - 1.0) * std::exp(-0.03125);
+    const std::vector<double> got = y.to(Device::cpu()).to_vector();
+    EXPECT_NEAR(got.front(), want, 1e-6);
+    EXPECT_NEAR(got.back(), want, 1e-6);
+    // out_features past the limit: the forward runs (outputs are columns), the edge gradients not
+    const WavKanWeights wide{full({kPast, 1}, 1.0),
+                             full({kPast, 1}, 0.0),
+                             full({kPast, 1}, 0.5),
+                             Tensor(),
+                             Tensor(),
+                             Tensor()};
+    WavKanSaved saved;
+    const Tensor z = wavkan_forward(ctx, full({1, 1}, 0.25), wide, p, nullptr, &saved);
+    expect_error_all([&] { wavkan_backward(ctx, full(z.shape(), 1.0), wide, p, saved); },
+                     ErrorCode::kNotSupported, {"out_features", std::to_string(kPast)});
+}
+
+}  // namespace
+}  // namespace wtconv::test
