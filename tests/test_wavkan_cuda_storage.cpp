@@ -61,7 +61,8 @@ TEST_F(WavKanCudaStorage, HalfStorageMatchesTheReference) {
 }
 
 // The fused kernels put the batch (forward, dx) and out_features (edge gradients) on gridDim.y,
-// 65535 tiles of 32: past that they refuse with kNotSupported, and the unfused composition runs.
+// 65535 tiles of 32: past that the op refuses either size with kNotSupported before launching
+// anything, and the unfused composition runs.
 TEST_F(WavKanCudaStorage, RowsPastTheGridLimitAreRefusedByName) {
     Context ctx = cuda_test_context();
     constexpr std::int64_t kPast = std::int64_t{65535} * 32 + 1;
@@ -85,17 +86,23 @@ TEST_F(WavKanCudaStorage, RowsPastTheGridLimitAreRefusedByName) {
     const std::vector<double> got = y.to(Device::cpu()).to_vector();
     EXPECT_NEAR(got.front(), want, 1e-6);
     EXPECT_NEAR(got.back(), want, 1e-6);
-    // out_features past the limit: the forward runs (outputs are columns), the edge gradients not
+    // out_features past the limit: refused before anything runs, forward and backward alike
     const WavKanWeights wide{full({kPast, 1}, 1.0),
                              full({kPast, 1}, 0.0),
                              full({kPast, 1}, 0.5),
                              Tensor(),
                              Tensor(),
                              Tensor()};
+    expect_error_all(
+        [&] {
+            wavkan_forward(ctx, full({1, 1}, 0.25), wide, p);
+        },
+        ErrorCode::kNotSupported, {"out_features", std::to_string(kPast)});
     WavKanSaved saved;
-    const Tensor z = wavkan_forward(ctx, full({1, 1}, 0.25), wide, p, nullptr, &saved);
+    const Tensor z = wavkan_forward(ctx, full({1, 1}, 0.25), wide, unfused, nullptr, &saved);
     expect_error_all([&] { wavkan_backward(ctx, full(z.shape(), 1.0), wide, p, saved); },
                      ErrorCode::kNotSupported, {"out_features", std::to_string(kPast)});
+    EXPECT_NO_THROW(wavkan_backward(ctx, full(z.shape(), 1.0), wide, unfused, saved));
 }
 
 }  // namespace
