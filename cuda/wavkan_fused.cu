@@ -208,12 +208,15 @@ __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t bat
 #pragma unroll
             for (int j = 0; j < kPer; ++j) {
                 const T gb = gs[k][row + 8 * j];
-                const T u = (xv - edge[j].t) * edge[j].r;
+                const T d = xv - edge[j].t;
+                const T u = d * edge[j].r;
                 const ::wtconv::detail::PsiPair<T> p = kan_psi<W, true>(u, h);
                 gw[j] += gb * p.psi;
                 const T q = gb * edge[j].w * p.dpsi;
                 sp[j] += q;
-                spu[j] += q * ::wtconv::detail::finite_part(u);
+                // sum q d, times r once at the end: q u = q d r, but d is finite where u can
+                // overflow (a finite yet huge 1 / scale), and there q = 0: 0, not 0 inf = NaN
+                spu[j] += q * d;
             }
         }
         __syncthreads();
@@ -225,7 +228,7 @@ __global__ void __launch_bounds__(kThreads, 1) edge_grad_kernel(std::int64_t bat
             const std::int64_t k = o * inputs + i;
             dweights[k] = narrow<S>(gw[j]);
             dtranslation[k] = narrow<S>(-edge[j].r * sp[j]);
-            dscale[k] = narrow<S>(-edge[j].r * spu[j]);
+            dscale[k] = narrow<S>(-edge[j].r * (edge[j].r * spu[j]));
         }
     }
 }
