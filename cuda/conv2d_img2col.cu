@@ -12,6 +12,7 @@
 #include "cuda/blas.h"
 #include "cuda/conv2d_img2col_kernels.cuh"
 #include "cuda/device_guard.h"
+#include "cuda/numeric.cuh"
 #include "ops/conv2d_backends.h"
 
 namespace wtconv::cuda {
@@ -25,19 +26,6 @@ using std::int64_t;
 // Scratch per chunk (columns, the GEMM's output, dy's chunk) is capped here: large enough that
 // ResNet-sized layers run in a few GEMMs, small enough to leave the device for the network.
 constexpr int64_t kChunkBytes = int64_t{256} << 20;
-
-template <class T>
-constexpr cudaDataType_t blas_type() {
-    if constexpr (std::is_same_v<T, double>) {
-        return CUDA_R_64F;
-    } else if constexpr (std::is_same_v<T, float>) {
-        return CUDA_R_32F;
-    } else if constexpr (std::is_same_v<T, __half>) {
-        return CUDA_R_16F;
-    } else {
-        return CUDA_R_16BF;
-    }
-}
 
 template <class T>
 cublasComputeType_t compute_type(bool allow_tf32) {

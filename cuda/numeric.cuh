@@ -1,6 +1,7 @@
 #pragma once
 // Storage types of the CUDA kernels and their conversions: tensors may hold float, double, half or
 // bfloat16; the fused kernels compute in float and round once on store.
+#include <library_types.h>
 #include <type_traits>
 #include <vector_types.h>
 
@@ -56,6 +57,21 @@ template <>
 struct RawVector<16> {
     using Type = uint4;
 };
+
+// cuBLAS's name of storage type T (cublasGemmEx's A, B and C types).
+template <class T>
+constexpr cudaDataType_t blas_type() {
+    if constexpr (std::is_same_v<T, double>) {
+        return CUDA_R_64F;
+    } else if constexpr (std::is_same_v<T, float>) {
+        return CUDA_R_32F;
+    } else if constexpr (std::is_same_v<T, __half>) {
+        return CUDA_R_16F;
+    } else {
+        static_assert(std::is_same_v<T, __nv_bfloat16>, "a storage type");
+        return CUDA_R_16BF;
+    }
+}
 
 // The dtype of storage type T: with_storage_type's inverse.
 template <class T>

@@ -42,19 +42,6 @@ __global__ void silu_grad_kernel(std::int64_t n,
     }
 }
 
-template <class S>
-constexpr cudaDataType_t blas_type() {
-    if constexpr (std::is_same_v<S, double>) {
-        return CUDA_R_64F;
-    } else if constexpr (std::is_same_v<S, float>) {
-        return CUDA_R_32F;
-    } else if constexpr (std::is_same_v<S, __half>) {
-        return CUDA_R_16F;
-    } else {
-        return CUDA_R_16BF;
-    }
-}
-
 // C (m x n, column-major) = op(A) op(B) + beta C, storage S, products and sums in the compute type
 // (float for float32 and the half types, without TF32; double for float64).
 template <class S>
