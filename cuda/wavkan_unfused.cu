@@ -1,7 +1,7 @@
 // The Wav-KAN core on CUDA by the plain composition (WavKanAlgo::kUnfused), the comparator of
-// cuda/wavkan_fused.cu and the seed's baseline (WAVKAN.md 7): one thread per (b, o, i) writes its
-// terms into (B, O, I) tensors, then a reduction kernel sums each output in a fixed order (no
-// atomics: repeated calls give identical bits).
+// cuda/wavkan_forward.cu and cuda/wavkan_backward.cu and the seed's baseline (WAVKAN.md 7): one
+// thread per (b, o, i) writes its terms into (B, O, I) tensors, then a reduction kernel sums each
+// output in a fixed order (no atomics: repeated calls give identical bits).
 //   forward   T[b,o,i] = w psi(u)                                  z[b,o] = sum over i
 //   backward  G w dpsi / s, -G w dpsi u / s, -G w dpsi / s, G psi   dx over o, the others over b
 #include <cstdint>

@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -247,6 +248,23 @@ TEST_F(WavKanCuda, FusedEqualsTheCpuWithinRounding) {
         EXPECT_LT(rel_l2_error(a.g.dweights.scale.to(Device::cpu()), to_ref(b.g.dweights.scale)),
                   1e-13)
             << describe(c);
+    }
+}
+
+// Enough tiles (17 x 17 of the forward's 64 x 64) that the inputs are not split, so one block walks
+// all 200 inputs: 7 slices of float32 (13 of float64) through the forward's double-buffered copies.
+TEST_F(WavKanCuda, ManySlicesPerBlockEqualTheCpu) {
+    Context gpu = cuda_test_context();
+    Context cpu(Device::cpu());
+    for (const auto& [wavelet, dtype, tol] :
+         {std::tuple{KanWavelet::kMexicanHat, DType::kFloat32, 1e-5},
+          std::tuple{KanWavelet::kMeyer, DType::kFloat64, 1e-13}}) {
+        Case c{1030, 200, 1030, WavKanParams{}, dtype, 78};
+        c.params.wavelet = wavelet;
+        c.params.batchnorm = false;
+        const Inputs in = make_inputs(c);
+        const Outputs a = run_on(gpu, c, in), b = run_on(cpu, c, in);
+        EXPECT_LT(rel_l2_error(a.y.to(Device::cpu()), to_ref(b.y)), tol) << describe(c);
     }
 }
 

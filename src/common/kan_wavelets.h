@@ -118,6 +118,18 @@ WTCONV_KAN_FN PsiPair<float> shannon_poly_f32(float u, float window) {
     return {psi, window * times_sign_of(d, u)};
 }
 
+// (1/2) log2(e): exp(-u^2 / 2) = 2^-(u^2 kHalfLog2e)
+constexpr float kHalfLog2e = 0.72134752044448170368f;
+
+#if defined(__CUDACC__)
+// 2^x by the hardware (one special-function instruction; 0 below 2^-126).
+__device__ inline float exp2_approx(float x) {
+    float e;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(x));
+    return e;
+}
+#endif
+
 #if defined(__CUDA_ARCH__)
 // sin(x) and cos(x) on the device without the library's slow path for huge arguments (a call
 // whose register saves made the kernels spill): x less n pi/2 by a two-part constant and FMA
@@ -166,10 +178,7 @@ constexpr float kFastClamp = 20.0f;
 
 // exp(-u2 / 2) for u2 = u^2 >= 0.
 __device__ inline float fast_gaussian_of_square(float u2) {
-    constexpr float minus_half_log2e = -0.72134752044448170368f;
-    float e;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(u2 * minus_half_log2e));
-    return e;
+    return exp2_approx(u2 * -kHalfLog2e);
 }
 
 __device__ inline float fast_gaussian(float u) {
