@@ -31,6 +31,7 @@ constexpr int kIndexBits = 40;
 constexpr unsigned long long kIndexMask = (1ull << kIndexBits) - 1;
 constexpr unsigned long long kLastGeneration = (1ull << (64 - kIndexBits)) - 1;
 constexpr unsigned kMaxBlocksPerTensor = 128;  // a grid-stride search: enough to fill the GPU
+constexpr int kLoads = 8;                      // loads in flight a thread
 
 template <class T>
 struct CheckList {
@@ -60,11 +61,27 @@ __global__ void first_bad_kernel(CheckList<T> list, CheckTargets to) {
     const T* v = list.data[j];
     const bool reciprocal = j == list.reciprocal;
     unsigned long long mine = kNone;
-    WTCONV_GRID_STRIDE_LOOP(k, list.numel[j]) {
-        const WavKanCompute<T> e = widen(v[k]);  // the kernels' reciprocal: in the compute type
-        const bool bad = !isfinite(e) || (reciprocal && !isfinite(WavKanCompute<T>(1) / e));
-        if (bad && static_cast<unsigned long long>(k) < mine) {
-            mine = static_cast<unsigned long long>(k);
+    // A grid-stride loop that loads kLoads elements before it tests them: one at a time, each
+    // load's latency added up (9 us for the 512-wide layer's 3.7 MB).
+    const std::int64_t n = list.numel[j];
+    const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+    for (std::int64_t k0 = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k0 < n;
+         k0 += kLoads * stride) {
+        WavKanCompute<T> e[kLoads];
+#pragma unroll
+        for (int u = 0; u < kLoads; ++u) {
+            const std::int64_t k = k0 + u * stride;
+            e[u] = k < n ? widen(v[k]) : WavKanCompute<T>(1);
+        }
+#pragma unroll
+        for (int u = 0; u < kLoads; ++u) {
+            const std::int64_t k = k0 + u * stride;
+            // the kernels' reciprocal: in the compute type
+            const bool bad =
+                !isfinite(e[u]) || (reciprocal && !isfinite(WavKanCompute<T>(1) / e[u]));
+            if (bad && static_cast<unsigned long long>(k) < mine) {
+                mine = static_cast<unsigned long long>(k);
+            }
         }
     }
     if (mine != kNone) {
