@@ -37,6 +37,9 @@ template <class T>
 struct CheckList {
     const T* data[kMaxTensors];
     std::int64_t numel[kMaxTensors];
+    // tensor j's blocks are [first_block[j], first_block[j + 1]): as many as its size needs (a
+    // rectangle of the largest tensor's count had blocks with nothing to do for the small ones)
+    unsigned first_block[kMaxTensors + 1];
     int count;
     int reciprocal;
 };
@@ -57,15 +60,20 @@ struct CheckTargets {
 // this kernel is all the host waits for.
 template <class T>
 __global__ void first_bad_kernel(CheckList<T> list, CheckTargets to) {
-    const int j = static_cast<int>(blockIdx.y);
+    int j = 0;
+    while (blockIdx.x >= list.first_block[j + 1]) {
+        ++j;
+    }
+    const unsigned block = blockIdx.x - list.first_block[j];
     const T* v = list.data[j];
     const bool reciprocal = j == list.reciprocal;
     unsigned long long mine = kNone;
     // A grid-stride loop that loads kLoads elements before it tests them: one at a time, each
     // load's latency added up (9 us for the 512-wide layer's 3.7 MB).
     const std::int64_t n = list.numel[j];
-    const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-    for (std::int64_t k0 = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k0 < n;
+    const std::int64_t stride =
+        static_cast<std::int64_t>(list.first_block[j + 1] - list.first_block[j]) * blockDim.x;
+    for (std::int64_t k0 = static_cast<std::int64_t>(block) * blockDim.x + threadIdx.x; k0 < n;
          k0 += kLoads * stride) {
         WavKanCompute<T> e[kLoads];
 #pragma unroll
@@ -91,7 +99,7 @@ __global__ void first_bad_kernel(CheckList<T> list, CheckTargets to) {
     __syncthreads();
     if (threadIdx.x == 0) {
         __threadfence();  // this block's slot updates before its ticket
-        const unsigned blocks = gridDim.x * gridDim.y;
+        const unsigned blocks = gridDim.x;
         last = atomicInc(to.blocks_done, blocks - 1) == blocks - 1;
     }
     __syncthreads();
@@ -258,8 +266,14 @@ Tensor wavkan_check_values_launch(Context& ctx,
         }
         list.count = static_cast<int>(tensors.size());
         list.reciprocal = reciprocal;
-        const dim3 grid(std::min(elementwise_blocks(largest), kMaxBlocksPerTensor),
-                        static_cast<unsigned>(tensors.size()));
+        list.first_block[0] = 0;
+        for (std::size_t j = 0; j < tensors.size(); ++j) {
+            const std::int64_t per_block = std::int64_t{kLoads} * kElementwiseThreads;
+            const std::int64_t blocks = std::clamp<std::int64_t>(
+                (list.numel[j] + per_block - 1) / per_block, 1, kMaxBlocksPerTensor);
+            list.first_block[j + 1] = list.first_block[j] + static_cast<unsigned>(blocks);
+        }
+        const dim3 grid(list.first_block[tensors.size()]);
         first_bad_kernel<T><<<grid, kElementwiseThreads, 0, stream>>>(list, to);
         WTCONV_CUDA_CHECK_LAUNCH();
     });

@@ -249,6 +249,56 @@ __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch
     }
 }
 
+// Fewer outputs than this take thin_kernel: a 64-wide tile would be mostly empty (a network's
+// 512 -> 1 head: 98 %), and its few tiles would leave most SMs idle.
+constexpr std::int64_t kThinOutputs = 16;
+
+// z[b,o] for layers with few outputs: a block of kThinThreads per output, thread k taking every
+// kThinThreads-th input (a few each, so that few loads wait on one another: a warp per output,
+// 16 inputs a lane one after another, took 14 us for the 512 -> 1 head at B 256), its sums added
+// by a fixed butterfly within each warp and the warps' in order (the same bits every run); edges
+// staged per term by the same ForwardTerm as the tiles. Written to z as T, like a single split.
+constexpr int kThinThreads = 128;
+
+template <KanWavelet W, class S, class T = WavKanCompute<S>>
+__global__ void __launch_bounds__(kThinThreads) thin_kernel(std::int64_t inputs,
+                                                            std::int64_t outputs,
+                                                            const S* __restrict__ x,
+                                                            const S* __restrict__ translation,
+                                                            const S* __restrict__ scales,
+                                                            const S* __restrict__ weights,
+                                                            const T* __restrict__ window,
+                                                            T* __restrict__ z) {
+    using Term = ForwardTerm<W, T>;
+    __shared__ T warp_sums[kThinThreads / 32];
+    const std::int64_t item = blockIdx.x;  // b * outputs + o
+    const std::int64_t b = item / outputs, o = item % outputs;
+    T acc = T(0);
+#pragma unroll 1
+    for (std::int64_t i = threadIdx.x; i < inputs; i += kThinThreads) {
+        const Quad<T> e =
+            Term::stage(load_edge(translation, scales, weights, o, i, outputs, inputs, inputs),
+                        window != nullptr ? window[i] : T(1));
+        acc += Term::eval(widen(x[b * inputs + i]), e.v[0], e.v[1], e.v[2], e.v[3]);
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset /= 2) {
+        acc += __shfl_xor_sync(0xffffffffu, acc, offset);
+    }
+    if (threadIdx.x % 32 == 0) {
+        warp_sums[threadIdx.x / 32] = acc;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        T total = warp_sums[0];
+#pragma unroll
+        for (int k = 1; k < kThinThreads / 32; ++k) {
+            total += warp_sums[k];
+        }
+        z[item] = total;
+    }
+}
+
 // Samples go to gridDim.y, which CUDA caps at 65535 blocks: src/ops/wavkan.cpp refuses more rows
 // than kWavKanFusedMaxRows before anything is launched.
 static_assert(kWavKanFusedMaxRows <= std::int64_t{65535} * kTile, "the forward's tile rows");
@@ -270,6 +320,16 @@ WavKanCoreSums wavkan_core_forward_sums(
             using S = decltype(tag);
             using T = WavKanCompute<S>;
             const KernelTables<S> tab = make_tables<S>(ctx, wavelet, w.scale, inputs);
+            if (outputs < kThinOutputs) {
+                SplitOutput<S> out(Split{1, inputs}, z);
+                thin_kernel<decltype(kind)::value, S><<<static_cast<unsigned>(batch * outputs),
+                                                        kThinThreads, 0, ctx.cuda_stream()>>>(
+                    inputs, outputs, storage<S>(x), storage<S>(w.translation), tab.scales,
+                    storage<S>(w.wavelet_weights), tab.window_or_null, out.data());
+                WTCONV_CUDA_CHECK_LAUNCH();
+                sums = out.pending();
+                return;
+            }
             const dim3 grid = tiles(outputs, batch, kTile);
             const Split split =
                 split_of(grid.x * grid.y, inputs, x.device().index, kForwardSplit<T>);
