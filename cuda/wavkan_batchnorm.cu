@@ -2,8 +2,8 @@
 // up to the rounding of double sums (1 / B from the host): a block per 8 output channels, forward
 // and backward, reading whole 32-byte sectors of z's rows (z is [B, O]: a block per channel read
 // its column 4 bytes a sector, one sample's split sums after another, and took 15 us for the
-// 512-wide layer at B 256, half as long as the core). The batch sums in double: each of the 32 row
-// groups sums its samples in order, then a fixed tree adds the 32 (the same bits every run). Each
+// 512-wide layer at B 256, half as long as the core). The batch sums in double: each of the 64 row
+// groups sums its samples in order, then a fixed tree adds the 64 (the same bits every run). Each
 // output is rounded once.
 #include <cstdint>
 
@@ -16,10 +16,10 @@ namespace wtconv::cuda {
 
 namespace {
 
-// A block of 256 threads per 8 channels (one 32-byte sector of a row of z): 64 blocks for the
-// 512-wide layer, 32 row groups, thread (c, g) taking samples g, g + 32, ...
+// A block of 512 threads per 8 channels (one 32-byte sector of a row of z): 64 blocks for the
+// 512-wide layer, 64 row groups, thread (c, g) taking samples g, g + 64, ...
 constexpr int kColumns = 8;
-constexpr int kGroups = 32;
+constexpr int kGroups = 64;
 constexpr int kThreads = kColumns * kGroups;
 constexpr int kChunk = 4;  // a thread's samples in flight at once
 
