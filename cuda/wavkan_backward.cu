@@ -1,12 +1,13 @@
-// The Wav-KAN core's fused backward on CUDA (WAVKAN.md 4): two GEMM-shaped kernels in which the
-// multiply is the wavelet's derivative at the pair (x[b,i], edge (o,i)), each evaluated where it
-// is summed, so no (B, O, I) tensor exists and every sum runs in one thread in a fixed order (no
-// atomics: repeated calls give identical bits).
-//   d*(o,i)   tiles of (o, i), the loop over b: dwavelet_weights, dtranslation, dscale
-//   dx[b,i]   tiles of (b, i), the loop over o (psi' evaluated a second time, which costs less
-//             than a (B, I) partial per tile of outputs would in memory)
-// A tile's operands are staged in shared memory a slice at a time. The forward is
-// cuda/wavkan_forward.cu.
+// The Wav-KAN core's fused backward on CUDA (WAVKAN.md 4): one GEMM-shaped kernel that evaluates
+// psi and psi' once per (b, o, i), where both of their sums use them, so no (B, O, I) tensor
+// exists and every sum runs in a fixed order (no atomics: repeated calls give identical bits).
+//   d*(o,i)   over b, in the registers of the thread that owns the edge: dwavelet_weights,
+//             dtranslation, dscale
+//   dx[b,i]   over o: a tile's 32 outputs through a column sum in shared memory, the tiles of a
+//             chunk of outputs in the chunk's partial dx (at most 16 chunks), the chunks by a
+//             second pass in order
+// It replaced two kernels that each evaluated psi' (edge gradients, then dx). A tile's operands
+// are staged in shared memory a slice at a time. The forward is cuda/wavkan_forward.cu.
 #include <algorithm>
 #include <cstdint>
 

@@ -40,7 +40,7 @@ __device__ double column_sum(double v, double (*scratch)[kColumns + 1]) {
     return total;
 }
 
-// The forward of channels [32 x, 32 x + 32): z from the core's split sums when there are any
+// The forward of channels [8 x, 8 x + 8): z from the core's split sums when there are any
 // (added in split order in the compute type, rounded once into z: the statistics read what the
 // backward will), the statistics that normalise it (the batch's in training, with the running
 // ones updated; else the running ones), and y. One launch per layer instead of three (sum the

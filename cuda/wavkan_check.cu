@@ -54,7 +54,8 @@ struct CheckTargets {
     unsigned long long* host_results;  // mapped pinned memory, the same
 };
 
-// blockIdx.y: the tensor; the blocks of x walk its elements. The last block to finish (a ticket
+// Block x belongs to the tensor whose range in list.first_block holds it; a tensor's blocks walk
+// its elements. The last block to finish (a ticket
 // from atomicInc, which wraps the counter back to 0 for the next call) turns the slots into the
 // results and stores them on the device and, through mapped memory, on the host: the event after
 // this kernel is all the host waits for.

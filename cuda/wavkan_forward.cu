@@ -28,14 +28,15 @@ constexpr int kThreads = 256;
 constexpr int kTile = 64;  // samples and outputs a block
 constexpr int kQuad = 4;   // a thread's samples and outputs: 4 x 4
 constexpr int kGroups = kTile / kQuad;
-// Inputs staged per step: 32 floats or 16 doubles, 40 KiB of shared memory either way (two
-// blocks an SM).
+// Inputs staged per step: 32 floats or 16 doubles (ForwardShared: 111 KiB either way, two blocks
+// an SM).
 template <class T>
 constexpr int kSlice = 128 / sizeof(T);
 
-// Four consecutive values of shared memory, read by one vector load.
+// Four consecutive values of shared memory, read by vector loads (16-byte aligned: the rows of
+// doubles are 16-byte multiples, not 32).
 template <class T>
-struct alignas(4 * sizeof(T)) Quad {
+struct alignas(16) Quad {
     T v[4];
 };
 
@@ -64,7 +65,9 @@ struct ForwardTerm<KanWavelet::kMexicanHat, float> {
     static constexpr float kMaxSquare = 288.0f;
     __device__ static Quad<float> stage(const Edge<float>& e, float /*window*/) {
         constexpr float c = ::wtconv::detail::KanConst<float>::kMexicanHat;
-        return {{e.t, e.r * kRootHalfLog2e, c * e.w / ::wtconv::detail::kHalfLog2e, -c * e.w}};
+        // C / k^2 > 1: a weight near float's largest would overflow to inf (and inf 0 at u = 0)
+        return {{e.t, e.r * kRootHalfLog2e,
+                 ::wtconv::detail::finite_part(c * e.w / ::wtconv::detail::kHalfLog2e), -c * e.w}};
     }
     __device__ static float eval(float x, float t, float r, float a, float b) {
         // (x - t) r, not x r - t r by one FMA: that rounds t r first, half an ulp of |t / s| off,
@@ -81,7 +84,8 @@ template <>
 struct ForwardTerm<KanWavelet::kDog, float> {
     static constexpr float kClamp = 20.0f * kRootHalfLog2e;
     __device__ static Quad<float> stage(const Edge<float>& e, float /*window*/) {
-        return {{e.t, e.r * kRootHalfLog2e, -e.w / kRootHalfLog2e, 0.0f}};
+        return {{e.t, e.r * kRootHalfLog2e, ::wtconv::detail::finite_part(-e.w / kRootHalfLog2e),
+                 0.0f}};
     }
     __device__ static float eval(float x, float t, float r, float a, float /*unused*/) {
         const float u = fminf(fmaxf((x - t) * r, -kClamp), kClamp);
@@ -91,11 +95,13 @@ struct ForwardTerm<KanWavelet::kDog, float> {
 };
 
 // w cos(5 u) e from y = 5 u, clamped to +-100 (u to +-20, where e is 0; the hardware's cos keeps
-// its 2^-20.5 absolute error up to 100 pi), and exp(-u^2 / 2) = 2^(-y^2 log2(e) / 50).
+// its 2^-20.5 absolute error up to 100 pi), and exp(-u^2 / 2) = 2^(-y^2 log2(e) / 50). 5 / s is
+// kept finite (s below 1.5e-38 would make it inf, and y = 0 inf = NaN where x = t: the term must
+// be w there).
 template <>
 struct ForwardTerm<KanWavelet::kMorlet, float> {
     __device__ static Quad<float> stage(const Edge<float>& e, float /*window*/) {
-        return {{e.t, 5.0f * e.r, e.w, 0.0f}};
+        return {{e.t, ::wtconv::detail::finite_part(5.0f * e.r), e.w, 0.0f}};
     }
     __device__ static float eval(float x, float t, float r, float w, float /*unused*/) {
         constexpr float k = ::wtconv::detail::kHalfLog2e / 25.0f;
@@ -126,10 +132,12 @@ struct ForwardShared {
 // dst = src (0 where !valid). Float and double copy asynchronously (cp.async, zero-filled where
 // invalid, so that the next slice arrives while this one is computed); the half types widen on
 // the way, which needs a register, so they load synchronously.
+// An invalid element's copy reads nothing but names base, a valid global address (debug builds
+// of the pipeline primitives assert that the source is global).
 template <class S, class T>
-__device__ inline void copy_operand(T* dst, const S* src, bool valid) {
+__device__ inline void copy_operand(T* dst, const S* src, const S* base, bool valid) {
     if constexpr (std::is_same_v<S, T>) {
-        __pipeline_memcpy_async(dst, valid ? src : nullptr, sizeof(T), valid ? 0 : sizeof(T));
+        __pipeline_memcpy_async(dst, valid ? src : base, sizeof(T), valid ? 0 : sizeof(T));
     } else {
         *dst = valid ? widen(*src) : T(0);
     }
@@ -171,16 +179,16 @@ __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch
             const int i = c % (kS / 8) * 8 + lane % 8, r = c / (kS / 8) * 4 + lane / 8;
             const std::int64_t b = b0 + r, o = o0 + r, gi = i0 + i;
             const bool in = gi < i_end;
-            copy_operand(&sh.xs[stage][i][r], x + b * inputs + gi, in && b < batch);
+            copy_operand(&sh.xs[stage][i][r], x + b * inputs + gi, x, in && b < batch);
             const std::int64_t k = o * inputs + gi;
             const bool edge = in && o < outputs;
-            copy_operand(&sh.raw[stage][0][r][i], translation + k, edge);
-            copy_operand(&sh.raw[stage][1][r][i], scales + k, edge);
-            copy_operand(&sh.raw[stage][2][r][i], weights + k, edge);
+            copy_operand(&sh.raw[stage][0][r][i], translation + k, translation, edge);
+            copy_operand(&sh.raw[stage][1][r][i], scales + k, scales, edge);
+            copy_operand(&sh.raw[stage][2][r][i], weights + k, weights, edge);
         }
         if (window != nullptr && threadIdx.x < kS) {
             const std::int64_t gi = i0 + threadIdx.x;
-            copy_operand(&sh.win[stage][threadIdx.x], window + gi, gi < i_end);
+            copy_operand(&sh.win[stage][threadIdx.x], window + gi, window, gi < i_end);
         }
         __pipeline_commit();
     };
@@ -253,7 +261,7 @@ __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch
 // 512 -> 1 head: 98 %), and its few tiles would leave most SMs idle.
 constexpr std::int64_t kThinOutputs = 16;
 
-// z[b,o] for layers with few outputs: a block of kThinThreads per output, thread k taking every
+// z[b,o] for layers with few outputs: a block of kThinThreads per (b, o), thread k taking every
 // kThinThreads-th input (a few each, so that few loads wait on one another: a warp per output,
 // 16 inputs a lane one after another, took 14 us for the 512 -> 1 head at B 256), its sums added
 // by a fixed butterfly within each warp and the warps' in order (the same bits every run); edges
@@ -300,8 +308,8 @@ __global__ void __launch_bounds__(kThinThreads) thin_kernel(std::int64_t inputs,
 }
 
 // Samples go to gridDim.y, which CUDA caps at 65535 blocks: src/ops/wavkan.cpp refuses more rows
-// than kWavKanFusedMaxRows before anything is launched.
-static_assert(kWavKanFusedMaxRows <= std::int64_t{65535} * kTile, "the forward's tile rows");
+// than kWavKanFusedMaxBatch before anything is launched.
+static_assert(kWavKanFusedMaxBatch <= std::int64_t{65535} * kTile, "the forward's tile rows");
 
 // Two blocks an SM, and enough splits of the inputs to fill them (the 512-wide layers at B 256
 // are 32 tiles); a split is at least one slice.
@@ -335,8 +343,16 @@ WavKanCoreSums wavkan_core_forward_sums(
                 split_of(grid.x * grid.y, inputs, x.device().index, kForwardSplit<T>);
             SplitOutput<S> out(split, z);
             const auto kernel = forward_kernel<decltype(kind)::value, S>;
-            // above the default 48 KiB; cheap, so set before every launch
+            // above the default 48 KiB; cheap, so set before every launch. sm_80 and sm_90 have
+            // the room (163 and 227 KiB); sm_86 and sm_89 offer 99 KiB.
             constexpr int kBytes = sizeof(ForwardShared<T>);
+            int room = 0;
+            WTCONV_CUDA_CHECK(cudaDeviceGetAttribute(&room, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                                     x.device().index));
+            WTCONV_CHECK_CODE(room >= kBytes, ErrorCode::kNotSupported,
+                              "wavkan: the fused CUDA forward needs ", kBytes,
+                              " bytes of shared memory a block, this GPU offers ", room,
+                              "; WavKanAlgo::kUnfused has no such need");
             WTCONV_CUDA_CHECK(
                 cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes));
             kernel<<<tiles(outputs, batch, kTile, split.count), kThreads, kBytes,

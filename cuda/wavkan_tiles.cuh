@@ -186,7 +186,7 @@ private:
 };
 
 // The grid of tiles of tile x tile; rows go to gridDim.y, which CUDA caps at 65535 blocks:
-// src/ops/wavkan.cpp refuses more rows (kWavKanFusedMaxRows) before anything is launched.
+// the forward's samples go there (src/ops/wavkan.cpp refuses a batch past kWavKanFusedMaxBatch).
 inline dim3 tiles(std::int64_t columns, std::int64_t rows, int tile, int splits = 1) {
     return dim3(static_cast<unsigned>((columns + tile - 1) / tile),
                 static_cast<unsigned>((rows + tile - 1) / tile), static_cast<unsigned>(splits));

@@ -191,7 +191,9 @@ __device__ inline float clamp_fast(float u) {
 #endif
 
 // Every wavelet that multiplies by exp(-u^2 / 2) returns its limit 0 where that underflows, so a
-// huge |u| (or an infinite one) gives 0 rather than the original's inf * 0 = NaN. NaN u stays NaN.
+// huge |u| (or an infinite one) gives 0 rather than the original's inf * 0 = NaN. NaN u stays NaN
+// on the host; float32 on the device clamps u first, which turns it into 0 (the op rejects NaN
+// before any kernel runs unless check_values is off).
 // kGrad false: psi only (dpsi returned as 0), which spares morlet and meyer a sin or cos.
 template <class T, bool kGrad>
 WTCONV_KAN_FN PsiPair<T> mexican_hat(T u) {

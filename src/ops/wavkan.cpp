@@ -151,13 +151,10 @@ Sizes check_inputs(const Tensor& x, const WavKanWeights& w, const WavKanParams& 
         check_absent("bn_bias", w.bn_bias, "batchnorm");
     }
     if (x.device().is_cuda() && p.algo != WavKanAlgo::kUnfused) {
-        for (const auto& [what, rows] :
-             {std::pair{"a batch (x's rows)", batch}, std::pair{"out_features", outputs}}) {
-            WTCONV_CHECK_CODE(rows <= cuda::kWavKanFusedMaxRows, ErrorCode::kNotSupported, kOp,
-                              ": the fused CUDA kernels take ", what, " up to ",
-                              cuda::kWavKanFusedMaxRows, " (65535 tiles of 32), got ", rows,
-                              "; WavKanAlgo::kUnfused has no such limit");
-        }
+        WTCONV_CHECK_CODE(batch <= cuda::kWavKanFusedMaxBatch, ErrorCode::kNotSupported, kOp,
+                          ": the fused CUDA kernels take a batch (x's rows) up to ",
+                          cuda::kWavKanFusedMaxBatch, " (65535 tiles of 64), got ", batch,
+                          "; WavKanAlgo::kUnfused has no such limit");
     }
     return Sizes{batch, inputs, outputs};
 }

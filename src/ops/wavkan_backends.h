@@ -73,9 +73,10 @@ void wavkan_batchnorm_backward(Context& ctx,
 
 namespace wtconv::cuda {
 
-// The fused kernels put the batch (forward, dx) and out_features (edge gradients) on gridDim.y in
-// tiles of 32 rows: at most 65535 tiles.
-constexpr std::int64_t kWavKanFusedMaxRows = std::int64_t{65535} * 32;
+// The fused forward puts the batch on gridDim.y in tiles of 64 samples: at most 65535 tiles.
+// Nothing else of the fused kernels has a limit below the memory's (out_features goes to
+// gridDim.x).
+constexpr std::int64_t kWavKanFusedMaxBatch = std::int64_t{65535} * 64;
 
 // The CUDA backend (cuda/wavkan_*.cu), the same contracts as the cpu:: functions of the same names,
 // on the context's stream; float32 and float64 (float16 and bfloat16 storage with float32 sums for

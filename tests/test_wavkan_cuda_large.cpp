@@ -1,0 +1,124 @@
+// test_wavkan_cuda (continued): the Wav-KAN op on CUDA at shapes past the random cases' (long
+// input loops, batch norm over many samples, out_features past the thin forward), the backward
+// without dx, morlet's staging at a tiny scale, and the value check over tensors of many blocks.
+// Tolerances as in test_wavkan_cuda.cpp (relative L2: float32 1e-5, float64 1e-13 against the
+// CPU; 10x for gradients, which sum more terms).
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <wtconv/ops/wavkan.h>
+
+#include "support/test_support.h"
+#include "support/wavkan_cuda_cases.h"
+#include "support/wtconv_check.h"
+
+namespace wtconv::test {
+namespace {
+
+class WavKanCudaLarge : public CudaTest {};
+
+// Shapes past what the random cases reach, against the CPU: enough tiles (17 x 17 of the forward's
+// 64 x 64) that the inputs are not split on an H100, so one block walks all 200 inputs (7 slices of
+// float32, 13 of float64) through the forward's double-buffered copies (shannon's window too), and
+// batch norm in training over 1030 and 300 samples (past the 256 its blocks take in one round),
+// with the tiled and the thin forward.
+TEST_F(WavKanCudaLarge, LargeShapesEqualTheCpu) {
+    Context gpu = cuda_test_context();
+    Context cpu(Device::cpu());
+    struct Large {
+        KanWavelet wavelet;
+        DType dtype;
+        std::int64_t batch, outputs;
+        bool batchnorm;
+        double tol;
+    };
+    for (const Large& l : {Large{KanWavelet::kMexicanHat, DType::kFloat32, 1030, 1030, true, 1e-5},
+                           Large{KanWavelet::kShannon, DType::kFloat32, 1030, 1030, false, 1e-5},
+                           Large{KanWavelet::kMeyer, DType::kFloat64, 1030, 1030, false, 1e-13},
+                           Large{KanWavelet::kDog, DType::kFloat32, 300, 13, true, 1e-5}}) {
+        Case c{l.batch, 200, l.outputs, WavKanParams{}, l.dtype, 78};
+        c.params.wavelet = l.wavelet;
+        c.params.batchnorm = l.batchnorm;
+        const Inputs in = make_inputs(c);
+        const Outputs a = run_on(gpu, c, in), b = run_on(cpu, c, in);
+        EXPECT_LT(rel_l2_error(a.y.to(Device::cpu()), to_ref(b.y)), l.tol) << describe(c);
+        EXPECT_LT(rel_l2_error(a.g.dx.to(Device::cpu()), to_ref(b.g.dx)), 10 * l.tol)
+            << describe(c);
+        EXPECT_LT(rel_l2_error(a.g.dweights.scale.to(Device::cpu()), to_ref(b.g.dweights.scale)),
+                  10 * l.tol)
+            << describe(c);
+        if (l.batchnorm) {
+            EXPECT_LT(rel_l2_error(a.var.to(Device::cpu()), to_ref(b.var)), l.tol) << describe(c);
+        }
+    }
+}
+
+// need_dx = false runs the backward without dx (a kernel of its own on CUDA): the same edge
+// gradients, to the bit.
+TEST_F(WavKanCudaLarge, SkippingDxKeepsTheEdgeGradients) {
+    Context ctx = cuda_test_context();
+    for (const auto& [wavelet, outputs] : every_wavelet_with({5, 70})) {
+        Case c{37, 33, outputs, WavKanParams{}, DType::kFloat32, 23};
+        c.params.wavelet = wavelet;
+        const Inputs in = make_inputs(c);
+        const WavKanWeights w = to_device(in.w, kCuda);
+        WavKanRunningStats running{in.running.mean.to(kCuda), in.running.var.to(kCuda)};
+        WavKanSaved saved;
+        wavkan_forward(ctx, in.x.to(kCuda), w, c.params, &running, &saved);
+        const Tensor dy = in.dy.to(kCuda);
+        const WavKanGrads all = wavkan_backward(ctx, dy, w, c.params, saved, true);
+        const WavKanGrads some = wavkan_backward(ctx, dy, w, c.params, saved, false);
+        EXPECT_FALSE(some.dx.defined()) << describe(c);
+        EXPECT_EQ(host_bytes(all.dweights.scale), host_bytes(some.dweights.scale)) << describe(c);
+        EXPECT_EQ(host_bytes(all.dweights.translation), host_bytes(some.dweights.translation))
+            << describe(c);
+        EXPECT_EQ(host_bytes(all.dweights.wavelet_weights),
+                  host_bytes(some.dweights.wavelet_weights))
+            << describe(c);
+    }
+}
+
+// A scale so small that 5 / scale overflows float (morlet's forward stages 5 / s) while 1 / s is
+// finite, with x = t exactly: u = 0 there, so the term is w cos(0) = w, not 0 inf = NaN or 0.
+TEST_F(WavKanCudaLarge, MorletAtTinyScaleKeepsItsCentre) {
+    Context ctx = cuda_test_context();
+    for (const std::int64_t outputs : {2, 70}) {
+        Case c{4, 3, outputs, WavKanParams{}, DType::kFloat32, 29};
+        c.params.wavelet = KanWavelet::kMorlet;
+        c.params.batchnorm = false;
+        Inputs in = make_inputs(c);
+        std::vector<double> s = in.w.scale.to_vector(), t = in.w.translation.to_vector();
+        s[0] = 3e-39;  // (o, i) = (0, 0); a float32 subnormal whose reciprocal is finite
+        t[0] = in.x.to_vector()[0];  // x[0, 0], exact in float32
+        in.w.scale = Tensor::from_vector(s, in.w.scale.shape()).to(c.dtype);
+        in.w.translation = Tensor::from_vector(t, in.w.translation.shape()).to(c.dtype);
+        expect_matches(c, run_on(ctx, c, in), reference_of(c, in));
+    }
+}
+
+// The value check over tensors of many blocks: a bad value in the very last element is found and
+// named with its index.
+TEST_F(WavKanCudaLarge, ValueChecksFindTheLastElement) {
+    Context ctx = cuda_test_context();
+    Case c{1030, 200, 70, WavKanParams{}, DType::kFloat32, 31};
+    c.params.batchnorm = false;
+    const Inputs in = make_inputs(c);
+    const WavKanWeights w = to_device(in.w, kCuda);
+    std::vector<double> x = in.x.to_vector();
+    x.back() = std::nan("");
+    const Tensor nan_x = Tensor::from_vector(x, in.x.shape()).to(c.dtype).to(kCuda);
+    expect_error_all([&] { wavkan_forward(ctx, nan_x, w, c.params); }, ErrorCode::kBadArgument,
+                     {"x must be finite", "[1029, 199]"});
+    std::vector<double> t = in.w.translation.to_vector();
+    t.back() = std::numeric_limits<double>::infinity();
+    WavKanWeights bad = w;
+    bad.translation = Tensor::from_vector(t, in.w.translation.shape()).to(c.dtype).to(kCuda);
+    expect_error_all([&] { wavkan_forward(ctx, in.x.to(kCuda), bad, c.params); },
+                     ErrorCode::kBadArgument, {"translation", "[69, 199]"});
+}
+
+}  // namespace
+}  // namespace wtconv::test
