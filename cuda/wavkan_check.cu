@@ -42,6 +42,7 @@ struct CheckList {
     unsigned first_block[kMaxTensors + 1];
     int count;
     int reciprocal;
+    int nonnegative;  // -1: none
 };
 
 // Per call: where the results go (the call's device tensor, which batch norm reads, and the
@@ -67,7 +68,7 @@ __global__ void first_bad_kernel(CheckList<T> list, CheckTargets to) {
     }
     const unsigned block = blockIdx.x - list.first_block[j];
     const T* v = list.data[j];
-    const bool reciprocal = j == list.reciprocal;
+    const bool reciprocal = j == list.reciprocal, nonnegative = j == list.nonnegative;
     unsigned long long mine = kNone;
     // A grid-stride loop that loads kLoads elements before it tests them: one at a time, each
     // load's latency added up (9 us for the 512-wide layer's 3.7 MB).
@@ -86,8 +87,9 @@ __global__ void first_bad_kernel(CheckList<T> list, CheckTargets to) {
         for (int u = 0; u < kLoads; ++u) {
             const std::int64_t k = k0 + u * stride;
             // the kernels' reciprocal: in the compute type
-            const bool bad =
-                !isfinite(e[u]) || (reciprocal && !isfinite(WavKanCompute<T>(1) / e[u]));
+            const bool bad = !isfinite(e[u]) ||
+                             (reciprocal && !isfinite(WavKanCompute<T>(1) / e[u])) ||
+                             (nonnegative && e[u] < WavKanCompute<T>(0));
             if (bad && static_cast<unsigned long long>(k) < mine) {
                 mine = static_cast<unsigned long long>(k);
             }
@@ -238,7 +240,8 @@ void release_wavkan_check_stages(int device) {
 
 Tensor wavkan_check_values_launch(Context& ctx,
                                   const std::vector<const Tensor*>& tensors,
-                                  int reciprocal) {
+                                  int reciprocal,
+                                  int nonnegative) {
     WTCONV_CHECK(!tensors.empty() && tensors.size() <= static_cast<std::size_t>(kMaxTensors),
                  "wavkan: 1 to ", kMaxTensors, " tensors to check, got ", tensors.size());
     const Device device = tensors.front()->device();
@@ -267,6 +270,7 @@ Tensor wavkan_check_values_launch(Context& ctx,
         }
         list.count = static_cast<int>(tensors.size());
         list.reciprocal = reciprocal;
+        list.nonnegative = nonnegative;
         list.first_block[0] = 0;
         for (std::size_t j = 0; j < tensors.size(); ++j) {
             const std::int64_t per_block = std::int64_t{kLoads} * kElementwiseThreads;

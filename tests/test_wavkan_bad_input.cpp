@@ -216,6 +216,26 @@ TEST(WavKanBadInput, NonFiniteInputsAndParametersAreRejectedWithTheirIndex) {
     }
 }
 
+// A variance below 0 makes eval mode's sqrt(running_var + eps) NaN: rejected in either mode, with
+// its index, the running statistics untouched; -0 is a variance of 0.
+TEST(WavKanBadInput, NegativeRunningVarianceIsRejectedWithItsIndex) {
+    for (const bool training : {true, false}) {
+        for (const double bad : {-0.5, -1e-30}) {
+            Valid v;
+            v.p.training = training;
+            v.in.running.var = with_value(v.in.running.var, 1, bad);
+            const Tensor before = v.in.running.var.clone();
+            expect_error_all([&] { forward(v); }, ErrorCode::kBadArgument,
+                             {"wavkan: running.var must be finite and >= 0", "at [1]"});
+            EXPECT_EQ(host_bytes(v.in.running.var), host_bytes(before));
+        }
+        Valid zero;
+        zero.p.training = training;
+        zero.in.running.var = with_value(zero.in.running.var, 1, -0.0);
+        EXPECT_NO_THROW(forward(zero));
+    }
+}
+
 TEST(WavKanBadInput, BatchNormEpsAndMomentumOutOfRange) {
     for (const double eps : {0.0, -1e-5, kNaN, kInf}) {
         Valid v;

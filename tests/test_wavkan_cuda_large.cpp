@@ -1,6 +1,7 @@
 // test_wavkan_cuda (continued): the Wav-KAN op on CUDA at shapes past the random cases' (long
 // input loops, batch norm over many samples, out_features past the thin forward), the backward
-// without dx, morlet's staging at a tiny scale, and the value check over tensors of many blocks.
+// without dx, morlet's staging at a tiny scale, the value check over tensors of many blocks and a
+// negative running variance.
 // Tolerances as in test_wavkan_cuda.cpp (relative L2: float32 1e-5, float64 1e-13 against the
 // CPU; 10x for gradients, which sum more terms).
 #include <cmath>
@@ -118,6 +119,30 @@ TEST_F(WavKanCudaLarge, ValueChecksFindTheLastElement) {
     bad.translation = Tensor::from_vector(t, in.w.translation.shape()).to(c.dtype).to(kCuda);
     expect_error_all([&] { wavkan_forward(ctx, in.x.to(kCuda), bad, c.params); },
                      ErrorCode::kBadArgument, {"translation", "[69, 199]"});
+}
+
+// A negative running variance, found on the device: refused with its index in either mode, the
+// running statistics untouched (batch norm reads the check's result).
+TEST_F(WavKanCudaLarge, NegativeRunningVarianceIsRefused) {
+    Context ctx = cuda_test_context();
+    for (const bool training : {true, false}) {
+        Case c{6, 5, 70, WavKanParams{}, DType::kFloat32, 37};
+        c.params.training = training;
+        const Inputs in = make_inputs(c);
+        std::vector<double> var = in.running.var.to_vector();
+        var[69] = -0.25;
+        WavKanRunningStats running{
+            in.running.mean.to(kCuda),
+            Tensor::from_vector(var, in.running.var.shape()).to(c.dtype).to(kCuda)};
+        const std::vector<double> mean_before = running.mean.to(Device::cpu()).to_vector();
+        expect_error_all(
+            [&] {
+                wavkan_forward(ctx, in.x.to(kCuda), to_device(in.w, kCuda), c.params, &running);
+            },
+            ErrorCode::kBadArgument, {"running.var must be finite and >= 0", "[69]"});
+        EXPECT_EQ(running.mean.to(Device::cpu()).to_vector(), mean_before);
+        EXPECT_EQ(running.var.to(Device::cpu()).to_vector()[69], -0.25);
+    }
 }
 
 }  // namespace

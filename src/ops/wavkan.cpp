@@ -22,12 +22,14 @@ struct Sizes {
 };
 
 // The first element of a CPU tensor that is not finite (with reciprocal, also one whose reciprocal
-// is not: zero, or tinier than 1 / the largest value), -1 if none.
+// is not: zero, or tinier than 1 / the largest value; with nonnegative, also one below 0), -1 if
+// none.
 template <class T>
-std::int64_t first_bad(const Tensor& t, bool reciprocal) {
+std::int64_t first_bad(const Tensor& t, bool reciprocal, bool nonnegative) {
     const T* p = t.data<T>();
     for (std::int64_t k = 0; k < t.numel(); ++k) {
-        if (!std::isfinite(p[k]) || (reciprocal && !std::isfinite(T(1) / p[k]))) {
+        if (!std::isfinite(p[k]) || (reciprocal && !std::isfinite(T(1) / p[k])) ||
+            (nonnegative && p[k] < T(0))) {
             return k;
         }
     }
@@ -37,7 +39,19 @@ std::int64_t first_bad(const Tensor& t, bool reciprocal) {
 struct Checked {
     const char* name;
     const Tensor* tensor;
+    bool nonnegative = false;  // a variance: below 0, eval mode's sqrt(var + eps) is NaN
 };
+
+// The index of the one tensor of the list that must not be negative (the running variance), -1
+// if none.
+int nonnegative_index(const std::vector<Checked>& list) {
+    for (std::size_t j = 0; j < list.size(); ++j) {
+        if (list[j].nonnegative) {
+            return static_cast<int>(j);
+        }
+    }
+    return -1;
+}
 
 // The scale's place in the list of values to check: its reciprocal must be finite too.
 constexpr int kScaleIndex = 1;
@@ -48,15 +62,16 @@ std::vector<std::int64_t> cpu_bad_values(const std::vector<Checked>& list) {
     for (std::size_t j = 0; j < list.size(); ++j) {
         const Tensor& t = *list[j].tensor;
         const bool reciprocal = static_cast<int>(j) == kScaleIndex;
-        bad[j] = t.dtype() == DType::kFloat32 ? first_bad<float>(t, reciprocal)
-                                              : first_bad<double>(t, reciprocal);
+        bad[j] = t.dtype() == DType::kFloat32
+                     ? first_bad<float>(t, reciprocal, list[j].nonnegative)
+                     : first_bad<double>(t, reciprocal, list[j].nonnegative);
     }
     return bad;
 }
 
-// Rejects non-finite values (WAVKAN.md 5: they would poison whole batch-norm channels) and a scale
-// without a finite reciprocal (the kernels multiply by 1 / scale); names the first bad index of
-// the first bad tensor.
+// Rejects non-finite values (WAVKAN.md 5: they would poison whole batch-norm channels), a scale
+// without a finite reciprocal (the kernels multiply by 1 / scale) and a negative running variance;
+// names the first bad index of the first bad tensor.
 void throw_if_bad(const std::vector<Checked>& list, const std::vector<std::int64_t>& bad) {
     for (std::size_t j = 0; j < list.size(); ++j) {
         if (bad[j] < 0) {
@@ -69,7 +84,8 @@ void throw_if_bad(const std::vector<Checked>& list, const std::vector<std::int64
         const char* what = static_cast<int>(j) == kScaleIndex
                                ? "finite with a finite reciprocal (nonzero, |scale| >= 1 / the "
                                  "largest value of the dtype the kernels compute in)"
-                               : "finite";
+                           : list[j].nonnegative ? "finite and >= 0 (a variance)"
+                                                 : "finite";
         const Shape& s = t.shape();
         const std::string at = s.rank() == 2
                                    ? detail::concat("[", bad[j] / s[1], ", ", bad[j] % s[1], "]")
@@ -175,7 +191,7 @@ std::vector<Checked> values_to_check(const Tensor& x,
         list.push_back({"bn_weight", &w.bn_weight});
         list.push_back({"bn_bias", &w.bn_bias});
         list.push_back({"running.mean", &running->mean});
-        list.push_back({"running.var", &running->var});
+        list.push_back({"running.var", &running->var, true});
     }
     return list;
 }
@@ -383,7 +399,8 @@ Tensor wavkan_forward(Context& ctx,
         for (const Checked& c : values) {
             tensors.push_back(c.tensor);
         }
-        checks = cuda::wavkan_check_values_launch(ctx, tensors, kScaleIndex);
+        checks =
+            cuda::wavkan_check_values_launch(ctx, tensors, kScaleIndex, nonnegative_index(values));
 #endif
     }
     const Shape out{s.batch, s.outputs};

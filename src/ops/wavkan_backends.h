@@ -144,13 +144,14 @@ void wavkan_batchnorm_backward(Context& ctx,
 // the call, and then only for the checks: check_values_launch queues a search of each tensor (all
 // of one dtype) for its first element that is not finite, or, for tensors[reciprocal] (the scale),
 // also one whose reciprocal in the compute type is not (zero, or tinier than 1 / the largest
-// value), and a copy of the results to the host; the returned device tensor holds the results,
-// which wavkan_batchnorm_forward reads to leave the running statistics alone when any is bad.
-// check_values_read (same thread, next) waits for that copy, not for the kernels queued after it,
-// and returns, per tensor, that index or -1.
+// value), or, for tensors[nonnegative] (the running variance; -1: none), also one below 0; the
+// returned device tensor holds the results, which wavkan_batchnorm_forward reads to leave the
+// running statistics alone when any is bad. check_values_read (same thread, next) waits for that
+// copy, not for the kernels queued after it, and returns, per tensor, that index or -1.
 Tensor wavkan_check_values_launch(Context& ctx,
                                   const std::vector<const Tensor*>& tensors,
-                                  int reciprocal);
+                                  int reciprocal,
+                                  int nonnegative);
 std::vector<std::int64_t> wavkan_check_values_read(Context& ctx, const Tensor& results);
 // Frees the checks' per-thread state on device (a few bytes of device and pinned memory and an
 // event per thread): cuda_empty_cache, with the device idle.
