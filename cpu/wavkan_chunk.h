@@ -1,15 +1,25 @@
 #pragma once
 // The Wav-KAN wavelets on a chunk of kChunk inputs at once, for cpu/wavkan_core.cpp: the Gaussian
 // wavelets (mexican hat, dog, morlet) as Eigen array expressions, which run on Eigen's vectorised
-// exp, sin and cos (AVX-512 or AVX2 under -march=native); meyer and shannon element by element
-// through src/common/kan_wavelets.h (their piecewise forms do not map onto Eigen's functions).
+// exp, sin and cos (AVX-512 or AVX2 under -march=native); float32 meyer and shannon by the
+// device's polynomials in vectorised loops (cpu/wavkan_poly_chunk.h); float64 meyer and shannon
+// element by element through src/common/kan_wavelets.h (libm).
 #include <Eigen/Core>
 
 #include "common/kan_wavelets.h"
+#include "cpu/wavkan_poly_chunk.h"
 
 namespace wtconv::cpu {
 
 constexpr int kChunk = 16;
+
+// The polynomial chunks need the hardware FMA (-march=native on x86-64, the default build): fmaf
+// in software would make them slower than libm's sin and cos.
+#if defined(__FMA__) || defined(__aarch64__)
+constexpr bool kPolyChunks = true;
+#else
+constexpr bool kPolyChunks = false;
+#endif
 
 template <class T>
 using Chunk = Eigen::Array<T, kChunk, 1>;
@@ -61,6 +71,11 @@ inline void psi_chunk(const Chunk<T>& u, const Window& window, Chunk<T>& psi, Ch
                 dpsi = -e * (T(5) * a.sin() + v * c);
             }
         }
+    } else if constexpr (kPolyChunks && sizeof(T) == 4 && W == KanWavelet::kMeyer) {
+        meyer_chunk<kGrad, kChunk>(u.data(), psi.data(), dpsi.data());
+    } else if constexpr (kPolyChunks && sizeof(T) == 4 && W == KanWavelet::kShannon) {
+        const Chunk<T> h = window;  // a Chunk or a ChunkMap: contiguous either way, now
+        shannon_chunk<kGrad, kChunk>(u.data(), h.data(), psi.data(), dpsi.data());
     } else {
         for (int k = 0; k < kChunk; ++k) {
             const detail::PsiPair<T> p = detail::kan_psi<W, kGrad>(u[k], window[k]);
