@@ -2,12 +2,11 @@
 // The Wav-KAN wavelets on a chunk of kChunk inputs at once, for cpu/wavkan_core.cpp: the Gaussian
 // wavelets (mexican hat, dog, morlet) as Eigen array expressions, which run on Eigen's vectorised
 // exp, sin and cos (AVX-512 or AVX2 under -march=native); float32 meyer and shannon by the
-// device's polynomials in vectorised loops (cpu/wavkan_poly_chunk.h); float64 meyer and shannon
-// element by element through src/common/kan_wavelets.h (libm).
+// device's polynomials in vectorised loops (poly_chunk); float64 meyer and shannon element by
+// element through src/common/kan_wavelets.h (libm).
 #include <Eigen/Core>
 
 #include "common/kan_wavelets.h"
-#include "cpu/wavkan_poly_chunk.h"
 
 namespace wtconv::cpu {
 
@@ -38,6 +37,32 @@ template <class T>
 constexpr T kGaussianClamp = sizeof(T) == 4 ? T(20) : T(40);
 template <class T>
 constexpr T kStep = sizeof(T) == 4 ? T(1e30) : T(1e300);
+
+// float32 meyer and shannon on a chunk by the device's polynomial forms (meyer_poly_f32 and
+// shannon_poly_f32, src/common/kan_wavelets.h) in a loop GCC vectorises: their min and max are
+// comparisons on the host (kan_min), and cpu/wavkan_core.cpp is compiled with -fno-trapping-math,
+// without which GCC 12 will not turn a comparison of two computed values into a select. libm's
+// sin and cos per element had left these two wavelets at 1.4-1.5x the unfused composition on 2
+// cores, where the Gaussian ones reach 13x.
+template <KanWavelet W, bool kGrad>
+inline void poly_chunk(const float* __restrict u,
+                       const float* __restrict window,
+                       float* __restrict psi,
+                       float* __restrict dpsi) {
+#pragma omp simd
+    for (int k = 0; k < kChunk; ++k) {
+        detail::PsiPair<float> p;
+        if constexpr (W == KanWavelet::kMeyer) {
+            p = detail::meyer_poly_f32<kGrad>(u[k]);
+        } else {
+            p = detail::shannon_poly_f32<kGrad>(u[k], window[k]);
+        }
+        psi[k] = p.psi;
+        if constexpr (kGrad) {
+            dpsi[k] = p.dpsi;
+        }
+    }
+}
 
 // psi of every element of u and, with kGrad, dpsi (left alone without). window: shannon's Hamming
 // weights of the chunk's inputs (a Chunk or a ChunkMap; 1 for the others, which ignore it).
@@ -71,11 +96,10 @@ inline void psi_chunk(const Chunk<T>& u, const Window& window, Chunk<T>& psi, Ch
                 dpsi = -e * (T(5) * a.sin() + v * c);
             }
         }
-    } else if constexpr (kPolyChunks && sizeof(T) == 4 && W == KanWavelet::kMeyer) {
-        meyer_chunk<kGrad, kChunk>(u.data(), psi.data(), dpsi.data());
-    } else if constexpr (kPolyChunks && sizeof(T) == 4 && W == KanWavelet::kShannon) {
-        const Chunk<T> h = window;  // a Chunk or a ChunkMap: contiguous either way, now
-        shannon_chunk<kGrad, kChunk>(u.data(), h.data(), psi.data(), dpsi.data());
+    } else if constexpr (kPolyChunks && sizeof(T) == 4 &&
+                         (W == KanWavelet::kMeyer || W == KanWavelet::kShannon)) {
+        const Chunk<T> h = window;  // a Chunk or a ChunkMap: a plain array either way, now
+        poly_chunk<W, kGrad>(u.data(), h.data(), psi.data(), dpsi.data());
     } else {
         for (int k = 0; k < kChunk; ++k) {
             const detail::PsiPair<T> p = detail::kan_psi<W, kGrad>(u[k], window[k]);

@@ -68,6 +68,26 @@ WTCONV_KAN_FN float cos_quarter_poly(float x) {
     return fmaf(y, q, 1.0f);
 }
 
+// min and max for meyer_poly_f32 and shannon_poly_f32: fminf and fmaxf on the device (one
+// instruction each), comparisons on the host, where GCC vectorises them in the CPU's chunk loops
+// (cpu/wavkan_chunk.h) and fminf's NaN rule would keep the loops scalar. The same for every
+// value but a NaN second operand, which these functions never pass (their first may be NaN: then
+// both give the second).
+WTCONV_KAN_FN float kan_min(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return fminf(a, b);
+#else
+    return a < b ? a : b;
+#endif
+}
+WTCONV_KAN_FN float kan_max(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return fmaxf(a, b);
+#else
+    return a > b ? a : b;
+#endif
+}
+
 WTCONV_KAN_FN std::uint32_t float_bits(float x) {
 #if defined(__CUDA_ARCH__)
     return __float_as_uint(x);

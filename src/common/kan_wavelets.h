@@ -40,14 +40,14 @@ struct KanConst {
 template <bool kGrad>
 WTCONV_KAN_FN PsiPair<float> meyer_poly_f32(float u) {
     constexpr float pi = KanConst<float>::kPi;
-    const float v = fminf(fabsf(u), 1.0f);
-    const float s = sinpi_poly(fminf(v, 1.0f - v));  // sin(pi v); 1 - v is exact from v = 1/2
+    const float v = kan_min(fabsf(u), 1.0f);
+    const float s = sinpi_poly(kan_min(v, 1.0f - v));  // sin(pi v); 1 - v is exact from v = 1/2
     // m = cos(pi/2 nu(t)), t = 2 v - 1 (exact from v = 1/2). Past t = 1/2 the angle is pi/2 less
     // pi/2 nu(1 - t) (nu(t) + nu(1 - t) = 1), 1 - t exact: m and the angle's sine swap to keep
     // their relative digits in the tail. tt = 0 on the flat part (v <= 1/2): m = 1, m' = 0.
     const float t = fmaf(2.0f, v, -1.0f);
     const bool far = t > 0.5f;
-    const float tt = fminf(fmaxf(t, 0.0f), 1.0f - t);
+    const float tt = kan_min(kan_max(t, 0.0f), 1.0f - t);
     const float tt2 = tt * tt;
     // nu(tt) / 2 = tt^4 (35 - 84 tt + 70 tt^2 - 20 tt^3) / 2, in [0, 1/4]
     const float half_nu = tt2 * tt2 * fmaf(fmaf(fmaf(-10.0f, tt, 35.0f), tt, -42.0f), tt, 17.5f);
@@ -85,7 +85,7 @@ WTCONV_KAN_FN PsiPair<float> shannon_poly_f32(float u, float window) {
     constexpr float pio2_hi = 1.57079637f;
     constexpr float pio2_lo = -4.37113883e-08f;  // pi/2 - pio2_hi, rounded
     const float a = fabsf(u);
-    const float ar = fminf(a, kShannonReduceMax);
+    const float ar = kan_min(a, kShannonReduceMax);
     const float j = fmaf(ar, two_over_pi, round_bias);
     const float n = j - round_bias;
     const float r = fmaf(-n, pio2_lo, fmaf(-n, pio2_hi, ar));
