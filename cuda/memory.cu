@@ -4,8 +4,9 @@
 //
 // Ops allocate their outputs on every call, and cudaMalloc/cudaFree cost tens of microseconds to
 // milliseconds and synchronise the device. So memory comes stream-ordered from each device's
-// default pool, on the legacy default stream, and the pool's release threshold is raised so that
-// freed memory stays cached for the next allocation instead of going back at each synchronisation.
+// default pool, on the legacy default stream (during an op, on the op's stream: OpStreamScope),
+// and the pool's release threshold is raised so that freed memory stays cached for the next
+// allocation instead of going back at each synchronisation.
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -83,11 +84,27 @@ DeviceMemory& device_memory(int device) {
     return m;
 }
 
+// The calling thread's OpStreamScope: its device (-1: none) and stream.
+struct OpStream {
+    int device = -1;
+    cudaStream_t stream = nullptr;
+};
+thread_local OpStream t_op_stream;
+
+// Where device's memory work goes for this thread: explicit, else the scope's, else legacy.
+cudaStream_t stream_for(int device, CUstream_st* stream = nullptr) {
+    if (stream != nullptr) {
+        return stream;
+    }
+    return t_op_stream.device == device && t_op_stream.stream != nullptr ? t_op_stream.stream
+                                                                         : cudaStreamLegacy;
+}
+
 // From the pool itself rather than the device's current pool, which another library may have
 // replaced: the statistics and cuda_empty_cache describe this pool.
-cudaError_t allocate_raw(const DeviceMemory& m, void** ptr, std::size_t bytes) {
+cudaError_t allocate_raw(const DeviceMemory& m, int device, void** ptr, std::size_t bytes) {
     const cudaError_t status = m.pool != nullptr
-                                   ? cudaMallocFromPoolAsync(ptr, bytes, m.pool, cudaStreamLegacy)
+                                   ? cudaMallocFromPoolAsync(ptr, bytes, m.pool, stream_for(device))
                                    : cudaMalloc(ptr, bytes);
     if (status != cudaSuccess) {
         cudaGetLastError();  // so the next launch check does not report this failure again
@@ -120,10 +137,6 @@ void note_allocated(DeviceMemory& m, std::size_t bytes) {
     std::size_t peak = m.peak.load(std::memory_order_relaxed);
     while (now > peak && !m.peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }
-}
-
-cudaStream_t stream_or_legacy(CUstream_st* stream) {
-    return stream != nullptr ? stream : cudaStreamLegacy;
 }
 
 // Tensors of any size reach these kernels, hence the 64-bit grid-stride loops; they are bound by
@@ -188,18 +201,35 @@ int device_count() noexcept {
     return count;
 }
 
+// Only a non-blocking stream needs it: the legacy stream's work already follows the work queued
+// on blocking streams before it, so their ops keep the legacy stream, and the pool keeps handing
+// their memory back without dependencies between streams.
+OpStreamScope::OpStreamScope(Device device, CUstream_st* stream) noexcept
+    : previous_device_(t_op_stream.device), previous_stream_(t_op_stream.stream) {
+    unsigned flags = 0;
+    const bool own = device.is_cuda() && stream != nullptr &&
+                     cudaStreamGetFlags(stream, &flags) == cudaSuccess &&
+                     (flags & cudaStreamNonBlocking) != 0;
+    cudaGetLastError();  // a bad stream handle is reported by the op's first launch on it
+    t_op_stream = own ? OpStream{device.index, stream} : OpStream{};
+}
+
+OpStreamScope::~OpStreamScope() {
+    t_op_stream = OpStream{previous_device_, previous_stream_};
+}
+
 void* device_malloc(int device, std::size_t bytes) {
     check_index("tensor", "CUDA device index", device);
     DeviceMemory& m = device_memory(device);
     DeviceGuard guard(device);
     void* ptr = nullptr;
-    cudaError_t status = allocate_raw(m, &ptr, bytes);
+    cudaError_t status = allocate_raw(m, device, &ptr, bytes);
     if (status == cudaErrorMemoryAllocation && m.pool != nullptr) {
         // The pool may hold cached blocks too small or too scattered for this request, or memory
         // still owed by frees in flight: wait for those, return everything unused, and retry once.
         WTCONV_CUDA_CHECK(cudaDeviceSynchronize());
         WTCONV_CUDA_CHECK(cudaMemPoolTrimTo(m.pool, 0));
-        status = allocate_raw(m, &ptr, bytes);
+        status = allocate_raw(m, device, &ptr, bytes);
     }
     if (status != cudaSuccess) {
         throw_allocation_error(m, device, bytes, status);
@@ -225,7 +255,7 @@ void device_free(int device, void* ptr, std::size_t bytes) noexcept {
     // Failure here cannot be reported (destructors never throw); it happens only when the runtime
     // is already shutting down at exit, or after a sticky error has lost the context.
     const cudaError_t status =
-        m.pool != nullptr ? cudaFreeAsync(ptr, cudaStreamLegacy) : cudaFree(ptr);
+        m.pool != nullptr ? cudaFreeAsync(ptr, stream_for(device)) : cudaFree(ptr);
     if (status != cudaSuccess) {
         cudaGetLastError();
     }
@@ -236,22 +266,31 @@ void device_free(int device, void* ptr, std::size_t bytes) noexcept {
 }
 
 // cudaMemcpy runs on the legacy default stream, after the work already queued there (kernels,
-// fills, and the frees that let the pool reuse memory), so copies see every earlier write.
-void memcpy_host_to_device(int device, void* dst, const void* src, std::size_t bytes) {
+// fills, and the frees that let the pool reuse memory), so copies see every earlier write. Within
+// an OpStreamScope the copy goes on its stream instead, and the host waits for that stream.
+void copy_waiting(int device, void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
     DeviceGuard guard(device);
-    WTCONV_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    const cudaStream_t s = stream_for(device);
+    if (s == cudaStreamLegacy) {
+        WTCONV_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+        return;
+    }
+    WTCONV_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, s));
+    WTCONV_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void memcpy_host_to_device(int device, void* dst, const void* src, std::size_t bytes) {
+    copy_waiting(device, dst, src, bytes, cudaMemcpyHostToDevice);
 }
 
 void memcpy_device_to_host(int device, void* dst, const void* src, std::size_t bytes) {
-    DeviceGuard guard(device);
-    WTCONV_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    copy_waiting(device, dst, src, bytes, cudaMemcpyDeviceToHost);
 }
 
 void memcpy_device_to_device(
     int dst_device, void* dst, int src_device, const void* src, std::size_t bytes) {
     if (dst_device == src_device) {
-        DeviceGuard guard(dst_device);
-        WTCONV_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+        copy_waiting(dst_device, dst, src, bytes, cudaMemcpyDeviceToDevice);
     } else {
         // Serialised with all work on both devices, so neither side's pool reuses either buffer
         // before the copy is done.
@@ -271,7 +310,7 @@ void fill_pattern(int device,
     DeviceGuard guard(device);
     const auto count = static_cast<std::int64_t>(n);
     const unsigned blocks = elementwise_blocks(count);
-    const cudaStream_t s = stream_or_legacy(stream);
+    const cudaStream_t s = stream_for(device, stream);
     switch (elem_bytes) {
         case 1:  // int8 and uint8: an 8-byte fill here once wrote past the end of such tensors
             fill_kernel<<<blocks, kElementwiseThreads, 0, s>>>(
@@ -312,7 +351,7 @@ void combine_inplace(int device,
     }
     DeviceGuard guard(device);
     const auto count = static_cast<std::int64_t>(n);
-    const cudaStream_t s = stream_or_legacy(stream);
+    const cudaStream_t s = stream_for(device, stream);
     switch (dtype) {
         case DType::kFloat32:
             launch_combine<float>(dst, src, count, op, s);

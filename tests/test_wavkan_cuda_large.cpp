@@ -1,13 +1,16 @@
 // test_wavkan_cuda (continued): the Wav-KAN op on CUDA at shapes past the random cases' (long
 // input loops, batch norm over many samples, out_features past the thin forward), the backward
-// without dx, morlet's staging at a tiny scale, the value check over tensors of many blocks and a
-// negative running variance.
+// without dx, morlet's staging at a tiny scale, the value check over tensors of many blocks and
+// after earlier work on the context's stream, and a negative running variance.
 // Tolerances as in test_wavkan_cuda.cpp (relative L2: float32 1e-5, float64 1e-13 against the
 // CPU; 10x for gradients, which sum more terms).
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <wtconv/ops/wavkan.h>
@@ -119,6 +122,110 @@ TEST_F(WavKanCudaLarge, ValueChecksFindTheLastElement) {
     bad.translation = Tensor::from_vector(t, in.w.translation.shape()).to(c.dtype).to(kCuda);
     expect_error_all([&] { wavkan_forward(ctx, in.x.to(kCuda), bad, c.params); },
                      ErrorCode::kBadArgument, {"translation", "[69, 199]"});
+}
+
+// The value check must see its tensors as the context's stream leaves them (it waits for nothing
+// on the host before it is queued, and a search queued elsewhere, beside the kernels, would have
+// to fork from that stream: such a version without the fork failed here). On the legacy default
+// stream and on a caller's stream, layer 2 checks the output of layer 1 (a quarter of a millisecond
+// of kernels queued just before, on output memory poisoned with NaN first): a clean layer 1 passes,
+// and an infinite base weight of layer 1's output 5 (whose column is then infinite in every row) is
+// found at [0, 5], not at the poison's [0, 0]. (A non-blocking stream is not tried: the poison is
+// written on the legacy stream, which does not order it, context.h.)
+TEST_F(WavKanCudaLarge, ValueChecksSeeTheTensorsAsTheStreamLeavesThem) {
+    cudaStream_t own = nullptr;
+    ASSERT_EQ(cudaStreamCreate(&own), cudaSuccess);
+    for (cudaStream_t stream : {static_cast<cudaStream_t>(nullptr), own}) {
+        Context ctx = cuda_test_context(stream);
+        Context unchecked = cuda_test_context(stream);
+        unchecked.set_check_values(false);
+        Case first{512, 1024, 1024, WavKanParams{}, DType::kFloat32, 41};
+        first.params.batchnorm = false;
+        first.params.base = true;
+        Case second{512, 1024, 8, WavKanParams{}, DType::kFloat32, 43};
+        second.params.training = false;
+        const Inputs in1 = make_inputs(first), in2 = make_inputs(second);
+        WavKanWeights w1 = to_device(in1.w, kCuda);
+        const WavKanWeights w2 = to_device(in2.w, kCuda);
+        WavKanRunningStats running{in2.running.mean.to(kCuda), in2.running.var.to(kCuda)};
+        const Tensor x = in1.x.to(kCuda);
+        for (int round = 0; round < 3; ++round) {
+            const Tensor h = wavkan_forward(unchecked, x, w1, first.params);
+            try {
+                wavkan_forward(ctx, h, w2, second.params, &running);
+            } catch (const Error& e) {
+                ADD_FAILURE() << "round " << round << ": " << e.what();
+            }
+        }
+        std::vector<double> base = in1.w.base_weight.to_vector();
+        base[static_cast<std::size_t>(5 * 1024 + 17)] = std::numeric_limits<double>::infinity();
+        w1.base_weight =
+            Tensor::from_vector(base, in1.w.base_weight.shape()).to(first.dtype).to(kCuda);
+        for (int round = 0; round < 3; ++round) {
+            const Tensor h = wavkan_forward(unchecked, x, w1, first.params);
+            expect_error_all([&] { wavkan_forward(ctx, h, w2, second.params, &running); },
+                             ErrorCode::kBadArgument, {"x must be finite", "[0, 5]"});
+        }
+    }
+    EXPECT_EQ(cudaStreamSynchronize(own), cudaSuccess);
+    EXPECT_EQ(cudaStreamDestroy(own), cudaSuccess);
+}
+
+// An op's temporaries go back to the pool on the context's stream, after the kernels that use them.
+// On a non-blocking stream (which the legacy default stream does not wait for), behind a long
+// forward on 8 blocks (a million inputs through the thin kernel, leaving the other SMs free), a
+// 512-wide training forward returns before its kernels run, and its split partial sums (4 MiB on an
+// H100) are freed at return. The host's next allocations on the legacy stream, 64 of 4 MiB filled
+// at once, must not be handed that memory: the forward's kernels would write into them later. Each
+// must still hold its fill when the stream is done, and the output must equal the same forward's on
+// the legacy stream, bit for bit. (With the partial sums freed on the legacy stream, as before,
+// one of the 64 held them.)
+TEST_F(WavKanCudaLarge, TemporariesOutliveTheirKernelsOnANonBlockingStream) {
+    Case c{256, 512, 512, WavKanParams{}, DType::kFloat32, 47};
+    const Inputs in = make_inputs(c);
+    const WavKanWeights w = to_device(in.w, kCuda);
+    const Tensor x = in.x.to(kCuda);
+    std::string want;
+    {
+        Context plain = cuda_test_context();
+        WavKanRunningStats running{in.running.mean.to(kCuda), in.running.var.to(kCuda)};
+        want = host_bytes(wavkan_forward(plain, x, w, c.params, &running).to(Device::cpu()));
+    }
+    Case thin{2, std::int64_t{1} << 20, 4, WavKanParams{}, DType::kFloat32, 53};
+    thin.params.wavelet = KanWavelet::kMorlet;
+    thin.params.batchnorm = false;
+    const Inputs busy_in = make_inputs(thin);
+    const WavKanWeights busy_w = to_device(busy_in.w, kCuda);
+    const Tensor busy_x = busy_in.x.to(kCuda);
+    constexpr std::int64_t kFloats = std::int64_t{1} << 20;
+    const std::string filled = host_bytes(Tensor::full(Shape{kFloats}, 1e30, DType::kFloat32));
+    WavKanRunningStats running{in.running.mean.to(kCuda), in.running.var.to(kCuda)};
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    {
+        ContextOptions o;
+        o.cuda_stream = stream;
+        o.check_values = false;  // a check would make the call wait for the stream
+        Context ctx(kCuda, o);
+        for (int round = 0; round < 3; ++round) {
+            const Tensor busy = wavkan_forward(ctx, busy_x, busy_w, thin.params);
+            const Tensor y = wavkan_forward(ctx, x, w, c.params, &running);
+            std::vector<Tensor> others;
+            for (int k = 0; k < 64; ++k) {
+                others.push_back(Tensor::empty(Shape{kFloats}, DType::kFloat32, kCuda));
+                others.back().fill(1e30);
+            }
+            ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+            // (booleans: a failure's message need not hold 4 MiB of bytes)
+            EXPECT_TRUE(host_bytes(y.to(Device::cpu())) == want) << "round " << round;
+            for (std::size_t k = 0; k < others.size(); ++k) {
+                EXPECT_TRUE(host_bytes(others[k].to(Device::cpu())) == filled)
+                    << "round " << round << ", allocation " << k << " was overwritten";
+            }
+            running = {in.running.mean.to(kCuda), in.running.var.to(kCuda)};
+        }
+    }
+    EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
 }
 
 // A negative running variance, found on the device: refused with its index in either mode, the

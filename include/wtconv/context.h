@@ -20,9 +20,12 @@ class HostWorkspace;
 struct ContextOptions {
     int num_threads = 0;          // CPU threads for ops; 0 = OpenMP's default
     bool poison_outputs = false;  // fill every output with NaN before a kernel writes it (tests)
-    // The stream CUDA ops are queued on; nullptr = the legacy default stream. A stream created
-    // with cudaStreamNonBlocking must be synchronised by the caller before tensors it used are
-    // freed (tensor memory is returned on the legacy default stream).
+    // The stream CUDA ops are queued on; nullptr = the legacy default stream. Memory is
+    // allocated, filled, copied and freed on the legacy default stream, which waits for blocking
+    // streams; with a stream created with cudaStreamNonBlocking an op does its own memory work
+    // (outputs, temporaries) on that stream, in order with its kernels, but tensors the caller
+    // frees, copies (to, copy_from) or fills still go through the legacy stream: synchronise such
+    // a stream first.
     CUstream_st* cuda_stream = nullptr;
     // Ops that reject non-finite inputs and parameters (wavkan) scan them on every call: O(inputs
     // + parameters) work, and on CUDA one more kernel per call whose end the host waits for (the

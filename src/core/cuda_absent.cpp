@@ -18,6 +18,9 @@ namespace {
 int device_count() noexcept {
     return 0;
 }
+OpStreamScope::OpStreamScope(Device, CUstream_st*) noexcept
+    : previous_device_(-1), previous_stream_(nullptr) {}
+OpStreamScope::~OpStreamScope() = default;
 void device_synchronize(int) {
     not_built();
 }

@@ -7,6 +7,7 @@
 #include <wtconv/ops/conv2d_int8.h>
 
 #include "common/alloc_output.h"
+#include "core/memory.h"
 #include "ops/conv2d_backends.h"
 
 namespace wtconv {
@@ -171,6 +172,8 @@ bool conv2d_int8_supports(Conv2dInt8Algo algo) {
 }
 
 Tensor quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant& q) {
+    // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
+    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
     check_defined("x", x, DType::kFloat32);
     check_context(ctx, "x", x);
     check_quant("quant", q);
@@ -191,6 +194,8 @@ Tensor quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant&
 }
 
 Tensor dequantize_activation(Context& ctx, const Tensor& q, const ActivationQuant& quant) {
+    // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
+    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
     check_defined("q", q, DType::kUInt8);
     check_context(ctx, "q", q);
     check_quant("quant", quant);
@@ -244,6 +249,8 @@ Tensor conv2d_int8_forward(Context& ctx,
                            const Tensor& x_q,
                            const Conv2dInt8Weights& w,
                            const Conv2dInt8Params& p) {
+    // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
+    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
     check_defined("x_q", x_q, DType::kUInt8);
     check_context(ctx, "x_q", x_q);
     const Device device = x_q.device();

@@ -9,6 +9,7 @@
 #include <wtconv/ops/wavkan.h>
 
 #include "common/alloc_output.h"
+#include "core/memory.h"
 #include "ops/wavkan_backends.h"
 
 namespace wtconv {
@@ -43,8 +44,8 @@ struct Checked {
 };
 
 // The index of the one tensor of the list that must not be negative (the running variance), -1
-// if none.
-int nonnegative_index(const std::vector<Checked>& list) {
+// if none (for the CUDA search; the CPU reads Checked::nonnegative).
+[[maybe_unused]] int nonnegative_index(const std::vector<Checked>& list) {
     for (std::size_t j = 0; j < list.size(); ++j) {
         if (list[j].nonnegative) {
             return static_cast<int>(j);
@@ -382,6 +383,8 @@ Tensor wavkan_forward(Context& ctx,
                       const WavKanParams& params,
                       WavKanRunningStats* running,
                       WavKanSaved* saved) {
+    // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
+    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
     const Sizes s = check_forward(x, weights, params, running);
     const std::vector<Checked> values = values_to_check(x, weights, params, running);
     // The values: on the CPU before anything runs; on CUDA searched on the device ahead of the
@@ -437,6 +440,8 @@ WavKanGrads wavkan_backward(Context& ctx,
                             const WavKanParams& params,
                             const WavKanSaved& saved,
                             bool need_dx) {
+    // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
+    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
     WTCONV_CHECK(saved.x.defined(), kOp,
                  ": saved.x must be the forward's input, got an undefined tensor (was the forward "
                  "called with saved?)");
