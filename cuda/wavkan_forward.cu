@@ -117,37 +117,51 @@ struct ForwardTerm<KanWavelet::kMorlet, float> {
 // the staged edges, read four at a time (one vector load). Every row is padded so that the copies
 // and the staging (lane = 8 inputs by 4 rows a warp: full 32-byte sectors of global memory) hit
 // 32 different banks; the vector loads read along a row. 111 KiB for float and double alike (two
-// blocks an SM).
-template <class T>
+// blocks an SM). The half types keep their operands raw, x too (xraw[.][b][i]), and widen them
+// when staging: cp.async cannot convert.
+template <class S, class T = WavKanCompute<S>>
 struct ForwardShared {
     static constexpr int kS = kSlice<T>;
-    static constexpr int kPitch = kS + 32 / sizeof(T);   // raw rows: 8 banks a row apart
+    static constexpr bool kRawX = !std::is_same_v<S, T>;
+    // raw rows: 8 banks a row apart (half types: 20, 80 bytes)
+    static constexpr int kPitch = kS + (kRawX ? 8 : 32 / static_cast<int>(sizeof(T)));
     static constexpr int kRow = kTile + 16 / sizeof(T);  // xs, es rows: 4 banks a row apart
-    T raw[2][3][kTile][kPitch];
+    alignas(16) S raw[2][3][kTile][kPitch];
+    alignas(16) S xraw[kRawX ? 2 : 1][kRawX ? kTile : 1][kRawX ? kPitch : 1];
     alignas(16) T xs[2][kS][kRow];
     alignas(16) T es[4][kS][kRow];
     T win[2][kS];
 };
 
-// dst = src (0 where !valid). Float and double copy asynchronously (cp.async, zero-filled where
-// invalid, so that the next slice arrives while this one is computed); the half types widen on
-// the way, which needs a register, so they load synchronously.
+// dst = src (0 where !valid), asynchronously where the types allow it (cp.async, zero-filled where
+// invalid, so that the next slice arrives while this one is computed): float and double; the half
+// types copy by pairs (copy_pair) where they can, else here, synchronously.
 // An invalid element's copy reads nothing but names base, a valid global address (debug builds
 // of the pipeline primitives assert that the source is global).
-template <class S, class T>
-__device__ inline void copy_operand(T* dst, const S* src, const S* base, bool valid) {
-    if constexpr (std::is_same_v<S, T>) {
-        __pipeline_memcpy_async(dst, valid ? src : base, sizeof(T), valid ? 0 : sizeof(T));
+template <class S>
+__device__ inline void copy_operand(S* dst, const S* src, const S* base, bool valid) {
+    if constexpr (sizeof(S) >= 4) {
+        __pipeline_memcpy_async(dst, valid ? src : base, sizeof(S), valid ? 0 : sizeof(S));
     } else {
-        *dst = valid ? widen(*src) : T(0);
+        *dst = valid ? *src : S(0.0f);
     }
+}
+
+// dst[0, 2) = src[0, count), zeros after: one 4-byte cp.async of two 16-bit values (src and dst
+// 4-byte aligned).
+template <class S>
+__device__ inline void copy_pair(S* dst, const S* src, const S* base, int count) {
+    static_assert(sizeof(S) == 2, "pairs of 16-bit values");
+    __pipeline_memcpy_async(dst, count > 0 ? src : base, 4, 4 - 2 * static_cast<unsigned>(count));
 }
 
 // z tile (kTile samples x kTile outputs): thread (tb, to) sums samples 4 tb + a and outputs
 // 4 to + c. Storage S, sums in T (written to z as T: a split's or a half type's partial, or z
 // itself). Per slice of inputs: the next slice's copies are issued, this slice's raw edges are
 // staged (ForwardTerm::stage), then the 16 sums advance by kS terms each.
-template <KanWavelet W, class S, class T = WavKanCompute<S>>
+// kPairs (half types, even inputs, 4-byte aligned operands): the copies go by pairs,
+// asynchronously.
+template <KanWavelet W, class S, bool kPairs = false, class T = WavKanCompute<S>>
 __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch,
                                                               std::int64_t inputs,
                                                               std::int64_t outputs,
@@ -159,8 +173,9 @@ __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch
                                                               std::int64_t split_len,
                                                               T* __restrict__ z) {
     using Term = ForwardTerm<W, T>;
-    using Shared = ForwardShared<T>;
+    using Shared = ForwardShared<S, T>;
     constexpr int kS = Shared::kS;
+    static_assert(!kPairs || Shared::kRawX, "pairs of 16-bit values");
     extern __shared__ __align__(16) unsigned char shared_bytes[];
     Shared& sh = *reinterpret_cast<Shared*>(shared_bytes);
     const std::int64_t b0 = static_cast<std::int64_t>(blockIdx.y) * kTile;
@@ -174,17 +189,38 @@ __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch
     // The copies and the staging walk the slice alike: lane l takes input 8 ii + l % 8 of row
     // 4 g + l / 8, for (ii, g) = the warp's share of the kS / 8 x kGroups blocks of 8 x 4.
     const auto issue = [&](std::int64_t i0, int stage) {
+        if constexpr (kPairs) {
+            // 16 pairs a row: a row's 64 bytes of each operand by 16 consecutive threads
 #pragma unroll 1
-        for (int c = warp; c < kS / 8 * kGroups; c += kThreads / 32) {
-            const int i = c % (kS / 8) * 8 + lane % 8, r = c / (kS / 8) * 4 + lane / 8;
-            const std::int64_t b = b0 + r, o = o0 + r, gi = i0 + i;
-            const bool in = gi < i_end;
-            copy_operand(&sh.xs[stage][i][r], x + b * inputs + gi, x, in && b < batch);
-            const std::int64_t k = o * inputs + gi;
-            const bool edge = in && o < outputs;
-            copy_operand(&sh.raw[stage][0][r][i], translation + k, translation, edge);
-            copy_operand(&sh.raw[stage][1][r][i], scales + k, scales, edge);
-            copy_operand(&sh.raw[stage][2][r][i], weights + k, weights, edge);
+            for (int c = threadIdx.x; c < kTile * (kS / 2); c += kThreads) {
+                const int r = c / (kS / 2), i = c % (kS / 2) * 2;
+                const std::int64_t b = b0 + r, o = o0 + r, gi = i0 + i;
+                const int left =
+                    static_cast<int>(min(max(i_end - gi, std::int64_t{0}), std::int64_t{2}));
+                copy_pair(&sh.xraw[stage][r][i], x + b * inputs + gi, x, b < batch ? left : 0);
+                const std::int64_t k = o * inputs + gi;
+                const int edges = o < outputs ? left : 0;
+                copy_pair(&sh.raw[stage][0][r][i], translation + k, translation, edges);
+                copy_pair(&sh.raw[stage][1][r][i], scales + k, scales, edges);
+                copy_pair(&sh.raw[stage][2][r][i], weights + k, weights, edges);
+            }
+        } else {
+#pragma unroll 1
+            for (int c = warp; c < kS / 8 * kGroups; c += kThreads / 32) {
+                const int i = c % (kS / 8) * 8 + lane % 8, r = c / (kS / 8) * 4 + lane / 8;
+                const std::int64_t b = b0 + r, o = o0 + r, gi = i0 + i;
+                const bool in = gi < i_end;
+                if constexpr (Shared::kRawX) {
+                    copy_operand(&sh.xraw[stage][r][i], x + b * inputs + gi, x, in && b < batch);
+                } else {
+                    copy_operand(&sh.xs[stage][i][r], x + b * inputs + gi, x, in && b < batch);
+                }
+                const std::int64_t k = o * inputs + gi;
+                const bool edge = in && o < outputs;
+                copy_operand(&sh.raw[stage][0][r][i], translation + k, translation, edge);
+                copy_operand(&sh.raw[stage][1][r][i], scales + k, scales, edge);
+                copy_operand(&sh.raw[stage][2][r][i], weights + k, weights, edge);
+            }
         }
         if (window != nullptr && threadIdx.x < kS) {
             const std::int64_t gi = i0 + threadIdx.x;
@@ -213,9 +249,12 @@ __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch
             const bool edge = i0 + i < i_end && o0 + r < outputs;
             Edge<T> e{T(0), T(0), T(0)};
             if (edge) {
-                const T s = sh.raw[stage][1][r][i];
-                e = {sh.raw[stage][0][r][i], sizeof(T) == 4 ? __frcp_rn(s) : s,
-                     sh.raw[stage][2][r][i]};
+                const T s = widen(sh.raw[stage][1][r][i]);
+                e = {widen(sh.raw[stage][0][r][i]), sizeof(T) == 4 ? __frcp_rn(s) : s,
+                     widen(sh.raw[stage][2][r][i])};
+            }
+            if constexpr (Shared::kRawX) {
+                sh.xs[stage][i][r] = widen(sh.xraw[stage][r][i]);  // 0 past the tensor
             }
             const Quad<T> q = Term::stage(e, window != nullptr ? sh.win[stage][i] : T(1));
 #pragma unroll
@@ -342,10 +381,21 @@ WavKanCoreSums wavkan_core_forward_sums(
             const Split split =
                 split_of(grid.x * grid.y, inputs, x.device().index, kForwardSplit<T>);
             SplitOutput<S> out(split, z);
-            const auto kernel = forward_kernel<decltype(kind)::value, S>;
+            constexpr KanWavelet kW = decltype(kind)::value;
+            auto kernel = forward_kernel<kW, S>;
+            if constexpr (ForwardShared<S>::kRawX) {
+                // by pairs where every row starts 4-byte aligned
+                const auto aligned = [](const void* p) {
+                    return reinterpret_cast<std::uintptr_t>(p) % 4 == 0;
+                };
+                if (inputs % 2 == 0 && aligned(x.raw_data()) && aligned(w.translation.raw_data()) &&
+                    aligned(tab.scales) && aligned(w.wavelet_weights.raw_data())) {
+                    kernel = forward_kernel<kW, S, true>;
+                }
+            }
             // above the default 48 KiB; cheap, so set before every launch. sm_80 and sm_90 have
             // the room (163 and 227 KiB); sm_86 and sm_89 offer 99 KiB.
-            constexpr int kBytes = sizeof(ForwardShared<T>);
+            constexpr int kBytes = sizeof(ForwardShared<S>);
             int room = 0;
             WTCONV_CUDA_CHECK(cudaDeviceGetAttribute(&room, cudaDevAttrMaxSharedMemoryPerBlockOptin,
                                                      x.device().index));

@@ -60,6 +60,45 @@ TEST_F(WavKanCudaStorage, HalfStorageMatchesTheReference) {
     }
 }
 
+// The forward in a half type at a size of many slices and tiles (B 300, 70 outputs: partial tiles
+// of 64; 200 inputs: seven slices of 32), both ways it copies: by pairs (even inputs, 4-byte
+// aligned rows: asynchronous) and one value at a time (201 inputs), against the unfused composition
+// in the same storage (both sum the widened values in float and round once: at most an ulp apart,
+// relative L2 well under 2 u).
+TEST_F(WavKanCudaStorage, HalfForwardByPairsAndBySinglesMatchesTheUnfused) {
+    Context ctx = cuda_test_context();
+    Rng rng(71);
+    for (const DType dtype : {DType::kFloat16, DType::kBFloat16}) {
+        for (const std::int64_t inputs : {200, 201}) {
+            for (const KanWavelet wavelet : {KanWavelet::kShannon, KanWavelet::kMorlet}) {
+                const Shape edges{70, inputs};
+                const auto normal = [&](const Shape& shape) {
+                    return random_normal(rng, shape, DType::kFloat32).to(dtype).to(kCuda);
+                };
+                const WavKanWeights w{Tensor::full(edges, 1.5, DType::kFloat32).to(dtype).to(kCuda),
+                                      normal(edges),
+                                      normal(edges),
+                                      Tensor(),
+                                      Tensor(),
+                                      Tensor()};
+                const Tensor x = normal({300, inputs});
+                WavKanParams fused;
+                fused.wavelet = wavelet;
+                fused.batchnorm = false;
+                WavKanParams unfused = fused;
+                unfused.algo = WavKanAlgo::kUnfused;
+                const std::vector<double> yf =
+                    wavkan_forward(ctx, x, w, fused).to(Device::cpu()).to_vector();
+                const std::vector<double> yu =
+                    wavkan_forward(ctx, x, w, unfused).to(Device::cpu()).to_vector();
+                EXPECT_LT(rel_l2_error(yf, yu), 2 * unit_roundoff(dtype))
+                    << dtype_name(dtype) << ", " << inputs << " inputs, "
+                    << kan_wavelet_name(wavelet);
+            }
+        }
+    }
+}
+
 // The fused kernels put the batch (forward, dx) and out_features (edge gradients) on gridDim.y,
 // 65535 tiles of 32: past that the op refuses either size with kNotSupported before launching
 // anything, and the unfused composition runs.
