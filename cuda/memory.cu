@@ -206,11 +206,15 @@ int device_count() noexcept {
 // their memory back without dependencies between streams.
 OpStreamScope::OpStreamScope(Device device, CUstream_st* stream) noexcept
     : previous_device_(t_op_stream.device), previous_stream_(t_op_stream.stream) {
-    unsigned flags = 0;
-    const bool own = device.is_cuda() && stream != nullptr &&
-                     cudaStreamGetFlags(stream, &flags) == cudaSuccess &&
-                     (flags & cudaStreamNonBlocking) != 0;
-    cudaGetLastError();  // a bad stream handle is reported by the op's first launch on it
+    bool own = false;
+    if (device.is_cuda() && stream != nullptr) {
+        unsigned flags = 0;
+        if (cudaStreamGetFlags(stream, &flags) == cudaSuccess) {
+            own = (flags & cudaStreamNonBlocking) != 0;
+        } else {
+            cudaGetLastError();  // a bad handle: reported by the op's first launch on it
+        }
+    }
     t_op_stream = own ? OpStream{device.index, stream} : OpStream{};
 }
 

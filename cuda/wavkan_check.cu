@@ -130,8 +130,11 @@ public:
         try {
             WTCONV_CUDA_CHECK(
                 cudaMalloc(&slots_, kMaxTensors * sizeof(unsigned long long) + sizeof(unsigned)));
+            // on the legacy stream, which the searches on a non-blocking stream do not follow:
+            // waited for here, once a thread
             WTCONV_CUDA_CHECK(
                 cudaMemset(slots_, 0, kMaxTensors * sizeof(unsigned long long) + sizeof(unsigned)));
+            WTCONV_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy));
             WTCONV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_),
                                             kMaxTensors * sizeof(unsigned long long),
                                             cudaHostAllocMapped));

@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <wtconv/layers/wavkan.h>
 #include <wtconv/ops/wavkan.h>
 
 #include "support/test_support.h"
@@ -130,8 +131,8 @@ TEST_F(WavKanCudaLarge, ValueChecksFindTheLastElement) {
 // stream and on a caller's stream, layer 2 checks the output of layer 1 (a quarter of a millisecond
 // of kernels queued just before, on output memory poisoned with NaN first): a clean layer 1 passes,
 // and an infinite base weight of layer 1's output 5 (whose column is then infinite in every row) is
-// found at [0, 5], not at the poison's [0, 0]. (A non-blocking stream is not tried: the poison is
-// written on the legacy stream, which does not order it, context.h.)
+// found at [0, 5], not at the poison's [0, 0]. (A non-blocking stream is not tried here: the
+// caller's copies to the device, on the legacy stream, would need a synchronisation first.)
 TEST_F(WavKanCudaLarge, ValueChecksSeeTheTensorsAsTheStreamLeavesThem) {
     cudaStream_t own = nullptr;
     ASSERT_EQ(cudaStreamCreate(&own), cudaSuccess);
@@ -226,6 +227,52 @@ TEST_F(WavKanCudaLarge, TemporariesOutliveTheirKernelsOnANonBlockingStream) {
         }
     }
     EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+}
+
+// A layer adds each backward's gradients into its own: on a non-blocking stream those sums (and
+// the frees of the op's gradients) must follow the op's kernels, not run on the legacy stream
+// while they are still queued behind a long forward. Two layers of the same initialisation, one
+// run on the legacy stream and one on a non-blocking stream given to the thread's default context,
+// must end with the same gradients, bit for bit.
+TEST_F(WavKanCudaLarge, LayerGradientsAddUpOnANonBlockingStream) {
+    LayerOptions o;
+    o.device = kCuda;
+    o.seed = 59;
+    nn::WavKANLinear on_legacy(256, 128, KanWavelet::kDog, true, true, o);
+    nn::WavKANLinear on_stream(256, 128, KanWavelet::kDog, true, true, o);
+    Rng rng(61);
+    const Tensor x = random_normal(rng, {64, 256}, DType::kFloat32, kCuda);
+    const Tensor dy = random_normal(rng, {64, 128}, DType::kFloat32, kCuda);
+    on_legacy.backward(on_legacy.forward(x));
+    on_legacy.backward(dy);
+    Case thin{2, std::int64_t{1} << 20, 4, WavKanParams{}, DType::kFloat32, 67};
+    thin.params.batchnorm = false;
+    const Inputs busy_in = make_inputs(thin);
+    const WavKanWeights busy_w = to_device(busy_in.w, kCuda);
+    const Tensor busy_x = busy_in.x.to(kCuda);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // the copies above have landed
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    Context& ctx = default_context(kCuda);
+    CUstream_st* const previous = ctx.cuda_stream();
+    ctx.set_cuda_stream(stream);
+    {
+        const Tensor busy = wavkan_forward(ctx, busy_x, busy_w, thin.params);
+        on_stream.backward(on_stream.forward(x));
+        const Tensor busier = wavkan_forward(ctx, busy_x, busy_w, thin.params);
+        on_stream.backward(dy);
+        EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    }
+    ctx.set_cuda_stream(previous);
+    EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+    const std::vector<NamedParameter> want = on_legacy.named_parameters();
+    const std::vector<NamedParameter> got = on_stream.named_parameters();
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+        EXPECT_TRUE(host_bytes(got[k].grad->to(Device::cpu())) ==
+                    host_bytes(want[k].grad->to(Device::cpu())))
+            << got[k].name;
+    }
 }
 
 // A negative running variance, found on the device: refused with its index in either mode, the

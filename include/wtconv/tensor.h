@@ -63,9 +63,9 @@ public:
     // Copies src's values into this tensor: same shape and dtype, any pair of devices.
     void copy_from(const Tensor& src);
     // Sets every element to value, rounded once to dtype() (host or CUDA). On CUDA it is queued on
-    // the legacy default stream and the call returns before it runs: copies, frees and ops on that
-    // stream or on blocking streams see it; work on a cudaStreamNonBlocking stream must be
-    // synchronised by the caller first.
+    // the legacy default stream (inside an op on a non-blocking stream: that stream) and the call
+    // returns before it runs: copies, frees and ops on that stream or on blocking streams see it;
+    // work on a cudaStreamNonBlocking stream must be synchronised by the caller first.
     void fill(double value);
     // this += other, element by element: same shape, dtype and device (host or CUDA, queued like
     // fill). float16 and bfloat16 add in float and round once, which equals the exactly rounded

@@ -50,8 +50,9 @@ void* device_malloc(int device, std::size_t bytes);
 // the legacy default stream (and on blocking streams) before this call is done; within an
 // OpStreamScope, once the work queued on its stream is.
 void device_free(int device, void* ptr, std::size_t bytes) noexcept;
-// Ordered after the work queued on the legacy default stream (and on blocking streams); a copy
-// from the host may reuse its source, and one to the host has arrived, when the call returns.
+// Ordered after the work queued on the legacy default stream (and on blocking streams), or within
+// an OpStreamScope on its stream; a copy from the host may reuse its source, and one to the host
+// has arrived, when the call returns.
 void memcpy_host_to_device(int device, void* dst, const void* src, std::size_t bytes);
 void memcpy_device_to_host(int device, void* dst, const void* src, std::size_t bytes);
 void memcpy_device_to_device(

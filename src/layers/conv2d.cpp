@@ -4,6 +4,7 @@
 
 #include <wtconv/layers/conv2d.h>
 
+#include "core/memory.h"
 #include "layers/init.h"
 
 namespace wtconv {
@@ -89,8 +90,10 @@ Tensor Conv2d::forward(const Tensor& x) {
 }
 
 Tensor Conv2d::backward(const Tensor& dy) {
-    Conv2dGrads g =
-        conv2d_backward(default_context(dy.device()), dy, weights_, params_, saved_, need_dx_);
+    Context& ctx = default_context(dy.device());
+    // the gradients' sums and frees in order with the op's kernels (a non-blocking stream)
+    const cuda::OpStreamScope stream_scope(dy.device(), ctx.cuda_stream());
+    Conv2dGrads g = conv2d_backward(ctx, dy, weights_, params_, saved_, need_dx_);
     mask_gradient(g.dweights.weight);
     grads_.weight.add_(g.dweights.weight);
     if (params_.bias) {

@@ -2,6 +2,8 @@
 // gradients, and conversion to the int8 conv.
 #include <wtconv/layers/qat_conv2d.h>
 
+#include "core/memory.h"
+
 namespace wtconv::nn {
 
 QatConv2d::QatConv2d(const Conv2d& conv, bool reduce_range)
@@ -24,6 +26,8 @@ void QatConv2d::enable_observers(bool enabled) {
 
 Tensor QatConv2d::forward(const Tensor& x) {
     Context& ctx = default_context(x.device());
+    // the quantisers' tensor work in order with the op's kernels (a non-blocking stream)
+    const cuda::OpStreamScope stream_scope(x.device(), ctx.cuda_stream());
     weight_fq_value_ = weight_fq_.forward(ctx, conv_.weights().weight);
     const Conv2dWeights w{weight_fq_value_, conv_.weights().bias};
     return output_fq_.forward(ctx, conv2d_forward(ctx, x, w, conv_.params(), &saved_));
@@ -31,6 +35,8 @@ Tensor QatConv2d::forward(const Tensor& x) {
 
 Tensor QatConv2d::backward(const Tensor& dy) {
     Context& ctx = default_context(dy.device());
+    // the gradients' sums and frees in order with the op's kernels (a non-blocking stream)
+    const cuda::OpStreamScope stream_scope(dy.device(), ctx.cuda_stream());
     const Tensor d_out = output_fq_.backward(ctx, dy);
     const Conv2dWeights w{weight_fq_value_, conv_.weights().bias};
     Conv2dGrads g = conv2d_backward(ctx, d_out, w, conv_.params(), saved_);

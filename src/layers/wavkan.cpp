@@ -5,6 +5,7 @@
 
 #include <wtconv/layers/wavkan.h>
 
+#include "core/memory.h"
 #include "layers/init.h"
 
 namespace wtconv::nn {
@@ -57,8 +58,10 @@ Tensor WavKANLinear::forward(const Tensor& x) {
 }
 
 Tensor WavKANLinear::backward(const Tensor& dy) {
-    const WavKanGrads g =
-        wavkan_backward(default_context(dy.device()), dy, weights_, params_, saved_, need_dx_);
+    Context& ctx = default_context(dy.device());
+    // the gradients' sums and frees in order with the op's kernels (a non-blocking stream)
+    const cuda::OpStreamScope stream_scope(dy.device(), ctx.cuda_stream());
+    const WavKanGrads g = wavkan_backward(ctx, dy, weights_, params_, saved_, need_dx_);
     grads_.scale.add_(g.dweights.scale);
     grads_.translation.add_(g.dweights.translation);
     grads_.wavelet_weights.add_(g.dweights.wavelet_weights);

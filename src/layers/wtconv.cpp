@@ -7,6 +7,7 @@
 #include <wtconv/ops/wtconv2d.h>
 #include <wtconv/wavelets.h>
 
+#include "core/memory.h"
 #include "layers/init.h"
 
 namespace wtconv {
@@ -80,6 +81,8 @@ Tensor WTConvLayer::forward(const Tensor& x) {
 
 Tensor WTConvLayer::backward(const Tensor& dy) {
     Context& ctx = default_context(dy.device());
+    // the gradients' sums and frees in order with the op's kernels (a non-blocking stream)
+    const cuda::OpStreamScope stream_scope(dy.device(), ctx.cuda_stream());
     WTConvGrads g = spatial_ == 2 ? wtconv2d_backward(ctx, dy, weights_, params_, saved_)
                                   : wtconv1d_backward(ctx, dy, weights_, params_, saved_);
     grads_.base_weight.add_(g.dweights.base_weight);

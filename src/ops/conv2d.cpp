@@ -200,7 +200,7 @@ Tensor conv2d_forward(Context& ctx,
                       const Conv2dParams& p,
                       Conv2dSaved* saved) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(x.device(), ctx.cuda_stream());
     const detail::Conv2dGeometry g = check_forward(x, w, p);
     const Conv2dAlgo algo = choose_algo(x.device(), x.dtype(), p.algo, false);
     Tensor y = detail::alloc_output(ctx, Shape{g.n, g.o, g.ho, g.wo}, x.dtype(), x.device());
@@ -218,7 +218,7 @@ Conv2dGrads conv2d_backward(Context& ctx,
                             const Conv2dSaved& saved,
                             bool need_dx) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(dy.device(), ctx.cuda_stream());
     WTCONV_CHECK(saved.x.defined(),
                  "conv2d: saved.x must hold the forward input (pass saved to conv2d_forward), "
                  "got an undefined tensor");

@@ -173,7 +173,7 @@ bool conv2d_int8_supports(Conv2dInt8Algo algo) {
 
 Tensor quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant& q) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(x.device(), ctx.cuda_stream());
     check_defined("x", x, DType::kFloat32);
     check_context(ctx, "x", x);
     check_quant("quant", q);
@@ -195,7 +195,7 @@ Tensor quantize_activation(Context& ctx, const Tensor& x, const ActivationQuant&
 
 Tensor dequantize_activation(Context& ctx, const Tensor& q, const ActivationQuant& quant) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(q.device(), ctx.cuda_stream());
     check_defined("q", q, DType::kUInt8);
     check_context(ctx, "q", q);
     check_quant("quant", quant);
@@ -250,7 +250,7 @@ Tensor conv2d_int8_forward(Context& ctx,
                            const Conv2dInt8Weights& w,
                            const Conv2dInt8Params& p) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(x_q.device(), ctx.cuda_stream());
     check_defined("x_q", x_q, DType::kUInt8);
     check_context(ctx, "x_q", x_q);
     const Device device = x_q.device();

@@ -384,7 +384,7 @@ Tensor wavkan_forward(Context& ctx,
                       WavKanRunningStats* running,
                       WavKanSaved* saved) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(x.device(), ctx.cuda_stream());
     const Sizes s = check_forward(x, weights, params, running);
     const std::vector<Checked> values = values_to_check(x, weights, params, running);
     // The values: on the CPU before anything runs; on CUDA searched on the device ahead of the
@@ -441,7 +441,7 @@ WavKanGrads wavkan_backward(Context& ctx,
                             const WavKanSaved& saved,
                             bool need_dx) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(dy.device(), ctx.cuda_stream());
     WTCONV_CHECK(saved.x.defined(), kOp,
                  ": saved.x must be the forward's input, got an undefined tensor (was the forward "
                  "called with saved?)");

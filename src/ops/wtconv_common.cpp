@@ -226,7 +226,7 @@ Tensor wtconv_forward(const WTConvRank& r,
                       const WTConvParams& p,
                       WTConvSaved* saved) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(x.device(), ctx.cuda_stream());
     const WaveletTaps& taps = check_wtconv_forward(r, ctx, x, w, p);
     const WTConvAlgo algo = choose_wtconv_algo(r, x.device(), x.dtype(), p);
     Tensor y = alloc_output(ctx, r.output_shape(x, p), x.dtype(), x.device());
@@ -253,7 +253,7 @@ WTConvGrads wtconv_backward(const WTConvRank& r,
                             const WTConvParams& p,
                             const WTConvSaved& saved) {
     // the whole call's memory work on ctx's stream (temporaries freed after their kernels)
-    const cuda::OpStreamScope stream_scope(ctx.device(), ctx.cuda_stream());
+    const cuda::OpStreamScope stream_scope(dy.device(), ctx.cuda_stream());
     WTCONV_CHECK(saved.x.defined(), r.op,
                  ": saved.x must hold the forward input, got an undefined tensor (was forward "
                  "called with saved?)");
