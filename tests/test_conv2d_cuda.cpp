@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <wtconv/layers/conv2d.h>
@@ -154,6 +155,43 @@ TEST_P(Conv2dCudaDeterminism, RepeatedRunsGiveIdenticalBits) {
             }
         }
     }
+}
+
+// On a non-blocking stream (which the legacy default stream does not wait for), behind a
+// millisecond of other work, with the host allocating and filling memory on the legacy stream
+// meanwhile: the same bits as on the legacy stream, and the host's memory untouched (the op's
+// temporaries, such as img2col's columns, go back to the pool only after its kernels).
+TEST_P(Conv2dCudaDeterminism, ANonBlockingStreamBehindOtherWorkGivesTheSameBits) {
+    Conv2dCase tc = with_mode(make_case(4, 64, 20, 19, 48, 3, 3, 1, 1, 1, 1, true), GetParam());
+    tc.seed = 78;
+    const Conv2dInputs in = to_device(random_inputs(tc));
+    Context ctx = cuda_test_context();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // the inputs have landed
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    Context late = cuda_test_context(stream);
+    for (const Conv2dAlgo algo : kCudaAlgos) {
+        tc.params.algo = algo;
+        Conv2dSaved saved;
+        const Tensor y = conv2d_forward(ctx, in.x, in.w, tc.params, &saved);
+        const Conv2dGrads g = conv2d_backward(ctx, in.dy, in.w, tc.params, saved);
+        const std::vector<Tensor> busy = queue_busy_work(late);
+        Conv2dSaved saved_late;
+        const Tensor y_late = conv2d_forward(late, in.x, in.w, tc.params, &saved_late);
+        const Conv2dGrads g_late = conv2d_backward(late, in.dy, in.w, tc.params, saved_late);
+        const std::vector<Tensor> blocks = fill_blocks(1e30);
+        ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+        // booleans: a mismatch would print megabytes
+        EXPECT_TRUE(host_bytes(y_late) == host_bytes(y)) << describe(tc);
+        EXPECT_TRUE(host_bytes(g_late.dx) == host_bytes(g.dx)) << describe(tc);
+        EXPECT_TRUE(host_bytes(g_late.dweights.weight) == host_bytes(g.dweights.weight))
+            << describe(tc);
+        EXPECT_TRUE(host_bytes(g_late.dweights.bias) == host_bytes(g.dweights.bias))
+            << describe(tc);
+        EXPECT_TRUE(blocks_hold(blocks, 1e30))
+            << "memory the host allocated meanwhile was written by the op, " << describe(tc);
+    }
+    EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, Conv2dCudaDeterminism, testing::ValuesIn(kModes), mode_name);

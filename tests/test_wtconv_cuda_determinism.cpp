@@ -1,6 +1,9 @@
 // test_wtconv_cuda: bitwise determinism of both CUDA algorithms. The same input gives the same
 // bytes of y, dx and every weight gradient run after run, and on a stream of the caller's
-// (ContextOptions::cuda_stream) the same bytes as on the default stream.
+// (ContextOptions::cuda_stream) the same bytes as on the default stream, a non-blocking one
+// included, where the op's temporaries must not be handed to the host's allocations early.
+#include <vector>
+
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -9,11 +12,13 @@
 namespace wtconv::test {
 namespace {
 
-// A stream of the caller's, made with plain cudaStreamCreate: it orders against the legacy
-// default stream, on which the library copies tensors and returns their memory.
+// A stream of the caller's: by default made with plain cudaStreamCreate, which orders against the
+// legacy default stream, on which the library copies tensors and returns their memory.
 class CudaStream {
 public:
-    CudaStream() { status_ = cudaStreamCreate(&stream_); }
+    explicit CudaStream(unsigned flags = cudaStreamDefault) {
+        status_ = cudaStreamCreateWithFlags(&stream_, flags);
+    }
     ~CudaStream() {
         if (status_ == cudaSuccess) {
             cudaStreamDestroy(stream_);
@@ -106,6 +111,21 @@ TEST_P(WTConvCudaDeterminism, BitwiseIdenticalAcrossRunsAndStreams) {
         ASSERT_EQ(cudaStreamSynchronize(stream.get()), cudaSuccess) << where;
         EXPECT_TRUE(run_bytes(run) == first)
             << "a non-default stream differs from the default, " << where;
+
+        // Behind a millisecond of other work on a non-blocking stream, with the host allocating
+        // and filling memory on the legacy stream meanwhile.
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // x, w and dy have landed
+        CudaStream quiet(cudaStreamNonBlocking);
+        ASSERT_EQ(quiet.status(), cudaSuccess) << cudaGetErrorString(quiet.status());
+        Context late = cuda_test_context(quiet.get());
+        const std::vector<Tensor> busy = queue_busy_work(late);
+        const WTConvRun behind = wtconv_run(late, run_case, x, w, dy);
+        const std::vector<Tensor> blocks = fill_blocks(1e30);
+        ASSERT_EQ(cudaStreamSynchronize(quiet.get()), cudaSuccess) << where;
+        EXPECT_TRUE(run_bytes(behind) == first)
+            << "a non-blocking stream behind other work differs from the default, " << where;
+        EXPECT_TRUE(blocks_hold(blocks, 1e30))
+            << "memory the host allocated meanwhile was written by the op, " << where;
     }
     EXPECT_GT(algos_run, 0) << "no CUDA algorithm ran " << describe(tc);
 }

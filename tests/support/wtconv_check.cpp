@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <wtconv/ops/wavkan.h>
 #include <wtconv/ops/wtconv1d.h>
 #include <wtconv/ops/wtconv2d.h>
 
@@ -147,6 +148,54 @@ Context cuda_test_context(CUstream_st* stream) {
     o.poison_outputs = true;
     o.cuda_stream = stream;
     return Context(Device::cuda(0), o);
+}
+
+std::vector<Tensor> queue_busy_work(Context& ctx) {
+    const Device dev = Device::cuda(0);
+    constexpr std::int64_t kInputs = std::int64_t{1} << 20;
+    const auto full = [&](const Shape& shape, double v) {
+        return Tensor::full(shape, v, DType::kFloat32, dev);
+    };
+    // scale 1, translation 0, weight 1: every term finite
+    const WavKanWeights w{full({4, kInputs}, 1.0),
+                          full({4, kInputs}, 0.0),
+                          full({4, kInputs}, 1.0),
+                          Tensor(),
+                          Tensor(),
+                          Tensor()};
+    const Tensor x = full({2, kInputs}, 0.5);
+    WavKanParams p;
+    p.wavelet = KanWavelet::kMorlet;
+    p.batchnorm = false;
+    const bool checked = ctx.check_values();
+    ctx.set_check_values(false);  // a check would make the call wait for the stream
+    const Tensor y = wavkan_forward(ctx, x, w, p);
+    ctx.set_check_values(checked);
+    return {x, w.scale, w.translation, w.wavelet_weights, y};
+}
+
+std::vector<Tensor> fill_blocks(double value) {
+    std::vector<Tensor> blocks;
+    for (std::int64_t floats = std::int64_t{1} << 16; floats <= (std::int64_t{1} << 22);
+         floats *= 2) {
+        for (int k = 0; k < 2; ++k) {
+            blocks.push_back(Tensor::empty(Shape{floats}, DType::kFloat32, Device::cuda(0)));
+            blocks.back().fill(value);
+        }
+    }
+    return blocks;
+}
+
+bool blocks_hold(const std::vector<Tensor>& blocks, double value) {
+    const float want = static_cast<float>(value);
+    for (const Tensor& b : blocks) {
+        const Tensor host = b.to(Device::cpu());
+        const float* p = host.data<float>();
+        if (!std::all_of(p, p + host.numel(), [&](float v) { return v == want; })) {
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace wtconv::test

@@ -110,4 +110,16 @@ class CudaTestWithParam : public CudaTest, public testing::WithParamInterface<Pa
 // stream nullptr is the legacy default stream.
 Context cuda_test_context(CUstream_st* stream = nullptr);
 
+// For tests of ops on a cudaStreamNonBlocking stream, which the legacy default stream (where the
+// host allocates, fills and frees tensors) does not wait for. queue_busy_work queues about a
+// millisecond of work on ctx's stream that holds only 8 SMs (a Wav-KAN forward of 2 x 4 outputs
+// over a million inputs), so that what follows on that stream runs late while the rest of the GPU
+// is free; the returned tensors must outlive that work. fill_blocks then allocates and fills, on
+// the legacy stream, blocks of many sizes (256 KiB to 16 MiB, 64 MiB in all), as a host would
+// while ops are still queued; after the stream is synchronised, blocks_hold says whether each
+// still holds value (an op's temporaries handed to them too early would have been written into).
+std::vector<Tensor> queue_busy_work(Context& ctx);
+std::vector<Tensor> fill_blocks(double value);
+bool blocks_hold(const std::vector<Tensor>& blocks, double value);
+
 }  // namespace wtconv::test
