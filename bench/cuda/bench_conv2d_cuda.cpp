@@ -27,6 +27,7 @@
 
 #include "cuda/bench_check.h"
 #include "cuda/bench_inputs.h"
+#include "cuda/bench_session.h"
 #include "cuda/conv2d_cuda_support.h"
 #include "cuda/cudnn_conv2d.h"
 #include "cuda/gpu_peak.h"
@@ -387,13 +388,10 @@ int run(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 1;
     }
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        cudaGetLastError();  // clear the sticky "no device" / "no driver" error
-        std::printf("no CUDA device: bench_conv2d_cuda has nothing to measure here\n");
+    if (!cuda_device_present("bench_conv2d_cuda")) {
         return 0;
     }
-    WTCONV_BENCH_CUDA_CHECK(cudaSetDevice(kDevice));
+    CudaBenchSession session(kDevice);
     Env env;
     const char* batch_env = std::getenv("WTCONV_BENCH_CONV2D_BATCH");
     const std::int64_t batch = batch_env != nullptr ? std::max(1LL, std::atoll(batch_env)) : 32;
@@ -401,13 +399,8 @@ int run(int argc, char** argv) {
         p.n = batch;
         env.problems.push_back(p);
     }
-    // A blocking stream: tensor memory is freed on the legacy default stream, which then waits
-    // for this stream's work (context.h).
-    WTCONV_BENCH_CUDA_CHECK(cudaStreamCreate(&env.stream));
-    ContextOptions options;
-    options.cuda_stream = env.stream;
-    Context ctx(Device::cuda(kDevice), options);
-    env.ctx = &ctx;
+    env.stream = session.stream();
+    env.ctx = &session.context();
     env.timer = flags.timer;
 
     // cuDNN judges our rows, so it is judged first, against the CPU in float64.
@@ -416,7 +409,6 @@ int run(int argc, char** argv) {
         if (!checked) {
             std::printf("cuDNN disagrees with the CPU conv2d: not benchmarking\n");
         }
-        cudaStreamDestroy(env.stream);
         return checked ? 0 : 1;
     }
 
@@ -441,9 +433,7 @@ int run(int argc, char** argv) {
     benchmark::AddCustomContext("batch", std::to_string(batch));
     benchmark::AddCustomContext("cudnn_version", std::to_string(cudnnGetVersion()));
     benchmark::AddCustomContext("timing",
-                                "CUDA events, " + std::to_string(env.timer.warmup) + " warm-up + " +
-                                    std::to_string(env.timer.repetitions) +
-                                    " timed calls, median; inputs rotated over >= 128 MB");
+                                timing_context(env.timer, "inputs rotated over >= 128 MB"));
     benchmark::AddCustomContext("comparator",
                                 "cuDNN legacy API, cudnnFind* fastest per shape and mode "
                                 "(bench/cuda/cudnn_conv2d.h)");
@@ -454,8 +444,6 @@ int run(int argc, char** argv) {
     if (flags.console) {
         env.summary.print(env.problems, stdout);
     }
-    env.fixture.reset();
-    cudaStreamDestroy(env.stream);
     return 0;
 }
 
@@ -463,10 +451,5 @@ int run(int argc, char** argv) {
 }  // namespace wtconv::bench
 
 int main(int argc, char** argv) {
-    try {
-        return wtconv::bench::run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench_conv2d_cuda: %s\n", e.what());
-        return 1;
-    }
+    return wtconv::bench::bench_main("bench_conv2d_cuda", wtconv::bench::run, argc, argv);
 }

@@ -30,6 +30,7 @@
 #include <wtconv/ops/wavkan.h>
 
 #include "cuda/bench_check.h"
+#include "cuda/bench_session.h"
 #include "cuda/gpu_data.h"
 #include "cuda/gpu_timer.h"
 
@@ -466,60 +467,20 @@ void print_summary(const Env& env, std::FILE* out) {
     }
 }
 
-// Removes our own flags from argv (Google Benchmark rejects flags it does not know).
-GpuTimerOptions take_flags(int* argc, char** argv) {
-    GpuTimerOptions timer;
-    int kept = 1;
-    for (int i = 1; i < *argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg.rfind("--gpu_warmup=", 0) == 0) {
-            timer.warmup = std::max(0, std::atoi(arg.c_str() + 13));
-        } else if (arg.rfind("--gpu_reps=", 0) == 0) {
-            timer.repetitions = std::max(1, std::atoi(arg.c_str() + 11));
-        } else {
-            argv[kept++] = argv[i];
-        }
-    }
-    *argc = kept;
-    return timer;
-}
-
-// True unless --benchmark_format asks for json or csv on stdout, which the table would corrupt;
-// read before Initialize consumes the flag.
-bool console_format(int argc, char** argv) {
-    const std::string flag = "--benchmark_format=";
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg.rfind(flag, 0) == 0) {
-            return arg.substr(flag.size()) == "console";
-        }
-    }
-    return true;
-}
-
 int run(int argc, char** argv) {
-    const GpuTimerOptions timer = take_flags(&argc, argv);
-    const bool console = console_format(argc, argv);
+    const BenchFlags flags = take_bench_flags(&argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 1;
     }
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        cudaGetLastError();  // clear the sticky "no device" / "no driver" error
-        std::printf("no CUDA device: bench_wavkan_cuda has nothing to measure here\n");
+    if (!cuda_device_present("bench_wavkan_cuda")) {
         return 0;
     }
-    WTCONV_BENCH_CUDA_CHECK(cudaSetDevice(kDevice));
+    CudaBenchSession session(kDevice);
     Env env;
-    // A blocking stream: tensor memory is freed on the legacy default stream, which then waits
-    // for this stream's work (context.h).
-    WTCONV_BENCH_CUDA_CHECK(cudaStreamCreate(&env.stream));
-    ContextOptions options;
-    options.cuda_stream = env.stream;
-    Context ctx(Device::cuda(kDevice), options);
-    env.ctx = &ctx;
-    env.timer = timer;
+    env.stream = session.stream();
+    env.ctx = &session.context();
+    env.timer = flags.timer;
     env.problems = problems();
 
     cudaDeviceProp prop{};
@@ -527,9 +488,7 @@ int run(int argc, char** argv) {
     benchmark::AddCustomContext(
         "gpu", std::string(prop.name) + ", " + std::to_string(prop.multiProcessorCount) + " SMs");
     benchmark::AddCustomContext(
-        "timing", "CUDA events, " + std::to_string(env.timer.warmup) + " warm-up + " +
-                      std::to_string(env.timer.repetitions) + " timed calls, median; " +
-                      std::to_string(kInputSets) + " input sets rotated");
+        "timing", timing_context(env.timer, std::to_string(kInputSets) + " input sets rotated"));
     benchmark::AddCustomContext("comparator",
                                 "wavkan unfused: (B, O, I) terms materialised, then summed");
     benchmark::AddCustomContext("layer",
@@ -565,11 +524,9 @@ int run(int argc, char** argv) {
     }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
-    if (console) {
+    if (flags.console) {
         print_summary(env, stdout);
     }
-    env.fixture.reset();
-    cudaStreamDestroy(env.stream);
     return 0;
 }
 
@@ -577,10 +534,5 @@ int run(int argc, char** argv) {
 }  // namespace wtconv::bench
 
 int main(int argc, char** argv) {
-    try {
-        return wtconv::bench::run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench_wavkan_cuda: %s\n", e.what());
-        return 1;
-    }
+    return wtconv::bench::bench_main("bench_wavkan_cuda", wtconv::bench::run, argc, argv);
 }

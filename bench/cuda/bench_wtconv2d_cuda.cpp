@@ -28,6 +28,7 @@
 
 #include "cuda/bench_check.h"
 #include "cuda/bench_inputs.h"
+#include "cuda/bench_session.h"
 #include "cuda/cudnn_wtconv2d.h"
 #include "cuda/gpu_data.h"
 #include "cuda/gpu_peak.h"
@@ -377,44 +378,6 @@ void bm_row(benchmark::State& state, Env& env, int index, Impl impl, bool fb) {
     }
 }
 
-// Removes our own flags from argv (Google Benchmark rejects flags it does not know).
-struct Flags {
-    bool self_check_only = false;
-    GpuTimerOptions timer;
-};
-
-Flags take_flags(int* argc, char** argv) {
-    Flags flags;
-    int kept = 1;
-    for (int i = 1; i < *argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--self_check") {
-            flags.self_check_only = true;
-        } else if (arg.rfind("--gpu_warmup=", 0) == 0) {
-            flags.timer.warmup = std::max(0, std::atoi(arg.c_str() + 13));
-        } else if (arg.rfind("--gpu_reps=", 0) == 0) {
-            flags.timer.repetitions = std::max(1, std::atoi(arg.c_str() + 11));
-        } else {
-            argv[kept++] = argv[i];
-        }
-    }
-    *argc = kept;
-    return flags;
-}
-
-// True unless --benchmark_format asks for json or csv on stdout, which the table would corrupt;
-// read before Initialize consumes the flag.
-bool console_format(int argc, char** argv) {
-    const std::string flag = "--benchmark_format=";
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg.rfind(flag, 0) == 0) {
-            return arg.substr(flag.size()) == "console";
-        }
-    }
-    return true;
-}
-
 std::string fixed(double v, int digits) {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
@@ -422,27 +385,18 @@ std::string fixed(double v, int digits) {
 }
 
 int run(int argc, char** argv) {
-    const Flags flags = take_flags(&argc, argv);
-    const bool console = console_format(argc, argv);
+    const BenchFlags flags = take_bench_flags(&argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
         return 1;
     }
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        cudaGetLastError();  // clear the sticky "no device" / "no driver" error
-        std::printf("no CUDA device: bench_wtconv2d_cuda has nothing to measure here\n");
+    if (!cuda_device_present("bench_wtconv2d_cuda")) {
         return 0;
     }
-    WTCONV_BENCH_CUDA_CHECK(cudaSetDevice(kDevice));
+    CudaBenchSession session(kDevice);
     Env env;
-    // A blocking stream: tensor memory is freed on the legacy default stream, which then waits
-    // for this stream's work (context.h).
-    WTCONV_BENCH_CUDA_CHECK(cudaStreamCreate(&env.stream));
-    ContextOptions options;
-    options.cuda_stream = env.stream;
-    Context ctx(Device::cuda(kDevice), options);
-    env.ctx = &ctx;
+    env.stream = session.stream();
+    env.ctx = &session.context();
     env.timer = flags.timer;
 
     // The comparator judges our rows, so it is judged first, against the CPU in float64.
@@ -455,7 +409,6 @@ int run(int argc, char** argv) {
             std::printf(
                 "the cuDNN comparator disagrees with the CPU implementation: not benchmarking\n");
         }
-        cudaStreamDestroy(env.stream);
         return checked ? 0 : 1;
     }
 
@@ -469,9 +422,7 @@ int run(int argc, char** argv) {
                                                             " (measured: FMA chains on every SM)");
     benchmark::AddCustomContext("cudnn_version", std::to_string(cudnnGetVersion()));
     benchmark::AddCustomContext("timing",
-                                "CUDA events, " + std::to_string(env.timer.warmup) + " warm-up + " +
-                                    std::to_string(env.timer.repetitions) +
-                                    " timed calls, median; inputs rotated over >= 128 MB");
+                                timing_context(env.timer, "inputs rotated over >= 128 MB"));
     benchmark::AddCustomContext("comparator",
                                 "cuDNN-composed (bench/cuda/cudnn_wtconv2d.h), float32, FMA math");
     benchmark::AddCustomContext("work", "bench/cuda/gpu_work.h");
@@ -497,11 +448,9 @@ int run(int argc, char** argv) {
     }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
-    if (console) {
+    if (flags.console) {
         env.summary.print(stdout);
     }
-    env.fixture.reset();
-    cudaStreamDestroy(env.stream);
     return 0;
 }
 
@@ -509,10 +458,5 @@ int run(int argc, char** argv) {
 }  // namespace wtconv::bench
 
 int main(int argc, char** argv) {
-    try {
-        return wtconv::bench::run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench_wtconv2d_cuda: %s\n", e.what());
-        return 1;
-    }
+    return wtconv::bench::bench_main("bench_wtconv2d_cuda", wtconv::bench::run, argc, argv);
 }

@@ -239,29 +239,6 @@ double peak_extra_bytes(int device, cudaStream_t stream, const std::function<voi
     return peak > before ? static_cast<double>(peak - before) : 0.0;
 }
 
-BenchFlags take_bench_flags(int* argc, char** argv) {
-    BenchFlags flags;
-    const std::string format = "--benchmark_format=";
-    int kept = 1;
-    for (int i = 1; i < *argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--self_check") {
-            flags.self_check_only = true;
-        } else if (arg.rfind("--gpu_warmup=", 0) == 0) {
-            flags.timer.warmup = std::max(0, std::atoi(arg.c_str() + 13));
-        } else if (arg.rfind("--gpu_reps=", 0) == 0) {
-            flags.timer.repetitions = std::max(1, std::atoi(arg.c_str() + 11));
-        } else {
-            if (arg.rfind(format, 0) == 0) {
-                flags.console = arg.substr(format.size()) == "console";
-            }
-            argv[kept++] = argv[i];
-        }
-    }
-    *argc = kept;
-    return flags;
-}
-
 std::string Conv2dSummary::key(const Conv2dProblem& p,
                                const char* mode,
                                bool fb,

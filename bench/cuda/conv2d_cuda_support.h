@@ -85,16 +85,6 @@ bool record_errors(benchmark::State& state,
 // The most device memory call(0) holds beyond what was allocated before it (outputs included).
 double peak_extra_bytes(int device, cudaStream_t stream, const std::function<void(int)>& call);
 
-// Our flags, removed from argv (Google Benchmark rejects flags it does not know): --self_check,
-// --gpu_warmup=N, --gpu_reps=N; console is false when --benchmark_format asks for json or csv on
-// stdout, which the summary would corrupt.
-struct BenchFlags {
-    bool self_check_only = false;
-    bool console = true;
-    GpuTimerOptions timer;
-};
-BenchFlags take_bench_flags(int* argc, char** argv);
-
 // Every row's median ms by problem, mode ("fp32", "tf32", "fp16", "bf16", "int8"), pass and impl
 // ("cudnn", "implicit", "img2col", "dp4a"), and the rows whose check failed.
 class Conv2dSummary {
