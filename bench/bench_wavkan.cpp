@@ -6,7 +6,6 @@
 // speed-up over it and the two results' agreement. JSON: --benchmark_out=f.json
 // --benchmark_out_format=json.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -26,29 +25,15 @@
 #include <wtconv/ops/wavkan.h>
 
 #include "support/cpu_peak.h"
+#include "support/timed_loop.h"
+#include "support/wavkan_networks.h"
 
 namespace wtconv::bench {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-// A network of wavkan layers (core + batch norm each): widths[0] inputs, then each layer's outputs.
-struct Problem {
-    std::string name;
-    KanWavelet wavelet = KanWavelet::kMexicanHat;
-    std::int64_t batch = 0;
-    std::vector<std::int64_t> widths;
-
-    // Wavelet evaluations of one forward, B sum O I (WAVKAN.md 8); a backward evaluates as many
-    // (psi and dpsi together).
-    double evaluations() const {
-        double sum = 0;
-        for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
-            sum += static_cast<double>(widths[l]) * static_cast<double>(widths[l + 1]);
-        }
-        return static_cast<double>(batch) * sum;
-    }
-};
+using Problem = WavKanProblem;
 
 std::vector<Problem> problems() {
     std::vector<Problem> list;
@@ -79,25 +64,11 @@ const char* pass_name(Pass pass) {
     return "?";
 }
 
-Tensor filled(const Shape& shape, const std::function<float()>& draw) {
-    Tensor t = Tensor::empty(shape, DType::kFloat32);
-    float* p = t.data<float>();
-    for (std::int64_t k = 0; k < t.numel(); ++k) {
-        p[k] = draw();
-    }
-    return t;
-}
-
-struct Layer {
-    WavKanWeights w;
-    WavKanRunningStats running;
-};
-
 // One problem's network and inputs, shared by its rows, with what the unfused rows leave for the
 // fused rows after them.
 struct Fixture {
     Problem problem;
-    std::vector<Layer> layers;
+    std::vector<WavKanLayer> layers;
     Tensor x;   // (B, widths[0]): uniform in [-1, 1], as benchmark.py's regression inputs
     Tensor dy;  // (B, widths.back()): the loss gradient, fixed N(0, 1)
     std::map<std::string, std::vector<double>> unfused_ms;  // per pass, each repetition's ms
@@ -106,67 +77,21 @@ struct Fixture {
     Fixture(Problem p, std::uint64_t seed) : problem(std::move(p)) {
         std::mt19937_64 rng(seed);
         std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-        std::uniform_real_distribution<float> magnitude(0.5f, 2.0f);
         std::normal_distribution<float> normal(0.0f, 1.0f);
         const std::int64_t batch = problem.batch;
-        x = filled(Shape{batch, problem.widths.front()}, [&] { return unit(rng); });
-        for (std::size_t l = 0; l + 1 < problem.widths.size(); ++l) {
-            const std::int64_t in = problem.widths[l], out = problem.widths[l + 1];
-            const Shape edges{out, in};
-            Layer layer;
-            // nn::WavKANLinear's initialisation (wavelet_weights U(+-1/sqrt(I)), batch norm
-            // gamma 1, beta 0, running mean 0, variance 1), but scale and translation moved off
-            // 1 and 0 so that the wavelets are not all evaluated at the same few points:
-            // |scale| uniform in [0.5, 2] with a random sign, translation N(0, 0.5).
-            layer.w.scale = filled(edges, [&] {
-                const float m = magnitude(rng);
-                return (rng() & 1u) != 0 ? m : -m;
-            });
-            layer.w.translation = filled(edges, [&] { return 0.5f * normal(rng); });
-            const float bound = 1.0f / std::sqrt(static_cast<float>(in));
-            layer.w.wavelet_weights = filled(edges, [&] { return bound * unit(rng); });
-            layer.w.bn_weight = Tensor::full(Shape{out}, 1.0, DType::kFloat32);
-            layer.w.bn_bias = Tensor::full(Shape{out}, 0.0, DType::kFloat32);
-            layer.running.mean = Tensor::full(Shape{out}, 0.0, DType::kFloat32);
-            layer.running.var = Tensor::full(Shape{out}, 1.0, DType::kFloat32);
-            layers.push_back(std::move(layer));
-        }
-        dy = filled(Shape{batch, problem.widths.back()}, [&] { return normal(rng); });
+        x = host_filled(Shape{batch, problem.widths.front()}, [&] { return unit(rng); });
+        layers = make_wavkan_layers(problem.widths, rng, DType::kFloat32, Device::cpu());
+        dy = host_filled(Shape{batch, problem.widths.back()}, [&] { return normal(rng); });
     }
 
-    WavKanParams params(WavKanAlgo algo) const {
-        WavKanParams p;
-        p.wavelet = problem.wavelet;
-        p.algo = algo;
-        p.batchnorm = true;
-        p.training = true;  // the benchmark never calls eval() (WAVKAN.md 8)
-        return p;
-    }
-
-    // The whole network's training forward (running statistics updated), saving every layer.
+    WavKanParams params(WavKanAlgo algo) const { return training_params(problem.wavelet, algo); }
     Tensor forward(Context& ctx, const WavKanParams& p, std::vector<WavKanSaved>& saved) {
-        saved.assign(layers.size(), WavKanSaved{});
-        Tensor h = x;
-        for (std::size_t l = 0; l < layers.size(); ++l) {
-            h = wavkan_forward(ctx, h, layers[l].w, p, &layers[l].running, &saved[l]);
-        }
-        return h;
+        return network_forward(ctx, layers, x, p, saved);
     }
-
-    // Every layer's backward, last to first, from the fixed dy. A network's first layer skips dx
-    // (its input needs no gradient, as in the original's training step); a lone layer stands for
-    // a hidden one and computes it.
     std::vector<WavKanGrads> backward(Context& ctx,
                                       const WavKanParams& p,
                                       const std::vector<WavKanSaved>& saved) const {
-        std::vector<WavKanGrads> grads(layers.size());
-        Tensor g = dy;
-        for (std::size_t l = layers.size(); l-- > 0;) {
-            grads[l] =
-                wavkan_backward(ctx, g, layers[l].w, p, saved[l], l > 0 || layers.size() == 1);
-            g = grads[l].dx;
-        }
-        return grads;
+        return network_backward(ctx, layers, dy, p, saved);
     }
 };
 
@@ -207,18 +132,6 @@ double peak_extra_mib(const std::function<void()>& step) {
     return std::max(rss_peak - rss_before, tensors) / kMiB;
 }
 
-double rel_l2(const Tensor& got, const Tensor& want) {
-    const std::vector<double> g = got.to_vector();
-    const std::vector<double> w = want.to_vector();
-    double diff = 0;
-    double norm = 0;
-    for (std::size_t k = 0; k < g.size(); ++k) {
-        diff += (g[k] - w[k]) * (g[k] - w[k]);
-        norm += w[k] * w[k];
-    }
-    return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-}
-
 // The worst relative L2 difference between the fused and the unfused results on the same inputs:
 // the network's output (forward) or every gradient of every layer (backward).
 double fused_vs_unfused(Context& ctx, Fixture& f, Pass pass) {
@@ -233,21 +146,7 @@ double fused_vs_unfused(Context& ctx, Fixture& f, Pass pass) {
     }
     const std::vector<WavKanGrads> a = f.backward(ctx, fused, saved_fused);
     const std::vector<WavKanGrads> b = f.backward(ctx, unfused, saved_unfused);
-    double worst = 0;
-    for (std::size_t l = 0; l < a.size(); ++l) {
-        const WavKanWeights& da = a[l].dweights;
-        const WavKanWeights& db = b[l].dweights;
-        for (const auto& [ta, tb] :
-             {std::pair{&da.scale, &db.scale}, std::pair{&da.translation, &db.translation},
-              std::pair{&da.wavelet_weights, &db.wavelet_weights},
-              std::pair{&da.bn_weight, &db.bn_weight}, std::pair{&da.bn_bias, &db.bn_bias},
-              std::pair{&a[l].dx, &b[l].dx}}) {
-            if (ta->defined()) {
-                worst = std::max(worst, rel_l2(*ta, *tb));
-            }
-        }
-    }
-    return worst;
+    return worst_gradient_difference(a, b);
 }
 
 double median(std::vector<double> v) {
@@ -294,14 +193,7 @@ void bm_row(benchmark::State& state, Context& ctx, Fixture& f, WavKanAlgo algo, 
     }
     step();  // untimed: the worker threads start and the allocators map their pages
 
-    using Clock = std::chrono::steady_clock;
-    const Clock::time_point start = Clock::now();
-    for (auto _ : state) {
-        step();
-    }
-    const double seconds =
-        std::chrono::duration<double>(Clock::now() - start).count() /
-        static_cast<double>(std::max<benchmark::IterationCount>(1, state.iterations()));
+    const double seconds = timed_seconds(state, step);
     const double evaluations =
         f.problem.evaluations() * (pass == Pass::kForwardBackward ? 2.0 : 1.0);
     state.counters["ms"] = seconds * 1e3;
@@ -345,7 +237,7 @@ int run(int argc, char** argv) {
         fixtures.push_back(std::make_unique<Fixture>(p, seed++));
     }
     for (const auto& f : fixtures) {
-        const bool network = f->problem.widths.size() > 2;
+        const bool network = f->problem.network();
         const Pass passes[] = {Pass::kForward, network ? Pass::kBackward : Pass::kForwardBackward};
         for (const Pass pass : passes) {
             // The comparator first: the fused row reads its times.

@@ -33,6 +33,7 @@
 #include "cuda/bench_session.h"
 #include "cuda/gpu_data.h"
 #include "cuda/gpu_timer.h"
+#include "support/wavkan_networks.h"
 
 namespace wtconv::bench {
 namespace {
@@ -42,25 +43,7 @@ constexpr int kInputSets = 4;  // x and dy sets rotated between calls
 constexpr double kMiB = 1024.0 * 1024.0;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// A network of wavkan layers (core + batch norm each): widths[0] inputs, then each layer's outputs.
-struct Problem {
-    std::string name;
-    KanWavelet wavelet = KanWavelet::kMexicanHat;
-    std::int64_t batch = 0;
-    std::vector<std::int64_t> widths;
-    DType dtype = DType::kFloat32;  // of every tensor; the half types are storage for float sums
-
-    // Wavelet evaluations of one forward, B sum O I (WAVKAN.md 8); the backward evaluates as many
-    // (psi and dpsi together).
-    double evaluations() const {
-        double sum = 0;
-        for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
-            sum += static_cast<double>(widths[l]) * static_cast<double>(widths[l + 1]);
-        }
-        return static_cast<double>(batch) * sum;
-    }
-    bool network() const { return widths.size() > 2; }
-};
+using Problem = WavKanProblem;
 
 // WAVKAN.md 8: the seed's README networks (mexican_hat), then the wide layer for every wavelet.
 std::vector<Problem> problems() {
@@ -96,17 +79,12 @@ const char* pass_name(Pass pass) {
     return pass == Pass::kForward ? "fwd" : "bwd";
 }
 
-struct Layer {
-    WavKanWeights w;
-    WavKanRunningStats running;
-};
-
 // One problem's network and input sets on the device, shared by its rows and dropped before the
 // next problem's.
 struct Fixture {
     int index = -1;
     Problem problem;
-    std::vector<Layer> layers;
+    std::vector<WavKanLayer> layers;
     std::vector<Tensor> x, dy;  // rotated sets: (B, widths[0]) and (B, widths.back())
 };
 
@@ -135,15 +113,6 @@ double result_ms(const Env& env, const Problem& p, Pass pass, WavKanAlgo algo) {
     return it == env.results.end() ? kNaN : it->second.ms;
 }
 
-Tensor host_filled(const Shape& shape, const std::function<float()>& draw) {
-    Tensor t = Tensor::empty(shape, DType::kFloat32);
-    float* p = t.data<float>();
-    for (std::int64_t k = 0; k < t.numel(); ++k) {
-        p[k] = draw();
-    }
-    return t;
-}
-
 // N(0, stddev^2) drawn in float32 on the device, rounded to dtype (through the host: setup only).
 Tensor device_normal(
     const Shape& shape, std::uint64_t seed, float stddev, DType dtype, cudaStream_t stream) {
@@ -167,35 +136,7 @@ Fixture& fixture_for(Env& env, int index) {
     const Problem& p = f->problem;
     const Device device = Device::cuda(kDevice);
     std::mt19937_64 rng(static_cast<std::uint64_t>(index) + 1);
-    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-    std::uniform_real_distribution<float> magnitude(0.5f, 2.0f);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (std::size_t l = 0; l + 1 < p.widths.size(); ++l) {
-        const std::int64_t in = p.widths[l], out = p.widths[l + 1];
-        const Shape edges{out, in};
-        Layer layer;
-        // nn::WavKANLinear's initialisation (wavelet_weights U(+-1/sqrt(I)), batch norm gamma 1,
-        // beta 0, running mean 0, variance 1), but scale and translation moved off 1 and 0 so that
-        // the wavelets are not all evaluated at the same few points: |scale| uniform in [0.5, 2]
-        // with a random sign, translation N(0, 0.5).
-        layer.w.scale = host_filled(edges,
-                                    [&] {
-                                        const float m = magnitude(rng);
-                                        return (rng() & 1u) != 0 ? m : -m;
-                                    })
-                            .to(p.dtype)
-                            .to(device);
-        layer.w.translation =
-            host_filled(edges, [&] { return 0.5f * normal(rng); }).to(p.dtype).to(device);
-        const float bound = 1.0f / std::sqrt(static_cast<float>(in));
-        layer.w.wavelet_weights =
-            host_filled(edges, [&] { return bound * unit(rng); }).to(p.dtype).to(device);
-        layer.w.bn_weight = Tensor::full(Shape{out}, 1.0, p.dtype, device);
-        layer.w.bn_bias = Tensor::full(Shape{out}, 0.0, p.dtype, device);
-        layer.running.mean = Tensor::full(Shape{out}, 0.0, p.dtype, device);
-        layer.running.var = Tensor::full(Shape{out}, 1.0, p.dtype, device);
-        f->layers.push_back(std::move(layer));
-    }
+    f->layers = make_wavkan_layers(p.widths, rng, p.dtype, device);
     for (int s = 0; s < kInputSets; ++s) {
         const auto seed = 1000ULL * static_cast<std::uint64_t>(index + 1) + 2ULL * s;
         // N(0, 0.5): about the spread of benchmark.py's inputs, uniform in [-1, 1].
@@ -209,45 +150,6 @@ Fixture& fixture_for(Env& env, int index) {
     return *env.fixture;
 }
 
-WavKanParams params_for(const Problem& p, WavKanAlgo algo) {
-    WavKanParams params;
-    params.wavelet = p.wavelet;
-    params.algo = algo;
-    params.batchnorm = true;
-    params.training = true;  // the benchmark never calls eval() (WAVKAN.md 8)
-    return params;
-}
-
-// The whole network's training forward on input set s (running statistics updated), saving
-// every layer.
-Tensor network_forward(
-    Context& ctx, Fixture& f, const WavKanParams& p, int s, std::vector<WavKanSaved>& saved) {
-    saved.assign(f.layers.size(), WavKanSaved{});
-    Tensor h = f.x[static_cast<std::size_t>(s)];
-    for (std::size_t l = 0; l < f.layers.size(); ++l) {
-        h = wavkan_forward(ctx, h, f.layers[l].w, p, &f.layers[l].running, &saved[l]);
-    }
-    return h;
-}
-
-// Every layer's backward, last to first, from dy set s. A network's first layer skips dx (its
-// input needs no gradient, as in the original's loss.backward()); the lone wide layer stands for
-// a hidden one and computes it.
-std::vector<WavKanGrads> network_backward(Context& ctx,
-                                          const Fixture& f,
-                                          const WavKanParams& p,
-                                          int s,
-                                          const std::vector<WavKanSaved>& saved) {
-    std::vector<WavKanGrads> grads(f.layers.size());
-    Tensor g = f.dy[static_cast<std::size_t>(s)];
-    for (std::size_t l = f.layers.size(); l-- > 0;) {
-        const bool need_dx = l > 0 || f.layers.size() == 1;
-        grads[l] = wavkan_backward(ctx, g, f.layers[l].w, p, saved[l], need_dx);
-        g = grads[l].dx;
-    }
-    return grads;
-}
-
 // The most device memory one call holds beyond what was allocated before it (outputs included).
 double peak_extra_bytes(Env& env, const std::function<void()>& call) {
     WTCONV_BENCH_CUDA_CHECK(cudaStreamSynchronize(env.stream));
@@ -259,51 +161,23 @@ double peak_extra_bytes(Env& env, const std::function<void()>& call) {
     return peak > before ? static_cast<double>(peak - before) : 0.0;
 }
 
-std::vector<double> host_values(const Tensor& t) {
-    return t.to(Device::cpu()).to_vector();
-}
-
-double rel_l2(const Tensor& got, const Tensor& want) {
-    const std::vector<double> g = host_values(got);
-    const std::vector<double> w = host_values(want);
-    double diff = 0;
-    double norm = 0;
-    for (std::size_t k = 0; k < g.size(); ++k) {
-        diff += (g[k] - w[k]) * (g[k] - w[k]);
-        norm += w[k] * w[k];
-    }
-    return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-}
-
 // The worst relative L2 difference between fused and unfused on input set 0: the network's output
 // (forward) or every gradient of every layer (backward).
 double fused_vs_unfused(Env& env, Fixture& f, Pass pass) {
-    const WavKanParams fused = params_for(f.problem, WavKanAlgo::kFused);
-    const WavKanParams unfused = params_for(f.problem, WavKanAlgo::kUnfused);
+    const WavKanParams fused = training_params(f.problem.wavelet, WavKanAlgo::kFused);
+    const WavKanParams unfused = training_params(f.problem.wavelet, WavKanAlgo::kUnfused);
     std::vector<WavKanSaved> saved_fused;
     std::vector<WavKanSaved> saved_unfused;
-    const Tensor y_fused = network_forward(*env.ctx, f, fused, 0, saved_fused);
-    const Tensor y_unfused = network_forward(*env.ctx, f, unfused, 0, saved_unfused);
+    const Tensor y_fused = network_forward(*env.ctx, f.layers, f.x[0], fused, saved_fused);
+    const Tensor y_unfused = network_forward(*env.ctx, f.layers, f.x[0], unfused, saved_unfused);
     if (pass == Pass::kForward) {
         return rel_l2(y_fused, y_unfused);
     }
-    const std::vector<WavKanGrads> a = network_backward(*env.ctx, f, fused, 0, saved_fused);
-    const std::vector<WavKanGrads> b = network_backward(*env.ctx, f, unfused, 0, saved_unfused);
-    double worst = 0;
-    for (std::size_t l = 0; l < a.size(); ++l) {
-        const WavKanWeights& da = a[l].dweights;
-        const WavKanWeights& db = b[l].dweights;
-        for (const auto& [ta, tb] :
-             {std::pair{&da.scale, &db.scale}, std::pair{&da.translation, &db.translation},
-              std::pair{&da.wavelet_weights, &db.wavelet_weights},
-              std::pair{&da.bn_weight, &db.bn_weight}, std::pair{&da.bn_bias, &db.bn_bias},
-              std::pair{&a[l].dx, &b[l].dx}}) {
-            if (ta->defined()) {
-                worst = std::max(worst, rel_l2(*ta, *tb));
-            }
-        }
-    }
-    return worst;
+    const std::vector<WavKanGrads> a =
+        network_backward(*env.ctx, f.layers, f.dy[0], fused, saved_fused);
+    const std::vector<WavKanGrads> b =
+        network_backward(*env.ctx, f.layers, f.dy[0], unfused, saved_unfused);
+    return worst_gradient_difference(a, b);
 }
 
 // checked false: the fused forward with ContextOptions::check_values off (no scan of the inputs
@@ -316,12 +190,13 @@ void run_row(benchmark::State& state,
              bool checked = true) {
     Context& ctx = *env.ctx;
     ctx.set_check_values(checked);
-    const WavKanParams p = params_for(f.problem, algo);
+    const WavKanParams p = training_params(f.problem.wavelet, algo);
     // Backward: each set's forward state, made once and untimed (a training step's forward).
     std::vector<std::vector<WavKanSaved>> saved(kInputSets);
     if (pass == Pass::kBackward) {
         for (int s = 0; s < kInputSets; ++s) {
-            network_forward(ctx, f, p, s, saved[static_cast<std::size_t>(s)]);
+            network_forward(ctx, f.layers, f.x[static_cast<std::size_t>(s)], p,
+                            saved[static_cast<std::size_t>(s)]);
         }
     }
     // Outputs and gradients are allocated by the op and freed here, inside the timed span.
@@ -329,9 +204,10 @@ void run_row(benchmark::State& state,
         const int s = i % kInputSets;
         if (pass == Pass::kForward) {
             std::vector<WavKanSaved> fresh;
-            network_forward(ctx, f, p, s, fresh);
+            network_forward(ctx, f.layers, f.x[static_cast<std::size_t>(s)], p, fresh);
         } else {
-            network_backward(ctx, f, p, s, saved[static_cast<std::size_t>(s)]);
+            network_backward(ctx, f.layers, f.dy[static_cast<std::size_t>(s)], p,
+                             saved[static_cast<std::size_t>(s)]);
         }
     };
     const GpuTimes t = time_gpu_calls(env.stream, call, env.timer);
