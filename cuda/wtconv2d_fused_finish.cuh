@@ -223,7 +223,7 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
         if (staged) {
             __syncthreads();
             float* tile = level_array(p, smem, 0, 0);
-            // strips x 8 columns (up to tile_w + 6); x's pitch is at least tile_w + 8
+            // strips x 8 columns (up to tile_w + 6); x's pitch is at least tile_w + 2 ext + 8
             const int pitch = odd_pitch(tasks / th * kCols);
             if (task < tasks) {
 #pragma unroll

@@ -25,14 +25,16 @@ std::vector<WTConvCase> cuda_edge_cases(int spatial) {
     if (spatial == 2) {
         // Shapes the random sizes (at most 37 but for a few large ones) never give the fused
         // kernels: whole planes with blocks past 256 threads (63x65 K5 L2: 288), and level 2
-        // strips that outnumber a band's threads (64x18 K3 L2, 64x36 K7 L3, 33x35 K5 L2); 64x64
-        // tiles over odd widths, the last ones cut by the image, whose finished rows go out
-        // through shared memory (99x101 K5 L2).
+        // strips that outnumber a band's threads (64x18 K3 L2, 64x36 K7 L3, 33x35 K5 L2); tiles
+        // over odd widths, the last ones cut by the image, whose finished rows go out through
+        // shared memory: 64x64 with a thread a task (99x101 K5 L2), 32x32 with twice the threads
+        // (97x99 K7 L3); and a row wider than the block (1x1001 K3 L1: 1001 columns, 128 threads).
         std::uint64_t seed = 7000;
         for (const auto& [h, w, k, levels] :
              {std::array<int, 4>{63, 65, 5, 2}, std::array<int, 4>{64, 18, 3, 2},
               std::array<int, 4>{64, 36, 7, 3}, std::array<int, 4>{33, 35, 5, 2},
-              std::array<int, 4>{99, 101, 5, 2}}) {
+              std::array<int, 4>{99, 101, 5, 2}, std::array<int, 4>{97, 99, 7, 3},
+              std::array<int, 4>{1, 1001, 3, 1}}) {
             WTConvCase tc;
             tc.n = 2;
             tc.c = 3;
