@@ -116,9 +116,9 @@ struct ForwardTerm<KanWavelet::kMorlet, float> {
 // scale (1 / scale for float64) and weight as loaded; xs[.][i][b] and es[part][i][o] hold x and
 // the staged edges, read four at a time (one vector load). Every row is padded so that the copies
 // and the staging (lane = 8 inputs by 4 rows a warp: full 32-byte sectors of global memory) hit
-// 32 different banks; the vector loads read along a row. 111 KiB for float and double alike (two
-// blocks an SM). The half types keep their operands raw, x too (xraw[.][b][i]), and widen them
-// when staging: cp.async cannot convert.
+// 32 different banks; the vector loads read along a row. 111 KiB for float and double (two blocks
+// an SM), 91 KiB for the half types, which keep their operands raw, x too (xraw[.][b][i]), and
+// widen them when staging: cp.async cannot convert.
 template <class S, class T = WavKanCompute<S>>
 struct ForwardShared {
     static constexpr int kS = kSlice<T>;
@@ -186,8 +186,9 @@ __global__ void __launch_bounds__(kThreads, 2) forward_kernel(std::int64_t batch
     const std::int64_t i_begin = static_cast<std::int64_t>(blockIdx.z) * split_len;
     const std::int64_t i_end = min(inputs, i_begin + split_len);
     z += static_cast<std::int64_t>(blockIdx.z) * batch * outputs;
-    // The copies and the staging walk the slice alike: lane l takes input 8 ii + l % 8 of row
-    // 4 g + l / 8, for (ii, g) = the warp's share of the kS / 8 x kGroups blocks of 8 x 4.
+    // Copies one value at a time walk the slice as the staging does: lane l takes input
+    // 8 ii + l % 8 of row 4 g + l / 8, for (ii, g) = the warp's share of the kS / 8 x kGroups
+    // blocks of 8 x 4. Copies by pairs take a row's pairs on consecutive threads instead.
     const auto issue = [&](std::int64_t i0, int stage) {
         if constexpr (kPairs) {
             // 16 pairs a row: a row's 64 bytes of each operand by 16 consecutive threads

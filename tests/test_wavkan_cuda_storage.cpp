@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -60,18 +61,27 @@ TEST_F(WavKanCudaStorage, HalfStorageMatchesTheReference) {
     }
 }
 
-// The forward in a half type at a size of many slices and tiles (B 300, 70 outputs: partial tiles
-// of 64; 200 inputs: seven slices of 32), both ways it copies: by pairs (even inputs, 4-byte
-// aligned rows: asynchronous) and one value at a time (201 inputs), against the unfused composition
+// The forward in a half type at sizes of many slices and tiles (partial tiles of 64; 200 inputs:
+// seven slices of 32), both ways it copies: by pairs (even inputs, 4-byte aligned rows:
+// asynchronous) and one value at a time (201 inputs), against the unfused composition
 // in the same storage (both sum the widened values in float and round once: at most an ulp apart,
 // relative L2 well under 2 u).
 TEST_F(WavKanCudaStorage, HalfForwardByPairsAndBySinglesMatchesTheUnfused) {
     Context ctx = cuda_test_context();
     Rng rng(71);
+    // (batch, outputs): 300 x 70 takes 10 tiles, so the inputs are split (4 ways on an H100) and a
+    // block walks at most 2 slices; 1030 x 1030 takes 289 tiles, which walk all 7 slices each, so
+    // every copy buffer is refilled after it has been read.
+    struct Size {
+        std::int64_t batch, outputs;
+    };
     for (const DType dtype : {DType::kFloat16, DType::kBFloat16}) {
         for (const std::int64_t inputs : {200, 201}) {
-            for (const KanWavelet wavelet : {KanWavelet::kShannon, KanWavelet::kMorlet}) {
-                const Shape edges{70, inputs};
+            for (const auto& [wavelet, size] :
+                 {std::pair{KanWavelet::kShannon, Size{300, 70}},
+                  std::pair{KanWavelet::kMorlet, Size{300, 70}},
+                  std::pair{KanWavelet::kShannon, Size{1030, 1030}}}) {
+                const Shape edges{size.outputs, inputs};
                 const auto normal = [&](const Shape& shape) {
                     return random_normal(rng, shape, DType::kFloat32).to(dtype).to(kCuda);
                 };
@@ -81,7 +91,7 @@ TEST_F(WavKanCudaStorage, HalfForwardByPairsAndBySinglesMatchesTheUnfused) {
                                       Tensor(),
                                       Tensor(),
                                       Tensor()};
-                const Tensor x = normal({300, inputs});
+                const Tensor x = normal({size.batch, inputs});
                 WavKanParams fused;
                 fused.wavelet = wavelet;
                 fused.batchnorm = false;
@@ -93,7 +103,7 @@ TEST_F(WavKanCudaStorage, HalfForwardByPairsAndBySinglesMatchesTheUnfused) {
                     wavkan_forward(ctx, x, w, unfused).to(Device::cpu()).to_vector();
                 EXPECT_LT(rel_l2_error(yf, yu), 2 * unit_roundoff(dtype))
                     << dtype_name(dtype) << ", " << inputs << " inputs, "
-                    << kan_wavelet_name(wavelet);
+                    << kan_wavelet_name(wavelet) << ", " << size.batch << " x " << size.outputs;
             }
         }
     }
