@@ -94,6 +94,18 @@ int grad_groups(const FusedPlan& p) {
     return std::clamp(1024 / p.c, 1, items);
 }
 
+// The forward kernel for this plan (dx with kAdjoint): the one that stages the image together
+// with level 1 where that pays (fused::forward_stages_first_level), else the one that stages first.
+template <int K, class S, bool kAdjoint>
+auto forward_kernel_for(const FusedPlan& plan) {
+    if constexpr (sizeof(S) == 4) {
+        if (fused::forward_stages_first_level<S>(plan, kAdjoint)) {
+            return fused::wtconv2d_fused_kernel<K, S, kAdjoint, true>;
+        }
+    }
+    return fused::wtconv2d_fused_kernel<K, S, kAdjoint, false>;
+}
+
 template <int K, class S>
 void forward(cudaStream_t stream,
              const Tensor& x,
@@ -101,7 +113,7 @@ void forward(cudaStream_t stream,
              const WTConvParams& p,
              Tensor& y) {
     const FusedPlan plan = plan_for(x, p, FusedPass::kForward);
-    const auto kernel = fused::wtconv2d_fused_kernel<K, S, false>;
+    const auto kernel = forward_kernel_for<K, S, false>(plan);
     allow_smem(kernel, plan.smem_floats);
     const unsigned blocks = static_cast<unsigned>(plan.n) * plan.c * plan.tiles_h * plan.tiles_w;
     kernel<<<blocks, plan.threads, plan.smem_floats * sizeof(float), stream>>>(
@@ -120,7 +132,7 @@ void backward(cudaStream_t stream,
     const Weights<const S> wp = weight_pointers<const S>(w, p.levels);
     {  // dx: the forward kernel in adjoint mode on dy
         const FusedPlan plan = plan_for(x, p, FusedPass::kForward);
-        const auto kernel = fused::wtconv2d_fused_kernel<K, S, true>;
+        const auto kernel = forward_kernel_for<K, S, true>(plan);
         allow_smem(kernel, plan.smem_floats);
         const unsigned blocks =
             static_cast<unsigned>(plan.n) * plan.c * plan.tiles_h * plan.tiles_w;
@@ -134,7 +146,12 @@ void backward(cudaStream_t stream,
     const int values = (1 + 4 * p.levels) * K * K + 1;
     Tensor partials = Tensor::empty(Shape{static_cast<std::int64_t>(plan.c) * groups * values},
                                     DType::kFloat32, x.device());
-    const auto wgrad = fused::wtconv2d_fused_wgrad_kernel<K, S>;
+    auto wgrad = fused::wtconv2d_fused_wgrad_kernel<K, S, false>;
+    if constexpr (sizeof(S) == 4) {
+        if (fused::first_level_fusable<S>(plan, false)) {
+            wgrad = fused::wtconv2d_fused_wgrad_kernel<K, S, true>;
+        }
+    }
     allow_smem(wgrad, plan.grad_smem_floats);
     wgrad<<<dim3(groups, plan.c), plan.grad_threads, plan.grad_smem_floats * sizeof(float),
             stream>>>(plan, threads, static_cast<const S*>(x.raw_data()),

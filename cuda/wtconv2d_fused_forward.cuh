@@ -5,6 +5,7 @@
 // WTConv is WTConv with every kernel rotated by 180 degrees, the same scales and no bias, applied
 // to dy zero-upsampled by the stride (the Haar block matrix is symmetric and orthogonal).
 #include "cuda/wtconv2d_fused_finish.cuh"
+#include "cuda/wtconv2d_fused_first_level.cuh"
 #include "cuda/wtconv2d_fused_stages.cuh"
 
 namespace wtconv::cuda::fused {
@@ -186,7 +187,10 @@ __device__ void finish_tile_without_levels(const FusedPlan& p,
     }
 }
 
-template <int K, class S, bool kAdjoint>
+// kStageFirstLevel: the image staged together with level 1 (forward_stages_first_level), a
+// kernel of its own: one kernel with both staging paths made ptxas spill (nvcc 13.0, K5 float32 at
+// 64 registers).
+template <int K, class S, bool kAdjoint, bool kStageFirstLevel>
 // At most 64 registers a thread for K <= 5 (four blocks of 256 threads an SM: at 56x56 L3 four
 // 224-thread blocks instead of three, 4 % faster) and 80 for K7 (three: 64x64 K7 L2 5 % faster
 // than with 96); no spills with nvcc 13.0. Set directly: blocks of up to kFusedMaxThreads would
@@ -202,8 +206,12 @@ __global__ void __launch_bounds__(kFusedMaxThreads, K <= 5 ? 3 : 2) __maxnreg__(
     if (p.levels > 0) {
         load_finish_weights<K, S, kAdjoint>(p, w, t.channel, smem + p.finish_weights_offset);
     }
-    stage_image<S, kAdjoint>(p, in, t, smem);
-    build_pyramid(p, t, smem);  // ends with a barrier
+    if constexpr (kStageFirstLevel) {
+        stage_image_and_first_level<S>(p, in, t, smem);
+    } else {
+        stage_image<S, kAdjoint>(p, in, t, smem);
+    }
+    build_pyramid(p, t, smem, kStageFirstLevel ? 2 : 1);  // ends with a barrier
     if (p.levels == 0) {
         finish_tile_without_levels<K, S, kAdjoint>(p, t, smem, out);
         return;

@@ -335,11 +335,14 @@ __device__ void stage_image(const FusedPlan& p,
     stage_window(src, end, plane, src_w, kUpsampled ? p.stride : 1, win, store);
 }
 
-// Levels 1..L of the Haar pyramid (spec 3.1: LL = (a+b+c+d)/2, LH = (a+b-c-d)/2,
+// Levels first..L of the Haar pyramid (spec 3.1: LL = (a+b+c+d)/2, LH = (a+b-c-d)/2,
 // HL = (a-b+c-d)/2, HH = (a-b-c+d)/2 on each 2x2 block), each from the raw LL of the level above,
 // over the whole widened tile. Positions outside the padded plane are zero.
-__device__ inline void build_pyramid(const FusedPlan& p, const TileIndex& t, float* smem) {
-    for (int m = 1; m <= p.levels; ++m) {
+__device__ inline void build_pyramid(const FusedPlan& p,
+                                     const TileIndex& t,
+                                     float* smem,
+                                     int first = 1) {
+    for (int m = first; m <= p.levels; ++m) {
         __syncthreads();  // level m - 1 complete
         const FusedLevel& lv = p.level[m];
         const FusedLevel& up = p.level[m - 1];

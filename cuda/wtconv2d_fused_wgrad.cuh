@@ -122,7 +122,9 @@ __device__ void correlate_item(const FusedPlan& p,
     }
 }
 
-template <int K, class S>
+// kStageFirstLevel: x staged together with level 1 (first_level_fusable), a kernel of its own as
+// the forward's (both staging paths in one made ptxas spill at K7).
+template <int K, class S, bool kStageFirstLevel>
 __global__ void __launch_bounds__(kFusedGradThreads, 2)
     wtconv2d_fused_wgrad_kernel(FusedPlan p,
                                 GradThreads g,
@@ -144,8 +146,12 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
         t.row = item % tiles / p.tiles_w * p.tile_h;
         t.col = item % tiles % p.tiles_w * p.tile_w;
         __syncthreads();  // the previous item's arrays are no longer read
-        stage_image<S, false>(p, x, t, smem);
-        build_pyramid(p, t, smem);
+        if constexpr (kStageFirstLevel) {
+            stage_image_and_first_level<S>(p, x, t, smem);
+        } else {
+            stage_image<S, false>(p, x, t, smem);
+        }
+        build_pyramid(p, t, smem, kStageFirstLevel ? 2 : 1);
         dy_sum += stage_dy_pyramid(p, dy, t, smem);
         correlate_item<K>(p, g, smem, acc);
     }
