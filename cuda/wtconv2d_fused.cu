@@ -146,12 +146,9 @@ void backward(cudaStream_t stream,
     const int values = (1 + 4 * p.levels) * K * K + 1;
     Tensor partials = Tensor::empty(Shape{static_cast<std::int64_t>(plan.c) * groups * values},
                                     DType::kFloat32, x.device());
-    auto wgrad = fused::wtconv2d_fused_wgrad_kernel<K, S, false>;
-    if constexpr (sizeof(S) == 4) {
-        if (fused::first_level_fusable<S>(plan, false)) {
-            wgrad = fused::wtconv2d_fused_wgrad_kernel<K, S, true>;
-        }
-    }
+    const auto wgrad = fused::first_level_fusable(plan, false)
+                           ? fused::wtconv2d_fused_wgrad_kernel<K, S, true>
+                           : fused::wtconv2d_fused_wgrad_kernel<K, S, false>;
     allow_smem(wgrad, plan.grad_smem_floats);
     wgrad<<<dim3(groups, plan.c), plan.grad_threads, plan.grad_smem_floats * sizeof(float),
             stream>>>(plan, threads, static_cast<const S*>(x.raw_data()),

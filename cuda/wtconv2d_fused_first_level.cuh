@@ -8,19 +8,19 @@
 
 namespace wtconv::cuda::fused {
 
-// Whether stage_image_and_first_level can stage this plan's image (kAdjoint: dy for dx): a level 1
-// to build, stride 1 (a zero-upsampled dy is not one), 4-pixel groups that lie wholly inside or
-// outside a row, and float32 (16-byte loads; float16 and bfloat16 by 8-byte loads of 4 pixels
-// made the forward up to 5 % slower at 28x28 L2: H100, 2026-11-24, against staging first).
-template <class S>
+// Whether stage_image_and_first_level can stage this plan's image (adjoint: dy for dx): a level 1
+// to build, stride 1 (a zero-upsampled dy is not one), and 4-pixel groups that lie wholly inside
+// or outside a row. The weight-gradient kernel stages x this way whenever it can.
 __host__ __device__ constexpr bool first_level_fusable(const FusedPlan& p, bool adjoint) {
-    return sizeof(S) == 4 && p.levels >= 1 && p.w % 4 == 0 && !(adjoint && p.stride > 1);
+    return p.levels >= 1 && p.w % 4 == 0 && !(adjoint && p.stride > 1);
 }
-// Whether the forward and dx kernels do: also blocks of 4 warps or more. 28x28 L2's float32
-// forward (2-warp blocks, a 26 % larger area covered for as many instructions) was 3-5 % slower.
+// Whether the forward and dx kernels do: also float32 (16-byte loads) and blocks of 4 warps or
+// more. H100, 2026-11-24, against staging first: the float16 and bfloat16 forward (8-byte loads of
+// 4 pixels) was up to 5 % slower at 28x28 L2, and so was 28x28 L2's float32 forward (2-warp
+// blocks, a 26 % larger area covered for as many instructions).
 template <class S>
 __host__ __device__ constexpr bool forward_stages_first_level(const FusedPlan& p, bool adjoint) {
-    return first_level_fusable<S>(p, adjoint) && p.threads >= 128;
+    return sizeof(S) == 4 && first_level_fusable(p, adjoint) && p.threads >= 128;
 }
 
 // Level 0 (x on the tile widened by e_0) and level 1's four bands (on the tile widened by e_1),
