@@ -1,9 +1,9 @@
 #pragma once
 // Staging x and building level 1 of its Haar pyramid in one pass, for images whose rows are a
-// multiple of 4 pixels at stride 1: each load of 2 rows x 4 pixels gives both the level-0 array
-// and two level-1 positions' four bands. Staging first and building level 1 from shared memory
-// took 39 % of the 56x56 L3 forward's instructions (ncu, H100): generic per-element index
-// arithmetic around every value, twice.
+// multiple of 4 pixels (not a zero-upsampled dy): each load of 2 rows x 4 pixels gives both the
+// level-0 array and two level-1 positions' four bands. Staging first and building level 1 from
+// shared memory took 39 % of the 56x56 L3 forward's instructions (ncu, H100): generic per-element
+// index arithmetic around every value, twice.
 #include "cuda/wtconv2d_fused_stages.cuh"
 
 namespace wtconv::cuda::fused {
