@@ -1,0 +1,234 @@
+// test_wtconv_cuda (needs a GPU): the fused kernels' two ways of staging an image and its Haar
+// pyramid into shared memory leave the same bits in every element of every level's arrays. The
+// one-pass staging of x with level 1 (cuda/wtconv2d_fused_first_level.cuh) must reproduce staging
+// x first and building level 1 from it (cuda/wtconv2d_fused_stages.cuh) exactly, slack columns
+// included: the kernels' outputs cannot show a slack column that is not zero, as only pixels that
+// are never stored and the unused ends of whole 16-byte loads read one. Each path starts from
+// shared memory poisoned with a NaN payload of its own, so an element of an array that either path
+// leaves unwritten differs.
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include "cuda/wtconv2d_fused_first_level.cuh"
+#include "support/wtconv_check.h"
+
+namespace wtconv::cuda {
+namespace {
+
+constexpr std::uint32_t kPoisonStaged = 0x7fc0dead;   // the path that stages first
+constexpr std::uint32_t kPoisonOnePass = 0x7fc0beef;  // the one-pass path
+
+// Levels 0..L end where the forward's other regions start.
+__host__ __device__ int level_floats(const FusedPlan& p) {
+    return p.filtered_offset;
+}
+
+__device__ void poison(float* smem, int floats, std::uint32_t bits) {
+    for (int i = threadIdx.x; i < floats; i += blockDim.x) {
+        smem[i] = __uint_as_float(bits);
+    }
+    __syncthreads();
+}
+
+__device__ void copy_out(const float* smem, int floats, std::uint32_t* out) {
+    for (int i = threadIdx.x; i < floats; i += blockDim.x) {
+        out[i] = __float_as_uint(smem[i]);
+    }
+    __syncthreads();
+}
+
+// Block b stages tile b both ways; staged[b] and one_pass[b] receive the level arrays' bits.
+template <class S>
+__global__ void stage_both_ways(FusedPlan p,
+                                const S* x,
+                                std::uint32_t* staged,
+                                std::uint32_t* one_pass) {
+    extern __shared__ float smem[];
+    const fused::TileIndex t = fused::tile_of_block(p, static_cast<int>(blockIdx.x));
+    const int floats = level_floats(p);
+    const long long at = static_cast<long long>(blockIdx.x) * floats;
+    poison(smem, floats, kPoisonStaged);
+    fused::stage_image<S, false>(p, x, t, smem);
+    fused::build_pyramid(p, t, smem, 1);  // ends with a barrier
+    copy_out(smem, floats, staged + at);
+    poison(smem, floats, kPoisonOnePass);
+    fused::stage_image_and_first_level<S>(p, x, t, smem);
+    fused::build_pyramid(p, t, smem, 2);
+    copy_out(smem, floats, one_pass + at);
+}
+
+std::string describe(const FusedPlan& p, int threads) {
+    return "N" + std::to_string(p.n) + " C" + std::to_string(p.c) + " " + std::to_string(p.h) +
+           "x" + std::to_string(p.w) + " K" + std::to_string(p.k) + " L" +
+           std::to_string(p.levels) + " s" + std::to_string(p.stride) + " tile " +
+           std::to_string(p.tile_h) + "x" + std::to_string(p.tile_w) + " (" +
+           (p.whole_plane ? "whole plane" : "tiled") + "), " + std::to_string(threads) + " threads";
+}
+
+// Where in a plan's level arrays float i lies, for a failure's message.
+std::string where_in_levels(const FusedPlan& p, int i) {
+    for (int m = p.levels; m >= 0; --m) {
+        const FusedLevel& lv = p.level[m];
+        if (i >= lv.offset) {
+            const int local = i - lv.offset, band_size = lv.rows * lv.pitch;
+            const int band = local / band_size, row = local % band_size / lv.pitch;
+            const int col = local % lv.pitch;
+            return "level " + std::to_string(m) + " band " + std::to_string(band) + " row " +
+                   std::to_string(row) + " column " + std::to_string(col) + " (cols " +
+                   std::to_string(lv.cols) + ", pitch " + std::to_string(lv.pitch) + ")";
+        }
+    }
+    return "?";
+}
+
+template <class S>
+S storage_of(float v) {
+    if constexpr (std::is_same_v<S, float>) {
+        return v;
+    } else if constexpr (std::is_same_v<S, __half>) {
+        return __float2half_rn(v);
+    } else {
+        return __float2bfloat16_rn(v);
+    }
+}
+
+// Runs one plan; true when both paths left the same bits everywhere.
+template <class S>
+bool same_bits_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
+    const long long numel = static_cast<long long>(p.n) * p.c * p.h * p.w;
+    std::vector<S> host(static_cast<std::size_t>(numel));
+    std::normal_distribution<float> normal(0.f, 1.f);
+    for (S& v : host) {
+        float f = normal(rng);
+        v = storage_of<S>(f == 0.f ? 0.5f : f);  // never zero: a zero would pass for padding
+    }
+    const int blocks = p.n * p.c * p.tiles_h * p.tiles_w;
+    const std::size_t out_words = static_cast<std::size_t>(blocks) * level_floats(p);
+    S* x = nullptr;
+    std::uint32_t *staged = nullptr, *one_pass = nullptr;
+    EXPECT_EQ(cudaMalloc(&x, host.size() * sizeof(S)), cudaSuccess);
+    EXPECT_EQ(cudaMalloc(&staged, out_words * 4), cudaSuccess);
+    EXPECT_EQ(cudaMalloc(&one_pass, out_words * 4), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(x, host.data(), host.size() * sizeof(S), cudaMemcpyHostToDevice),
+              cudaSuccess);
+    const std::size_t smem = static_cast<std::size_t>(level_floats(p)) * sizeof(float);
+    EXPECT_EQ(cudaFuncSetAttribute(stage_both_ways<S>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   static_cast<int>(smem)),
+              cudaSuccess);
+    stage_both_ways<S><<<blocks, threads, smem>>>(p, x, staged, one_pass);
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess) << describe(p, threads);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess) << describe(p, threads);
+    std::vector<std::uint32_t> a(out_words), b(out_words);
+    EXPECT_EQ(cudaMemcpy(a.data(), staged, out_words * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(b.data(), one_pass, out_words * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+    cudaFree(x);
+    cudaFree(staged);
+    cudaFree(one_pass);
+    // the arrays' elements only: the floats between arrays that align their windows belong to none
+    for (int block = 0; block < blocks; ++block) {
+        for (int m = 0; m <= p.levels; ++m) {
+            const FusedLevel& lv = p.level[m];
+            const int first = lv.offset, end = lv.offset + (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
+            for (int local = first; local < end; ++local) {
+                const std::size_t i = static_cast<std::size_t>(block) * level_floats(p) + local;
+                if (a[i] == b[i]) {
+                    continue;
+                }
+                float fa, fb;
+                std::memcpy(&fa, &a[i], 4);
+                std::memcpy(&fb, &b[i], 4);
+                ADD_FAILURE() << describe(p, threads) << ": block " << block << ", "
+                              << where_in_levels(p, local) << ": staged first " << fa << " (0x"
+                              << std::hex << a[i] << "), one pass " << fb << " (0x" << b[i] << ")"
+                              << std::dec;
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+// Random plans the one-pass staging takes (rows a multiple of 4 pixels, a level 1 at least): whole
+// planes as both passes choose them, and tiles of every size down to 2^L, sizes 1 to 72 rows.
+template <class S>
+void check_random_plans(unsigned seed, int count) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> any(0, 1 << 30);
+    const int ks[] = {3, 5, 7};
+    const int block_sizes[] = {32, 64, 96, 128, 256, 320, 384};
+    int checked = 0, tiled = 0;
+    while (checked < count) {
+        const int k = ks[any(rng) % 3];
+        const int levels = 1 + any(rng) % 4;
+        const int h = 1 + any(rng) % 72, w = 4 * (1 + any(rng) % 18);
+        const int stride = 1 + any(rng) % 3;
+        const int n = 1 + any(rng) % 2, c = 1 + any(rng) % 2;
+        FusedPlan p;
+        const int mode = any(rng) % 3;
+        if (mode == 0) {
+            p = choose_fused_plan(n, c, h, w, k, levels, stride, FusedPass::kForward);
+        } else if (mode == 1) {
+            p = choose_fused_plan(n, c, h, w, k, levels, stride, FusedPass::kWeightGrad);
+        } else {
+            const int unit = 1 << levels;
+            p = make_fused_plan(n, c, h, w, k, levels, stride, unit * (1 + any(rng) % 4));
+        }
+        if (p.smem_floats == 0 || !fused::first_level_fusable(p, false) ||
+            level_floats(p) * sizeof(float) > 200 * 1024) {
+            continue;
+        }
+        tiled += p.whole_plane ? 0 : 1;
+        if (!same_bits_both_ways<S>(p, block_sizes[any(rng) % 7], rng)) {
+            return;  // one failure says it all
+        }
+        ++checked;
+    }
+    EXPECT_GT(tiled, count / 5) << "too few tiled plans to cover the halos";
+}
+
+using StagingPaths = wtconv::test::CudaTest;
+
+TEST_F(StagingPaths, OnePassStagingLeavesTheSameBitsFloat32) {
+    check_random_plans<float>(20261125u, 600);
+}
+
+TEST_F(StagingPaths, OnePassStagingLeavesTheSameBitsFloat16) {
+    check_random_plans<__half>(20261126u, 300);
+}
+
+TEST_F(StagingPaths, OnePassStagingLeavesTheSameBitsBfloat16) {
+    check_random_plans<__nv_bfloat16>(20261127u, 300);
+}
+
+// The benchmark shapes' plans, each pass, all three storage types.
+TEST_F(StagingPaths, BenchmarkShapesLeaveTheSameBits) {
+    struct Shape {
+        int n, c, h, w, k, levels;
+    };
+    const Shape shapes[] = {{2, 2, 64, 64, 5, 1},    {2, 2, 64, 64, 5, 3},   {2, 2, 56, 56, 5, 3},
+                            {2, 2, 28, 28, 5, 2},    {1, 2, 256, 256, 5, 3}, {2, 2, 64, 64, 7, 2},
+                            {1, 1, 1000, 1000, 3, 4}};
+    std::mt19937 rng(7);
+    for (const Shape& s : shapes) {
+        for (const FusedPass pass : {FusedPass::kForward, FusedPass::kWeightGrad}) {
+            const FusedPlan p = choose_fused_plan(s.n, s.c, s.h, s.w, s.k, s.levels, 1, pass);
+            ASSERT_GT(p.smem_floats, 0);
+            ASSERT_TRUE(fused::first_level_fusable(p, false));
+            const int threads = pass == FusedPass::kForward ? p.threads : p.grad_threads;
+            EXPECT_TRUE(same_bits_both_ways<float>(p, threads, rng));
+            EXPECT_TRUE(same_bits_both_ways<__half>(p, threads, rng));
+            EXPECT_TRUE(same_bits_both_ways<__nv_bfloat16>(p, threads, rng));
+        }
+    }
+}
+
+}  // namespace
+}  // namespace wtconv::cuda
