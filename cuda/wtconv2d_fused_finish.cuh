@@ -137,11 +137,8 @@ __device__ inline void finish_task(
                        2 * col1 + l0.ext - before;
 #pragma unroll
     for (int a = 0; a < K + 1; ++a) {  // input row a feeds output rows a and a - 1
-        float win[kCols + K - 1];
-#pragma unroll
-        for (int q = 0; q < kCols + K - 1; ++q) {
-            win[q] = src[a * l0.pitch + q];
-        }
+        float win[whole_loads(kCols + K - 1)];
+        load_window_row(src + a * l0.pitch, win);
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             if (a - r < 0 || a - r >= K) {
@@ -211,7 +208,8 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
     // uniform across the block: its barriers are reached by every thread, once
     const bool staged =
         s == 1 && (p.w * sizeof(S)) % 8 != 0 && tasks <= static_cast<int>(blockDim.x);
-    // rows fastest across the lanes: odd pitches put 32 level-1 rows in 32 banks
+    // rows fastest across the lanes: with pitches of 4 x odd floats the 16-byte loads of 8 lanes'
+    // level-1 rows fall in 8 different groups of 4 banks
     for (int task = threadIdx.x; task < tasks || (staged && task == threadIdx.x);
          task += blockDim.x) {
         // a staged block's threads past the last task compute the last one again and store
@@ -223,7 +221,8 @@ __device__ void finish_tile_with_levels(const FusedPlan& p,
         if (staged) {
             __syncthreads();
             float* tile = level_array(p, smem, 0, 0);
-            // strips x 8 columns (up to tile_w + 6); x's pitch is at least tile_w + 2 ext + 8
+            // strips x 8 columns (up to tile_w + 6), odd: narrower than x's rows, which hold the
+            // last strip's 16-byte loads (level_pitch)
             const int pitch = odd_pitch(tasks / th * kCols);
             if (task < tasks) {
 #pragma unroll

@@ -99,8 +99,8 @@ __device__ void filter_level(const FusedPlan& p, int m, float* smem) {
     const int fp = odd_pitch(tw);  // filtered and recon pitch at this level
     float* out = smem + p.filtered_offset + b * th * fp;
     const bool add_coarser = b == 0 && m < p.levels;
-    // column-strip-major: a warp's lanes take consecutive rows of one strip (odd pitches: no bank
-    // conflicts)
+    // column-strip-major: a warp's lanes take consecutive rows of one strip (pitches of 4 x odd
+    // floats: 16-byte loads without bank conflicts)
     for (int task = threadIdx.x % per_band; task < th * strips; task += per_band) {
         const int row = task % th, col0 = task / th * kFusedStrip;
         float acc[kFusedStrip] = {};

@@ -42,6 +42,30 @@ int min_forward_threads(int smem_floats) {
                : kFusedFewBlocksMinThreads;
 }
 
+// The first float at or past `offset` where a level's arrays may start so that every window the
+// kernels read, which starts ext - r columns into a row, starts 16-byte aligned (the pitches are
+// multiples of 4 floats): its rows are read by 16-byte loads.
+int window_aligned_offset(int offset, int ext, int r) {
+    return round_up(offset, 4) + ((r - ext) % 4 + 4) % 4;
+}
+
+// The pitch of a level whose windows cover `cols` columns (tile columns tw plus the halos): every
+// strip's window row, loaded whole (load_window_row), inside the row. Strips of kFusedStrip
+// outputs over tw columns (filter_level, the weight gradients, level 1 and the L = 0 base in the
+// last phase) and, at level 0 with levels, strips of kFusedFinishCols pixels over the tasks of
+// the last phase (finish_task: kFusedStrip level-1 positions, tw / 2 of them). Windows start
+// ext - K / 2 columns into the row.
+int level_pitch(int tw, int cols, int ext, int k, bool finish_base) {
+    const int start = ext - k / 2;
+    int end = start + (tw - 1) / kFusedStrip * kFusedStrip + whole_loads(kFusedStrip + k - 1);
+    if (finish_base) {
+        const int tasks_per_row = (tw / 2 + kFusedStrip - 1) / kFusedStrip;
+        end = std::max(end, start + (tasks_per_row - 1) * kFusedFinishCols +
+                                whole_loads(kFusedFinishCols + k - 1));
+    }
+    return vector_pitch(std::max(cols, end));
+}
+
 }  // namespace
 
 FusedPlan make_fused_plan(std::int64_t n,
@@ -77,9 +101,9 @@ FusedPlan make_fused_plan(std::int64_t n,
         lv.ext = p.whole_plane ? r : r << (levels - m);
         lv.rows = (p.tile_h >> m) + 2 * lv.ext;
         lv.cols = (p.tile_w >> m) + 2 * lv.ext;
-        lv.pitch = odd_pitch(lv.cols + (m == 0 ? kFusedFinishCols : kFusedStrip));
-        lv.offset = offset;
-        offset += (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
+        lv.pitch = level_pitch(p.tile_w >> m, lv.cols, lv.ext, k, m == 0 && levels > 0);
+        lv.offset = window_aligned_offset(offset, lv.ext, r);
+        offset = lv.offset + (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
     }
     const int half_tile = (p.tile_h / 2) * odd_pitch(p.tile_w / 2);
     p.filtered_offset = offset;

@@ -44,6 +44,11 @@ constexpr int odd_pitch(int n) {
     return n | 1;
 }
 
+// The floats a window row of n values takes when loaded whole, by 16-byte loads.
+constexpr int whole_loads(int n) {
+    return (n + 3) / 4 * 4;
+}
+
 // The weight gradients read dy's pyramid a strip of kFusedStrip floats at a time by 16-byte
 // loads, lanes on different rows: a pitch of 4 x an odd number covers the strips and puts the 8
 // lanes of each 16-byte load phase in 8 different groups of 4 banks.
@@ -51,11 +56,15 @@ constexpr int vector_pitch(int n) {
     return 4 * odd_pitch((n + 3) / 4);
 }
 
+// A level's windows are read a row at a time by whole 16-byte loads, lanes on consecutive rows:
+// the pitch is a multiple of 4 (vector_pitch: 4 x odd, so the 8 lanes of a load phase fall in 8
+// different groups of 4 banks) and each window, which starts ext - K / 2 columns into its row,
+// starts 16-byte aligned (the offset is chosen so). The columns past `cols`, zero, take what the
+// loads read past the last column: strips that run past it, and loads rounded up to 4 floats.
 struct FusedLevel {
     int ext;         // e_m
     int rows, cols;  // (T >> m) + 2 e_m
-    int pitch;       // cols + kFusedStrip (level 0: + kFusedFinishCols): strips may run past
-                     // the last column into zeros
+    int pitch;       // at least cols; a multiple of 4
     int offset;      // first float of this level's arrays (level 0: x; m >= 1: 4 bands)
 };
 

@@ -371,8 +371,24 @@ __device__ inline void build_pyramid(const FusedPlan& p,
     __syncthreads();
 }
 
+// The first N floats at src (16-byte aligned; N a multiple of 4) by 16-byte loads: a window row
+// of a level's array (FusedLevel), in a quarter of the load instructions of scalar loads.
+template <int N>
+__device__ inline void load_window_row(const float* src, float (&v)[N]) {
+    static_assert(N % 4 == 0, "whole 16-byte loads");
+#pragma unroll
+    for (int j = 0; j < N / 4; ++j) {
+        const float4 four = reinterpret_cast<const float4*>(src)[j];
+        v[4 * j] = four.x;
+        v[4 * j + 1] = four.y;
+        v[4 * j + 2] = four.z;
+        v[4 * j + 3] = four.w;
+    }
+}
+
 // acc[q] += sum_{a,b} w[a][b] src[a * pitch + q + b] for q < kStrip: one strip of outputs of a
-// K x K correlation whose window starts at src. Each loaded value feeds up to K FMAs.
+// K x K correlation whose window starts at src (16-byte aligned, pitch a multiple of 4: a level's
+// window, FusedLevel). Each loaded value feeds up to K FMAs.
 template <int K>
 __device__ inline void correlate_strip(const float* src,
                                        int pitch,
@@ -380,11 +396,8 @@ __device__ inline void correlate_strip(const float* src,
                                        float (&acc)[kFusedStrip]) {
 #pragma unroll
     for (int a = 0; a < K; ++a) {
-        float win[kFusedStrip + K - 1];
-#pragma unroll
-        for (int j = 0; j < kFusedStrip + K - 1; ++j) {
-            win[j] = src[a * pitch + j];
-        }
+        float win[whole_loads(kFusedStrip + K - 1)];
+        load_window_row(src + a * pitch, win);
 #pragma unroll
         for (int b = 0; b < K; ++b) {
 #pragma unroll

@@ -106,11 +106,8 @@ __device__ void correlate_item(const FusedPlan& p,
             static_assert(kFusedStrip == 4, "one 16-byte load of dy a strip");
             const float4 d4 = *reinterpret_cast<const float4*>(d + row * p.grad_pitch[m] + col0);
             const float dv[kFusedStrip] = {d4.x, d4.y, d4.z, d4.w};
-            float win[kFusedStrip + K - 1];
-#pragma unroll
-            for (int q = 0; q < kFusedStrip + K - 1; ++q) {
-                win[q] = z[row * lv.pitch + col0 + q];
-            }
+            float win[whole_loads(kFusedStrip + K - 1)];
+            load_window_row(z + row * lv.pitch + col0, win);
 #pragma unroll
             for (int c = 0; c < K; ++c) {
 #pragma unroll

@@ -55,14 +55,26 @@ std::vector<Span> forward_spans(const FusedPlan& p) {
     return spans;
 }
 
-// Every (row, column) a K x K correlation window of `width` outputs starting at (row0, col0)
-// reads, for outputs rows [row0, row0 + rows): inside the level's rows x pitch.
-void expect_window_inside(
-    const FusedLevel& lv, int row0, int col0, int rows, int width, int k, const std::string& what) {
+// Every (row, column) a K x K correlation reads for `strips` strips of `strip` outputs side by
+// side, output rows [row0, row0 + rows), its window starting at (row0, col0): inside the level's
+// rows x pitch. A window row is read by whole 16-byte loads (load_window_row: strip + K - 1 floats
+// rounded up to 4), each starting 16-byte aligned.
+void expect_window_inside(const FusedLevel& lv,
+                          int row0,
+                          int col0,
+                          int rows,
+                          int strips,
+                          int strip,
+                          int k,
+                          const std::string& what) {
+    const int loaded = (strip + k - 1 + 3) / 4 * 4;
     EXPECT_GE(row0, 0) << what;
     EXPECT_GE(col0, 0) << what;
     EXPECT_LE(row0 + rows - 1 + k - 1, lv.rows - 1) << what << ": rows";
-    EXPECT_LE(col0 + width - 1 + k - 1, lv.pitch - 1) << what << ": columns";
+    EXPECT_LE(col0 + (strips - 1) * strip + loaded - 1, lv.pitch - 1) << what << ": columns";
+    EXPECT_EQ(lv.pitch % 4, 0) << what << ": 16-byte loads on every row";
+    EXPECT_EQ((lv.offset + col0) % 4, 0) << what << ": 16-byte loads from the first column";
+    EXPECT_EQ(strip % 4, 0) << what << ": 16-byte loads for every strip";
 }
 
 // The weight-gradient kernel's own arrays (dy and its pyramid on the tile, no halo) after x's
@@ -82,7 +94,7 @@ void check_grad_plan(const FusedPlan& p, const std::string& name) {
         end = p.grad_offset[m] + (m == 0 ? 1LL : 4LL) * th * p.grad_pitch[m];
         const FusedLevel& lv = p.level[m];
         const int before = (p.k - 1) / 2;
-        expect_window_inside(lv, lv.ext - before, lv.ext - before, th, strips * kFusedStrip, p.k,
+        expect_window_inside(lv, lv.ext - before, lv.ext - before, th, strips, kFusedStrip, p.k,
                              name + " correlation level " + std::to_string(m));
     }
     EXPECT_LE(end, p.grad_smem_floats) << name;
@@ -129,20 +141,23 @@ void check_plan(const FusedPlan& p, FusedPass pass) {
             const FusedLevel& lv = p.level[m];
             const int th = p.tile_h >> m, tw = p.tile_w >> m;
             const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
-            expect_window_inside(lv, lv.ext - before, lv.ext - before, th, strips * kFusedStrip,
-                                 p.k, name + " filter level " + std::to_string(m));
+            expect_window_inside(lv, lv.ext - before, lv.ext - before, th, strips, kFusedStrip, p.k,
+                                 name + " filter level " + std::to_string(m));
         }
         if (p.levels > 0) {  // the finishing phase: 4 level-1 positions, 2 x 8 pixels a task
             const int th = p.tile_h / 2, tw = p.tile_w / 2;
             const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
             expect_window_inside(p.level[1], p.level[1].ext - before, p.level[1].ext - before, th,
-                                 strips * kFusedStrip, p.k, name + " finish bands");
+                                 strips, kFusedStrip, p.k, name + " finish bands");
             expect_window_inside(p.level[0], p.level[0].ext - before, p.level[0].ext - before,
-                                 2 * th, strips * kFusedFinishCols, p.k, name + " finish base");
+                                 2 * th, strips, kFusedFinishCols, p.k, name + " finish base");
+            // the finished tile staged over x's array (finish_tile_with_levels)
+            EXPECT_LE(odd_pitch(strips * kFusedFinishCols), p.level[0].pitch) << name;
+            EXPECT_LE(p.tile_h, p.level[0].rows) << name;
         } else {
             const int strips = (p.tile_w + kFusedStrip - 1) / kFusedStrip;
             expect_window_inside(p.level[0], p.level[0].ext - before, p.level[0].ext - before,
-                                 p.tile_h, strips * kFusedStrip, p.k, name + " base");
+                                 p.tile_h, strips, kFusedStrip, p.k, name + " base");
         }
     }
     // halos: whole planes need R at every level, tiles R 2^(L - m)
