@@ -187,19 +187,27 @@ __device__ void finish_tile_without_levels(const FusedPlan& p,
     }
 }
 
+// Registers a thread of the forward and dx kernels: at most 64 for K <= 5 (four blocks of 256
+// threads an SM: at 56x56 L3 four 224-thread blocks instead of three, 4 % faster) and 80 for K7
+// (three: 64x64 K7 L2 5 % faster than with 96). The float32 kernel that stages x first gets 72:
+// at 64 it spilled 8 bytes where nvcc 13.0 ran with g++ 13 as its host compiler (not with g++ 12)
+// once the windows were read by 16-byte loads. It runs blocks of 2 warps, rows that are no
+// multiple of 4 pixels and dx at a stride: the benchmark's 28x28 and 63x65 plans keep their
+// blocks an SM (13 and 3, set by shared memory).
+template <int K, class S, bool kStageFirstLevel>
+constexpr int forward_registers() {
+    return K > 5 ? 80 : sizeof(S) == 4 && !kStageFirstLevel ? 72 : 64;
+}
+
 // kStageFirstLevel: the image staged together with level 1 (forward_stages_first_level), a
 // kernel of its own: one kernel with both staging paths made ptxas spill (nvcc 13.0, K5 float32 at
-// 64 registers).
+// 64 registers). The bounds are set directly (forward_registers): blocks of up to
+// kFusedMaxThreads would otherwise lower them.
 template <int K, class S, bool kAdjoint, bool kStageFirstLevel>
-// At most 64 registers a thread for K <= 5 (four blocks of 256 threads an SM: at 56x56 L3 four
-// 224-thread blocks instead of three, 4 % faster) and 80 for K7 (three: 64x64 K7 L2 5 % faster
-// than with 96); no spills with nvcc 13.0. Set directly: blocks of up to kFusedMaxThreads would
-// otherwise lower the bound.
-__global__ void __launch_bounds__(kFusedMaxThreads, K <= 5 ? 3 : 2) __maxnreg__(K <= 5 ? 64 : 80)
-    wtconv2d_fused_kernel(FusedPlan p,
-                          Weights<const S> w,
-                          const S* __restrict__ in,
-                          S* __restrict__ out) {
+__global__ void __launch_bounds__(kFusedMaxThreads,
+                                  (forward_registers<K, S, kStageFirstLevel>() == 64 ? 3 : 2))
+    __maxnreg__((forward_registers<K, S, kStageFirstLevel>())) wtconv2d_fused_kernel(
+        FusedPlan p, Weights<const S> w, const S* __restrict__ in, S* __restrict__ out) {
     extern __shared__ __align__(16) float smem[];
     const TileIndex t = tile_of_block(p, blockIdx.x);
     load_channel_weights<K, S>(p, w, t.channel, smem + p.weights_offset);
