@@ -192,8 +192,9 @@ __device__ void finish_tile_without_levels(const FusedPlan& p,
 // (three: 64x64 K7 L2 5 % faster than with 96). The float32 kernel that stages x first gets 72:
 // at 64 it spilled 8 bytes where nvcc 13.0 ran with g++ 13 as its host compiler (not with g++ 12)
 // once the windows were read by 16-byte loads. It runs blocks of 2 warps, rows that are no
-// multiple of 4 pixels and dx at a stride: the benchmark's 28x28 and 63x65 plans keep their
-// blocks an SM (13 and 3, set by shared memory).
+// multiple of 4 pixels, dx at a stride and every L = 0 plan: the benchmark's 28x28 and 63x65
+// plans keep their blocks an SM (13 and 3, set by shared memory), while 256-thread blocks that
+// shared memory would let 4 or more share an SM (L = 0, small planes) now fit 3 by registers.
 template <int K, class S, bool kStageFirstLevel>
 constexpr int forward_registers() {
     return K > 5 ? 80 : sizeof(S) == 4 && !kStageFirstLevel ? 72 : 64;

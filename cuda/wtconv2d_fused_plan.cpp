@@ -27,7 +27,8 @@ int round_up(std::int64_t v, std::int64_t m) {
 
 // Blocks of `floats` dynamic shared floats an H100 SM holds: 228 KB, 1 KB a block reserved, and
 // the weight-gradient kernel's static scratch (counted for both kernels: at 56x56 L3 the
-// weight-gradient blocks fit three an SM with 288 bytes to spare).
+// weight-gradient blocks fit three an SM, with 288 bytes to spare before the level pitches became
+// multiples of 4 floats, 12 KB now).
 int blocks_per_sm(int floats) {
     return 228 * 1024 / (floats * 4 + 1024 + kFusedReduceScratch * 4);
 }
@@ -129,7 +130,7 @@ FusedPlan make_fused_plan(std::int64_t n,
         p.threads = std::clamp(rounded, min_forward_threads(p.smem_floats), kFusedMaxThreads);
     }
     // The weight-gradient kernel keeps x's pyramid and puts dy's where the forward's own regions
-    // (filtered bands, reconstruction, weights) were: 56x56 K5 L3 then takes 74.8 KB, three
+    // (filtered bands, reconstruction, weights) were: 56x56 K5 L3 then takes 70.8 KB, three
     // blocks an SM instead of two.
     offset = round_up(p.filtered_offset, 4);
     for (int m = 0; m <= levels; ++m) {

@@ -198,10 +198,10 @@ TEST(WTConvFusedPlan, WindowsArraysAndBlocksFitForEveryShapeClass) {
 }
 
 // Occupancy the plan's comments and the performance docs rely on, at three benchmark shapes: 28x28
-// L2 forward blocks of 64 threads (an SM holds 12 by shared memory), 63x65 L2 forward blocks of
+// L2 forward blocks of 64 threads (an SM holds 13 by shared memory), 63x65 L2 forward blocks of
 // 288 threads (one round of the last phase), and 56x56 L3 weight-gradient blocks of 256 threads
-// that fit three an SM (228 KB; 1 KB reserved and 128 B of static scratch a block), with 288 bytes
-// to spare.
+// that fit three an SM (228 KB; 1 KB reserved and 128 B of static scratch a block), with 12 KB to
+// spare.
 TEST(WTConvFusedPlan, BenchmarkShapesKeepTheirBlocksAnSm) {
     const FusedPlan small = choose_fused_plan(64, 192, 28, 28, 5, 2, 1, FusedPass::kForward);
     EXPECT_EQ(small.threads, 64);
