@@ -95,7 +95,10 @@ struct FusedPlan {
     int grad_threads;  // the weight-gradient kernel's block
 };
 
-// The plan for a (N, C, H, W) image with the given tile, or the whole plane when tile <= 0.
+// The plan for a (N, C, H, W) image with the given tile, or the whole plane when tile <= 0. A tile
+// is a multiple of 2^L, and for the forward and dx kernels at least kFusedFinishCols (their last
+// phase stores strips of that many pixels; choose_fused_plan never goes below 8): smaller tiles
+// serve only tests of the staging.
 FusedPlan make_fused_plan(std::int64_t n,
                           std::int64_t c,
                           std::int64_t h,
