@@ -26,9 +26,8 @@ int round_up(std::int64_t v, std::int64_t m) {
 }
 
 // Blocks of `floats` dynamic shared floats an H100 SM holds: 228 KB, 1 KB a block reserved, and
-// the weight-gradient kernel's static scratch (counted for both kernels: at 56x56 L3 the
-// weight-gradient blocks fit three an SM, with 288 bytes to spare before the level pitches became
-// multiples of 4 floats, 12 KB now).
+// the weight-gradient kernel's static scratch (counted for both kernels: a plan at the edge, as
+// 56x56 L3's weight gradient once was with 288 bytes to spare, must not lose a block to it).
 int blocks_per_sm(int floats) {
     return 228 * 1024 / (floats * 4 + 1024 + kFusedReduceScratch * 4);
 }
