@@ -19,6 +19,7 @@
 
 #include "cuda/wtconv2d_fused_first_level.cuh"
 #include "support/wtconv_check.h"
+#include "wtconv_fused_plan_text.h"
 
 namespace wtconv::cuda {
 namespace {
@@ -66,11 +67,7 @@ __global__ void stage_both_ways(FusedPlan p,
 }
 
 std::string describe(const FusedPlan& p, int threads) {
-    return "N" + std::to_string(p.n) + " C" + std::to_string(p.c) + " " + std::to_string(p.h) +
-           "x" + std::to_string(p.w) + " K" + std::to_string(p.k) + " L" +
-           std::to_string(p.levels) + " s" + std::to_string(p.stride) + " tile " +
-           std::to_string(p.tile_h) + "x" + std::to_string(p.tile_w) + " (" +
-           (p.whole_plane ? "whole plane" : "tiled") + "), " + std::to_string(threads) + " threads";
+    return describe_plan(p) + ", " + std::to_string(threads) + " threads";
 }
 
 // Where in a plan's level arrays float i lies, for a failure's message.
@@ -89,49 +86,35 @@ std::string where_in_levels(const FusedPlan& p, int i) {
     return "?";
 }
 
-template <class S>
-S storage_of(float v) {
-    if constexpr (std::is_same_v<S, float>) {
-        return v;
-    } else if constexpr (std::is_same_v<S, __half>) {
-        return __float2half_rn(v);
-    } else {
-        return __float2bfloat16_rn(v);
-    }
-}
-
 // Runs one plan; true when both paths left the same bits everywhere.
 template <class S>
 bool same_bits_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
-    const long long numel = static_cast<long long>(p.n) * p.c * p.h * p.w;
-    std::vector<S> host(static_cast<std::size_t>(numel));
+    // x: random normal values, never zero (a zero would pass for padding), rounded to S
+    std::vector<float> values(static_cast<std::size_t>(p.n) * p.c * p.h * p.w);
     std::normal_distribution<float> normal(0.f, 1.f);
-    for (S& v : host) {
-        float f = normal(rng);
-        v = storage_of<S>(f == 0.f ? 0.5f : f);  // never zero: a zero would pass for padding
+    for (float& v : values) {
+        v = normal(rng);
+        v = v == 0.f ? 0.5f : v;
     }
+    const Tensor x = Tensor::from_vector(values, Shape{p.n, p.c, p.h, p.w})
+                         .to(storage_dtype<S>())
+                         .to(Device::cuda(0));
     const int blocks = p.n * p.c * p.tiles_h * p.tiles_w;
-    const std::size_t out_words = static_cast<std::size_t>(blocks) * level_floats(p);
-    S* x = nullptr;
-    std::uint32_t *staged = nullptr, *one_pass = nullptr;
-    EXPECT_EQ(cudaMalloc(&x, host.size() * sizeof(S)), cudaSuccess);
-    EXPECT_EQ(cudaMalloc(&staged, out_words * 4), cudaSuccess);
-    EXPECT_EQ(cudaMalloc(&one_pass, out_words * 4), cudaSuccess);
-    EXPECT_EQ(cudaMemcpy(x, host.data(), host.size() * sizeof(S), cudaMemcpyHostToDevice),
-              cudaSuccess);
+    const Shape out_shape{static_cast<std::int64_t>(blocks) * level_floats(p)};
+    Tensor staged = Tensor::empty(out_shape, DType::kInt32, Device::cuda(0));
+    Tensor one_pass = Tensor::empty(out_shape, DType::kInt32, Device::cuda(0));
     const std::size_t smem = static_cast<std::size_t>(level_floats(p)) * sizeof(float);
     EXPECT_EQ(cudaFuncSetAttribute(stage_both_ways<S>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                    static_cast<int>(smem)),
               cudaSuccess);
-    stage_both_ways<S><<<blocks, threads, smem>>>(p, x, staged, one_pass);
+    stage_both_ways<S><<<blocks, threads, smem>>>(p, static_cast<const S*>(x.raw_data()),
+                                                  static_cast<std::uint32_t*>(staged.raw_data()),
+                                                  static_cast<std::uint32_t*>(one_pass.raw_data()));
     EXPECT_EQ(cudaGetLastError(), cudaSuccess) << describe(p, threads);
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess) << describe(p, threads);
-    std::vector<std::uint32_t> a(out_words), b(out_words);
-    EXPECT_EQ(cudaMemcpy(a.data(), staged, out_words * 4, cudaMemcpyDeviceToHost), cudaSuccess);
-    EXPECT_EQ(cudaMemcpy(b.data(), one_pass, out_words * 4, cudaMemcpyDeviceToHost), cudaSuccess);
-    cudaFree(x);
-    cudaFree(staged);
-    cudaFree(one_pass);
+    const Tensor staged_host = staged.to(Device::cpu()), one_pass_host = one_pass.to(Device::cpu());
+    const auto* a = reinterpret_cast<const std::uint32_t*>(staged_host.data<std::int32_t>());
+    const auto* b = reinterpret_cast<const std::uint32_t*>(one_pass_host.data<std::int32_t>());
     // the arrays' elements only: the floats between arrays that align their windows belong to none
     for (int block = 0; block < blocks; ++block) {
         for (int m = 0; m <= p.levels; ++m) {
