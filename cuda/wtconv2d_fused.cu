@@ -98,10 +98,8 @@ int grad_groups(const FusedPlan& p) {
 // with level 1 where that pays (fused::forward_stages_first_level), else the one that stages first.
 template <int K, class S, bool kAdjoint>
 auto forward_kernel_for(const FusedPlan& plan) {
-    if constexpr (sizeof(S) == 4) {
-        if (fused::forward_stages_first_level<S>(plan, kAdjoint)) {
-            return fused::wtconv2d_fused_kernel<K, S, kAdjoint, true>;
-        }
+    if (fused::forward_stages_first_level<S>(plan, kAdjoint)) {
+        return fused::wtconv2d_fused_kernel<K, S, kAdjoint, true>;
     }
     return fused::wtconv2d_fused_kernel<K, S, kAdjoint, false>;
 }

@@ -159,6 +159,11 @@ void check_plan(const FusedPlan& p, FusedPass pass) {
     // halos: whole planes need R at every level, tiles R 2^(L - m)
     for (int m = 0; m <= p.levels; ++m) {
         EXPECT_EQ(p.level[m].ext, p.whole_plane ? r : r << (p.levels - m)) << name;
+        // whole planes' arrays are zeroed by 16-byte stores (stage_whole_plane_and_first_level)
+        if (p.whole_plane) {
+            EXPECT_EQ(p.level[m].offset % 4, 0) << name << " level " << m;
+            EXPECT_EQ(p.level[m].pitch % 4, 0) << name << " level " << m;
+        }
     }
 }
 
