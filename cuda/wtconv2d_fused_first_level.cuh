@@ -5,16 +5,17 @@
 // shared memory took 39 % of the 56x56 L3 forward's instructions (ncu, H100): generic per-element
 // index arithmetic around every value, twice.
 #include "cuda/wtconv2d_fused_stages.cuh"
+#include "cuda/wtconv2d_fused_whole_plane.cuh"
 
 namespace wtconv::cuda::fused {
 
-// Whether stage_image_and_first_level can stage this plan's image (adjoint: dy for dx): a level 1
+// Whether stage_image_and_first_levels can stage this plan's image (adjoint: dy for dx): a level 1
 // to build, stride 1 (a zero-upsampled dy is not one), and 4-pixel groups that lie wholly inside
 // or outside a row. The weight-gradient kernel stages x this way whenever it can.
 __host__ __device__ constexpr bool first_level_fusable(const FusedPlan& p, bool adjoint) {
     return p.levels >= 1 && p.w % 4 == 0 && !(adjoint && p.stride > 1);
 }
-// Whether the forward and dx kernels do: whole planes always (stage_whole_plane_and_first_level,
+// Whether the forward and dx kernels do: whole planes always (stage_whole_plane_levels,
 // H100 2026-11-25 against staging first: 28x28 L2 forward 10 % faster in float32, 12 % in
 // bfloat16); tiles in float32 (16-byte loads) with blocks of 4 warps or more. Tiles'
 // window-by-window pass was up to 5 % slower than staging first in float16 and bfloat16 (8-byte
@@ -128,124 +129,24 @@ __device__ void stage_window_and_first_level(const FusedPlan& p,
     }
 }
 
-// Zeros n floats from a (16-byte aligned, n a multiple of 4) by 16-byte stores.
-__device__ inline void zero_floats(float* a, int n) {
-    float4* v = reinterpret_cast<float4*>(a);
-    for (int i = threadIdx.x; i < n / 4; i += blockDim.x) {
-        v[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-    }
-}
-
-// The same arrays for a whole plane (the tile at the origin, e_0 = e_1 = R), where every element
-// of both windows outside the image is zero: the two arrays are zeroed by 16-byte stores while the
-// first items' loads are in flight, then each item (rows 2i, 2i + 1, columns 4k..4k + 3 of the
-// image; the row past an odd height is zero) stores its 8 pixels and two positions' four bands
-// with no bounds test. The window-by-window path spent about 220 instructions an item on bounds
-// and index arithmetic (ncu, 56x56 L3 forward: 20 % of the kernel's instructions).
+// Level 0 and level 1's four bands of the tile (stage_window_and_first_level), and for whole
+// planes level 2's too where there is one (stage_whole_plane_levels); returns the deepest level
+// staged, so that build_pyramid starts past it.
 template <class S>
-__device__ void stage_whole_plane_and_first_level(const FusedPlan& p,
-                                                  const S* __restrict__ src,
-                                                  const TileIndex& t,
-                                                  float* smem) {
-    constexpr int kPixels = 4;
-    constexpr int kBatch = 2;
-    using Bits = typename RawVector<kPixels * sizeof(S)>::Type;
-    const FusedLevel& l0 = p.level[0];
-    const FusedLevel& l1 = p.level[1];
-    const int h = p.h, w = p.w;
-    float* x = level_array(p, smem, 0, 0);
-    float* bands = level_array(p, smem, 1, 0);
-    const int band_size = l1.rows * l1.pitch;
-    const S* plane = src + static_cast<long long>(t.plane) * h * w;
-    const int chunks = w / kPixels, count = (h + 1) / 2 * chunks;
-    // item = i * chunks + k, stepped by blockDim.x without dividing
-    const int step_i = blockDim.x / chunks, step_k = blockDim.x % chunks;
-    int i = threadIdx.x / chunks, k = threadIdx.x % chunks;
-    float v[kBatch][2][kPixels];
-    int item_i[kBatch], item_k[kBatch];
-    const auto load_batch = [&](int first) {
-#pragma unroll
-        for (int u = 0; u < kBatch; ++u) {
-            item_i[u] = i;
-            item_k[u] = k;
-            i += step_i;
-            k += step_k;
-            if (k >= chunks) {
-                k -= chunks;
-                ++i;
-            }
-            const bool inside = first + u * blockDim.x < count;
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-                union {
-                    Bits vector;
-                    S scalars[kPixels];
-                } pack;
-                pack.vector = Bits{};
-                const int row = 2 * item_i[u] + r;
-                if (inside && row < h) {
-                    pack.vector =
-                        *reinterpret_cast<const Bits*>(plane + row * w + kPixels * item_k[u]);
-                }
-#pragma unroll
-                for (int q = 0; q < kPixels; ++q) {
-                    v[u][r][q] = to_float(pack.scalars[q]);
-                }
-            }
-        }
-    };
-    const auto store_batch = [&](int first) {
-#pragma unroll
-        for (int u = 0; u < kBatch; ++u) {
-            if (first + u * blockDim.x >= count) {
-                break;
-            }
-            float* x_at = x + (2 * item_i[u] + l0.ext) * l0.pitch + kPixels * item_k[u] + l0.ext;
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-#pragma unroll
-                for (int q = 0; q < kPixels; ++q) {
-                    x_at[r * l0.pitch + q] = v[u][r][q];
-                }
-            }
-            float* band_at = bands + (item_i[u] + l1.ext) * l1.pitch + 2 * item_k[u] + l1.ext;
-#pragma unroll
-            for (int j = 0; j < kPixels / 2; ++j) {
-                float b[4];
-                haar_butterfly(v[u][0][2 * j], v[u][0][2 * j + 1], v[u][1][2 * j],
-                               v[u][1][2 * j + 1], b);
-#pragma unroll
-                for (int band = 0; band < 4; ++band) {
-                    band_at[band * band_size + j] = b[band];
-                }
-            }
-        }
-    };
-    load_batch(threadIdx.x);
-    zero_floats(x, l0.rows * l0.pitch);
-    zero_floats(bands, 4 * band_size);
-    __syncthreads();  // the zeros before any item's values
-    store_batch(threadIdx.x);
-    for (int first = threadIdx.x + kBatch * blockDim.x; first < count;
-         first += kBatch * blockDim.x) {
-        load_batch(first);
-        store_batch(first);
-    }
-}
-
-// Level 0 and level 1's four bands of the tile (see stage_window_and_first_level): whole planes
-// by stage_whole_plane_and_first_level.
-template <class S>
-__device__ void stage_image_and_first_level(const FusedPlan& p,
+__device__ int stage_image_and_first_levels(const FusedPlan& p,
                                             const S* __restrict__ src,
                                             const TileIndex& t,
                                             float* smem) {
-    // whole planes' arrays start 16-byte aligned (e_0 = e_1 = K/2: window_aligned_offset)
-    if (p.whole_plane && p.level[0].offset % 4 == 0 && p.level[1].offset % 4 == 0) {
-        stage_whole_plane_and_first_level<S>(p, src, t, smem);
-    } else {
-        stage_window_and_first_level<S>(p, src, t, smem);
+    if (whole_plane_stageable(p)) {
+        if (p.levels >= 2) {
+            stage_whole_plane_levels<S, 2>(p, src, t, smem);
+            return 2;
+        }
+        stage_whole_plane_levels<S, 1>(p, src, t, smem);
+        return 1;
     }
+    stage_window_and_first_level<S>(p, src, t, smem);
+    return 1;
 }
 
 }  // namespace wtconv::cuda::fused

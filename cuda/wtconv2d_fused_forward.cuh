@@ -215,12 +215,13 @@ __global__ void __launch_bounds__(kFusedMaxThreads,
     if (p.levels > 0) {
         load_finish_weights<K, S, kAdjoint>(p, w, t.channel, smem + p.finish_weights_offset);
     }
+    int staged = 0;  // the deepest level staged with the image
     if constexpr (kStageFirstLevel) {
-        stage_image_and_first_level<S>(p, in, t, smem);
+        staged = stage_image_and_first_levels<S>(p, in, t, smem);
     } else {
         stage_image<S, kAdjoint>(p, in, t, smem);
     }
-    build_pyramid(p, t, smem, kStageFirstLevel ? 2 : 1);  // ends with a barrier
+    build_pyramid(p, t, smem, staged + 1);  // ends with a barrier
     if (p.levels == 0) {
         finish_tile_without_levels<K, S, kAdjoint>(p, t, smem, out);
         return;

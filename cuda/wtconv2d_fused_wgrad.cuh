@@ -143,12 +143,13 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
         t.row = item % tiles / p.tiles_w * p.tile_h;
         t.col = item % tiles % p.tiles_w * p.tile_w;
         __syncthreads();  // the previous item's arrays are no longer read
+        int staged = 0;   // the deepest level staged with the image
         if constexpr (kStageFirstLevel) {
-            stage_image_and_first_level<S>(p, x, t, smem);
+            staged = stage_image_and_first_levels<S>(p, x, t, smem);
         } else {
             stage_image<S, false>(p, x, t, smem);
         }
-        build_pyramid(p, t, smem, kStageFirstLevel ? 2 : 1);
+        build_pyramid(p, t, smem, staged + 1);
         dy_sum += stage_dy_pyramid(p, dy, t, smem);
         correlate_item<K>(p, g, smem, acc);
     }

@@ -1,11 +1,11 @@
 // test_wtconv_cuda (needs a GPU): the fused kernels' two ways of staging an image and its Haar
 // pyramid into shared memory leave the same bits in every element of every level's arrays. The
-// one-pass staging of x with level 1 (cuda/wtconv2d_fused_first_level.cuh) must reproduce staging
-// x first and building level 1 from it (cuda/wtconv2d_fused_stages.cuh) exactly, slack columns
-// included: the kernels' outputs cannot show a slack column that is not zero, as only pixels that
-// are never stored and the unused ends of whole 16-byte loads read one. Each path starts from
-// shared memory poisoned with a NaN payload of its own, so an element of an array that either path
-// leaves unwritten differs.
+// one-pass staging of x with level 1 (cuda/wtconv2d_fused_first_level.cuh; whole planes with
+// levels 1 and 2, cuda/wtconv2d_fused_whole_plane.cuh) must reproduce staging x first and building
+// its levels from it (cuda/wtconv2d_fused_stages.cuh) exactly, slack columns included: the kernels'
+// outputs cannot show a slack column that is not zero, as only pixels that are never stored and the
+// unused ends of whole 16-byte loads read one. Each path starts from shared memory poisoned with a
+// NaN payload of its own, so an element of an array that either path leaves unwritten differs.
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -46,7 +46,8 @@ __device__ void copy_out(const float* smem, int floats, std::uint32_t* out) {
     __syncthreads();
 }
 
-// Block b stages tile b both ways; staged[b] and one_pass[b] receive the level arrays' bits.
+// Block b stages tile b both ways (the one pass: window by window for tiles, with level 2 too for
+// whole planes of two levels or more); staged[b] and one_pass[b] receive the level arrays' bits.
 template <class S>
 __global__ void stage_both_ways(FusedPlan p,
                                 const S* x,
@@ -61,8 +62,8 @@ __global__ void stage_both_ways(FusedPlan p,
     fused::build_pyramid(p, t, smem, 1);  // ends with a barrier
     copy_out(smem, floats, staged + at);
     poison(smem, floats, kPoisonOnePass);
-    fused::stage_image_and_first_level<S>(p, x, t, smem);
-    fused::build_pyramid(p, t, smem, 2);
+    const int deepest = fused::stage_image_and_first_levels<S>(p, x, t, smem);
+    fused::build_pyramid(p, t, smem, deepest + 1);
     copy_out(smem, floats, one_pass + at);
 }
 
@@ -147,7 +148,7 @@ void check_random_plans(unsigned seed, int count) {
     std::uniform_int_distribution<int> any(0, 1 << 30);
     const int ks[] = {3, 5, 7};
     const int block_sizes[] = {32, 64, 96, 128, 256, 320, 384};
-    int checked = 0, tiled = 0;
+    int checked = 0, tiled = 0, whole_deep = 0, whole_odd = 0;
     while (checked < count) {
         const int k = ks[any(rng) % 3];
         const int levels = 1 + any(rng) % 4;
@@ -169,12 +170,16 @@ void check_random_plans(unsigned seed, int count) {
             continue;
         }
         tiled += p.whole_plane ? 0 : 1;
+        whole_deep += p.whole_plane && levels >= 2 ? 1 : 0;  // level 2 staged too
+        whole_odd += p.whole_plane && h % 2 == 1 ? 1 : 0;    // a row pair half outside
         if (!same_bits_both_ways<S>(p, block_sizes[any(rng) % 7], rng)) {
             return;  // one failure says it all
         }
         ++checked;
     }
     EXPECT_GT(tiled, count / 5) << "too few tiled plans to cover the halos";
+    EXPECT_GT(whole_deep, count / 5) << "too few whole planes with level 2 staged";
+    EXPECT_GT(whole_odd, count / 10) << "too few whole planes of odd height";
 }
 
 using StagingPaths = wtconv::test::CudaTest;

@@ -1,0 +1,152 @@
+#pragma once
+// Staging a whole plane (the tile at the origin, e_m = R at every level) with the first levels of
+// its Haar pyramid in one pass. Every element of the windows outside the image is zero, so the
+// arrays are zeroed by 16-byte stores while the first items' loads are in flight, and each item
+// then stores its pixels and bands with no bounds test. The window-by-window pass
+// (stage_window_and_first_level) spent about 220 instructions an item of 2 rows x 4 pixels on
+// bounds and index arithmetic (ncu, 56x56 L3 forward: 20 % of the kernel's instructions).
+#include "cuda/wtconv2d_fused_stages.cuh"
+
+namespace wtconv::cuda::fused {
+
+// Zeros n floats from a (16-byte aligned, n a multiple of 4) by 16-byte stores.
+__device__ inline void zero_floats(float* a, int n) {
+    float4* v = reinterpret_cast<float4*>(a);
+    for (int i = threadIdx.x; i < n / 4; i += blockDim.x) {
+        v[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+}
+
+// Whether stage_whole_plane_levels can stage this plan's image: a whole plane whose first levels'
+// arrays start 16-byte aligned (they do: e_m = K/2, window_aligned_offset; the plan test checks).
+__host__ __device__ inline bool whole_plane_stageable(const FusedPlan& p) {
+    if (!p.whole_plane) {
+        return false;
+    }
+    for (int m = 0; m <= p.levels && m <= 2; ++m) {
+        if (p.level[m].offset % 4 != 0 || p.level[m].pitch % 4 != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Levels 0..kLevels (1 or 2) of a whole plane whose rows are a multiple of 4 pixels, exactly as
+// stage_image and build_pyramid would leave them. Item (i, k): image rows 2^kLevels i + r and
+// columns 4k..4k + 3 (rows past the height zero); it stores 2^kLevels x 4 pixels, 2^(kLevels-1) x 2
+// level-1 positions' four bands and, for kLevels = 2, one level-2 position's from their LLs.
+template <class S, int kLevels>
+__device__ void stage_whole_plane_levels(const FusedPlan& p,
+                                         const S* __restrict__ src,
+                                         const TileIndex& t,
+                                         float* smem) {
+    static_assert(kLevels == 1 || kLevels == 2, "levels 1 or 2");
+    constexpr int kPixels = 4;
+    constexpr int kRows = 2 << (kLevels - 1);
+    constexpr int kBatch = 2 / kLevels;  // 16 values in flight a thread
+    using Bits = typename RawVector<kPixels * sizeof(S)>::Type;
+    const FusedLevel& l0 = p.level[0];
+    const FusedLevel& l1 = p.level[1];
+    const FusedLevel& l2 = p.level[kLevels];  // used for kLevels = 2 only
+    const int h = p.h, w = p.w;
+    float* x = level_array(p, smem, 0, 0);
+    float* bands1 = level_array(p, smem, 1, 0);
+    float* bands2 = level_array(p, smem, kLevels, 0);
+    const int band1 = l1.rows * l1.pitch, band2 = l2.rows * l2.pitch;
+    const S* plane = src + static_cast<long long>(t.plane) * h * w;
+    const int chunks = w / kPixels, count = (h + kRows - 1) / kRows * chunks;
+    // item = i * chunks + k, stepped by blockDim.x without dividing
+    const int step_i = blockDim.x / chunks, step_k = blockDim.x % chunks;
+    int i = threadIdx.x / chunks, k = threadIdx.x % chunks;
+    float v[kBatch][kRows][kPixels];
+    int item_i[kBatch], item_k[kBatch];
+    const auto load_batch = [&](int first) {
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            item_i[u] = i;
+            item_k[u] = k;
+            i += step_i;
+            k += step_k;
+            if (k >= chunks) {
+                k -= chunks;
+                ++i;
+            }
+            const bool inside = first + u * blockDim.x < count;
+#pragma unroll
+            for (int r = 0; r < kRows; ++r) {
+                union {
+                    Bits vector;
+                    S scalars[kPixels];
+                } pack;
+                pack.vector = Bits{};
+                const int row = kRows * item_i[u] + r;
+                if (inside && row < h) {
+                    pack.vector =
+                        *reinterpret_cast<const Bits*>(plane + row * w + kPixels * item_k[u]);
+                }
+#pragma unroll
+                for (int q = 0; q < kPixels; ++q) {
+                    v[u][r][q] = to_float(pack.scalars[q]);
+                }
+            }
+        }
+    };
+    const auto store_batch = [&](int first) {
+#pragma unroll
+        for (int u = 0; u < kBatch; ++u) {
+            if (first + u * blockDim.x >= count) {
+                break;
+            }
+            float* x_at =
+                x + (kRows * item_i[u] + l0.ext) * l0.pitch + kPixels * item_k[u] + l0.ext;
+#pragma unroll
+            for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+                for (int q = 0; q < kPixels; ++q) {
+                    x_at[r * l0.pitch + q] = v[u][r][q];
+                }
+            }
+            float* band1_at =
+                bands1 + (kRows / 2 * item_i[u] + l1.ext) * l1.pitch + 2 * item_k[u] + l1.ext;
+            float ll[kRows / 2][2];
+#pragma unroll
+            for (int rr = 0; rr < kRows / 2; ++rr) {
+#pragma unroll
+                for (int j = 0; j < 2; ++j) {
+                    float b[4];
+                    haar_butterfly(v[u][2 * rr][2 * j], v[u][2 * rr][2 * j + 1],
+                                   v[u][2 * rr + 1][2 * j], v[u][2 * rr + 1][2 * j + 1], b);
+                    ll[rr][j] = b[0];
+#pragma unroll
+                    for (int band = 0; band < 4; ++band) {
+                        band1_at[band * band1 + rr * l1.pitch + j] = b[band];
+                    }
+                }
+            }
+            if constexpr (kLevels == 2) {
+                float b[4];
+                haar_butterfly(ll[0][0], ll[0][1], ll[1][0], ll[1][1], b);
+                float* band2_at = bands2 + (item_i[u] + l2.ext) * l2.pitch + item_k[u] + l2.ext;
+#pragma unroll
+                for (int band = 0; band < 4; ++band) {
+                    band2_at[band * band2] = b[band];
+                }
+            }
+        }
+    };
+    load_batch(threadIdx.x);
+    zero_floats(x, l0.rows * l0.pitch);
+    zero_floats(bands1, 4 * band1);
+    if constexpr (kLevels == 2) {
+        zero_floats(bands2, 4 * band2);
+    }
+    __syncthreads();  // the zeros before any item's values
+    store_batch(threadIdx.x);
+    for (int first = threadIdx.x + kBatch * blockDim.x; first < count;
+         first += kBatch * blockDim.x) {
+        load_batch(first);
+        store_batch(first);
+    }
+}
+
+}  // namespace wtconv::cuda::fused
