@@ -9,13 +9,13 @@
 
 namespace wtconv::cuda::fused {
 
-// Kernel j of the last phase's five (load_finish_weights) in registers, by 16-byte loads.
+// Prescaled kernel j (load_prescaled_kernels) in registers, by 16-byte loads.
 template <int K>
-__device__ inline void finish_kernel_to_registers(const float* finish_weights,
-                                                  int j,
-                                                  float (&wr)[K * K]) {
+__device__ inline void prescaled_kernel_to_registers(const float* kernels,
+                                                     int j,
+                                                     float (&wr)[K * K]) {
     constexpr int padded = (K * K + 3) / 4 * 4;
-    const float4* src = reinterpret_cast<const float4*>(finish_weights + j * padded);
+    const float4* src = reinterpret_cast<const float4*>(kernels + j * padded);
 #pragma unroll
     for (int v = 0; v < padded / 4; ++v) {
         const float4 four = src[v];
@@ -73,41 +73,38 @@ __device__ inline void store_finished_row(S* row,
     }
 }
 
-// Task (i, s): level-1 row i, positions 4s..4s+3 of the tile; pixels rows 2i, 2i + 1, columns
-// 8s..8s+7 (col1 = 4s) into y. y = base_scale * (conv(x) + bias) + inverse Haar of the filtered
-// level-1 bands. Adjoint: dx = base_scale * conv^T(dy) + ..., every pixel.
+// Level m's four bands filtered at positions col1..col1 + 3 of row i and inverted by the Haar
+// step into 2 x kFusedFinishCols values of level m - 1: band b adds its filtered value to the four
+// values of a position with the signs (+, +, +, +) for LL, (+, +, -, -) for LH, (+, -, +, -) for
+// HL and (+, -, -, +) for HH (haar_butterfly), the step's 1/2 and the band's scale folded into its
+// prescaled kernel; y starts as the coarser reconstruction (m < L), which joins the LL band after
+// its scale, through the same step (1/2 at all four). Positions past the level's tile width
+// (whole planes whose width is no multiple of 4 positions) only feed values that are never stored.
 template <int K, bool kAdjoint>
-__device__ inline void finish_task(
-    const FusedPlan& p, const float* smem, int i, int col1, float (&y)[2][kFusedFinishCols]) {
+__device__ inline void invert_filtered_bands(const FusedPlan& p,
+                                             const float* smem,
+                                             int m,
+                                             int i,
+                                             int col1,
+                                             float (&y)[2][kFusedFinishCols]) {
     constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
-    constexpr int kCols = kFusedFinishCols;
-    const float* weights = smem + p.weights_offset;
-    const float* finish_weights = smem + p.finish_weights_offset;
-    const int convs = 1 + 4 * p.levels;
-    const FusedLevel& l0 = p.level[0];
-    const FusedLevel& l1 = p.level[1];
-    const int rp = odd_pitch(p.tile_w / 2);  // the coarser reconstruction at level 1
-    // y starts as the inverse Haar step of the level-1 bands, accumulated band by band: band b
-    // adds 1/2 its value to the four pixels of a position with the signs (+, +, +, +) for LL,
-    // (+, +, -, -) for LH, (+, -, +, -) for HL and (+, -, -, +) for HH (haar_butterfly); the
-    // 1/2 and the band's scale are folded into its weights.
+    const float* kernels = smem + p.prescaled_offset;
+    const FusedLevel& lv = p.level[m];
+    const int tw = p.tile_w >> m;
+    const float* coarser = smem + recon_offset_of(p, m) + i * odd_pitch(tw);
 #pragma unroll
     for (int q = 0; q < kFusedStrip; ++q) {
-        // the coarser reconstruction joins the LL band after its scale; positions past the
-        // tile (whole-plane mode, tw % 4 != 0) read slack or the next array: they only feed
-        // pixels at or past padded_w, never stored
-        const float r = p.levels > 1 ? 0.5f * smem[p.recon_offset + i * rp + col1 + q] : 0.f;
+        const float r = m < p.levels && col1 + q < tw ? 0.5f * coarser[col1 + q] : 0.f;
         y[0][2 * q] = y[0][2 * q + 1] = y[1][2 * q] = y[1][2 * q + 1] = r;
     }
 #pragma unroll 1
     for (int b = 0; b < 4; ++b) {
-        const int j = 1 + b;
         float wr[K * K];
-        finish_kernel_to_registers<K>(finish_weights, j, wr);
+        prescaled_kernel_to_registers<K>(kernels, 1 + 4 * (m - 1) + b, wr);
         float acc[kFusedStrip] = {};
         correlate_strip<K>(
-            level_array(p, smem, 1, b) + (i + l1.ext - before) * l1.pitch + col1 + l1.ext - before,
-            l1.pitch, wr, acc);
+            level_array(p, smem, m, b) + (i + lv.ext - before) * lv.pitch + col1 + lv.ext - before,
+            lv.pitch, wr, acc);
         const float sign_right = b < 2 ? 1.f : -1.f;       // (even row, odd column)
         const float sign_below = b % 2 == 0 ? 1.f : -1.f;  // (odd row, even column)
         const float sign_diagonal = sign_right * sign_below;
@@ -119,10 +116,25 @@ __device__ inline void finish_task(
             y[1][2 * q + 1] = fmaf(sign_diagonal, acc[q], y[1][2 * q + 1]);
         }
     }
+}
+
+// Task (i, s): level-1 row i, positions 4s..4s+3 of the tile; pixels rows 2i, 2i + 1, columns
+// 8s..8s+7 (col1 = 4s) into y. y = base_scale * (conv(x) + bias) + inverse Haar of the filtered
+// level-1 bands. Adjoint: dx = base_scale * conv^T(dy) + ..., every pixel.
+template <int K, bool kAdjoint>
+__device__ inline void finish_task(
+    const FusedPlan& p, const float* smem, int i, int col1, float (&y)[2][kFusedFinishCols]) {
+    constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
+    constexpr int kCols = kFusedFinishCols;
+    const float* weights = smem + p.weights_offset;
+    const float* kernels = smem + p.prescaled_offset;
+    const int convs = 1 + 4 * p.levels;
+    const FusedLevel& l0 = p.level[0];
+    invert_filtered_bands<K, kAdjoint>(p, smem, 1, i, col1, y);
     // the base convolution, its scale folded into the weights
     const float base_scale = weights[convs * K * K];
     float wr[K * K];
-    finish_kernel_to_registers<K>(finish_weights, 0, wr);
+    prescaled_kernel_to_registers<K>(kernels, 0, wr);
     if (!kAdjoint) {
         const float bias = base_scale * weights[convs * K * K + convs];
 #pragma unroll

@@ -49,24 +49,33 @@ __device__ void load_channel_weights(const FusedPlan& p,
         [&](int i, float v) { dst[i] = v; });
 }
 
-// The last phase's five kernels (base, then level 1's four bands) with their factors folded in:
-// base_scale w_0 and 0.5 scale_b w_b (the inverse Haar step's 1/2), rotated by 180 degrees for the
-// adjoint; each padded with zeros to a multiple of 4 floats, so that 16-byte loads read it.
+// The (1 + 4L) kernels with their factors folded in, conv j as in load_channel_weights: base_scale
+// w_0, and 0.5 scale_j w_j (the inverse Haar step's 1/2) for the bands; rotated by 180 degrees for
+// the adjoint; each padded with zeros to a multiple of 4 floats, so that 16-byte loads read it.
+// The raw weights region then needs only the base scale and the bias (finish_task).
 template <int K, class S, bool kAdjoint>
-__device__ void load_finish_weights(const FusedPlan& p,
-                                    const Weights<const S>& w,
-                                    int ch,
-                                    float* dst) {
+__device__ void load_prescaled_kernels(
+    const FusedPlan& p, const Weights<const S>& w, int ch, float* dst, float* raw) {
     constexpr int kk = K * K, padded = (kk + 3) / 4 * 4;
-    for (int i = threadIdx.x; i < 5 * padded; i += blockDim.x) {
+    const int convs = 1 + 4 * p.levels;
+    for (int i = threadIdx.x; i < convs * padded; i += blockDim.x) {
         const int j = i / padded, t = i % padded, source = kAdjoint ? kk - 1 - t : t;
         float v = 0.f;
         if (t < kk) {
-            v = j == 0 ? to_float(w.base_scale[ch]) * to_float(w.base_weight[ch * kk + source])
-                       : 0.5f * to_float(w.wavelet_scale[0][4 * ch + j - 1]) *
-                             to_float(w.wavelet_weight[0][(4 * ch + j - 1) * kk + source]);
+            if (j == 0) {
+                v = to_float(w.base_scale[ch]) * to_float(w.base_weight[ch * kk + source]);
+            } else {
+                const int level = (j - 1) / 4, band = 4 * ch + (j - 1) % 4;
+                v = 0.5f * to_float(w.wavelet_scale[level][band]) *
+                    to_float(w.wavelet_weight[level][band * kk + source]);
+            }
         }
         dst[i] = v;
+    }
+    if (threadIdx.x == 0) {
+        raw[convs * kk] = to_float(w.base_scale[ch]);
+    } else if (threadIdx.x == 1) {
+        raw[convs * kk + convs] = w.base_bias != nullptr ? to_float(w.base_bias[ch]) : 0.f;
     }
 }
 
@@ -79,62 +88,30 @@ __device__ inline void kernel_to_registers(const float* weights, int j, float (&
     }
 }
 
-// Level m's scaled, filtered bands on the tile (the LL plus the coarser reconstruction), into
-// `filtered`; a quarter of the block per band, each thread strips of kFusedStrip positions.
+// Level m's (m >= 2) bands filtered, scaled and inverted into level m - 1's reconstruction, the
+// coarser one joining the LL (invert_filtered_bands: the last phase's band half, one thread per 4
+// positions of a row). Only the values on the tile are stored.
 template <int K, bool kAdjoint>
-__device__ void filter_level(const FusedPlan& p, int m, float* smem) {
-    constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
-    const float* weights = smem + p.weights_offset;
-    const int convs = 1 + 4 * p.levels;
+__device__ void reconstruct_from_level(const FusedPlan& p, int m, float* smem) {
+    constexpr int kCols = kFusedFinishCols;
     const int th = p.tile_h >> m, tw = p.tile_w >> m;
-    const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
-    const int per_band = blockDim.x / 4;
-    const int b = threadIdx.x / per_band, j = 1 + 4 * (m - 1) + b;
-    float wr[K * K];
-    kernel_to_registers<K, kAdjoint>(weights, j, wr);
-    const float scale = weights[convs * K * K + j];
-    const FusedLevel& lv = p.level[m];
-    const float* band = level_array(p, smem, m, b);
-    const float* recon = smem + p.recon_offset;
-    const int fp = odd_pitch(tw);  // filtered and recon pitch at this level
-    float* out = smem + p.filtered_offset + b * th * fp;
-    const bool add_coarser = b == 0 && m < p.levels;
-    // column-strip-major: a warp's lanes take consecutive rows of one strip (pitches of 4 x odd
-    // floats: 16-byte loads without bank conflicts)
-    for (int task = threadIdx.x % per_band; task < th * strips; task += per_band) {
-        const int row = task % th, col0 = task / th * kFusedStrip;
-        float acc[kFusedStrip] = {};
-        correlate_strip<K>(band + (row + lv.ext - before) * lv.pitch + col0 + lv.ext - before,
-                           lv.pitch, wr, acc);
+    const int tasks = th * ((tw + kFusedStrip - 1) / kFusedStrip);
+    const int pitch = odd_pitch(2 * tw);
+    float* out = smem + recon_offset_of(p, m - 1);
+    // rows fastest across the lanes, as in the last phase
+    for (int task = threadIdx.x; task < tasks; task += blockDim.x) {
+        const int i = task % th, col1 = task / th * kFusedStrip;
+        float y[2][kCols];
+        invert_filtered_bands<K, kAdjoint>(p, smem, m, i, col1, y);
 #pragma unroll
-        for (int q = 0; q < kFusedStrip; ++q) {
-            const int col = col0 + q;
-            if (col < tw) {
-                float v = scale * acc[q];
-                if (add_coarser) {
-                    v += recon[row * fp + col];
+        for (int r = 0; r < 2; ++r) {
+#pragma unroll
+            for (int q = 0; q < kCols; ++q) {
+                if (2 * col1 + q < 2 * tw) {
+                    out[(2 * i + r) * pitch + 2 * col1 + q] = y[r][q];
                 }
-                out[row * fp + col] = v;
             }
         }
-    }
-}
-
-// Inverse Haar of `filtered` (level m) into `recon` (level m - 1 on the tile).
-__device__ inline void reconstruct_level(const FusedPlan& p, int m, float* smem) {
-    const int th = p.tile_h >> m, tw = p.tile_w >> m;
-    const int fp = odd_pitch(tw), rp = odd_pitch(2 * tw), band = th * fp;
-    const float* f = smem + p.filtered_offset;
-    float* recon = smem + p.recon_offset;
-    WTCONV_FOR_ROWS(row, col, th, tw) {
-        const int i = row * fp + col;
-        float v[4];
-        haar_butterfly(f[i], f[band + i], f[2 * band + i], f[3 * band + i], v);
-        float* dst = recon + 2 * row * rp + 2 * col;
-        dst[0] = v[0];
-        dst[1] = v[1];
-        dst[rp] = v[2];
-        dst[rp + 1] = v[3];
     }
 }
 
@@ -161,7 +138,7 @@ __device__ void finish_tile_without_levels(const FusedPlan& p,
     float* staged = smem + p.out_offset;
     const int sp = odd_pitch(tw);
     for (int task = threadIdx.x; task < th * strips; task += blockDim.x) {
-        const int row = task % th, col0 = task / th * kFusedStrip;  // as in filter_level
+        const int row = task % th, col0 = task / th * kFusedStrip;  // as in the last phase
         float acc[kFusedStrip] = {};
         correlate_strip<K>(image + (row + lv.ext - before) * lv.pitch + col0 + lv.ext - before,
                            lv.pitch, wr, acc);
@@ -211,9 +188,11 @@ __global__ void __launch_bounds__(kFusedMaxThreads,
         FusedPlan p, Weights<const S> w, const S* __restrict__ in, S* __restrict__ out) {
     extern __shared__ __align__(16) float smem[];
     const TileIndex t = tile_of_block(p, blockIdx.x);
-    load_channel_weights<K, S>(p, w, t.channel, smem + p.weights_offset);
     if (p.levels > 0) {
-        load_finish_weights<K, S, kAdjoint>(p, w, t.channel, smem + p.finish_weights_offset);
+        load_prescaled_kernels<K, S, kAdjoint>(p, w, t.channel, smem + p.prescaled_offset,
+                                               smem + p.weights_offset);
+    } else {
+        load_channel_weights<K, S>(p, w, t.channel, smem + p.weights_offset);
     }
     int staged = 0;  // the deepest level staged with the image
     if constexpr (kStageFirstLevel) {
@@ -227,9 +206,7 @@ __global__ void __launch_bounds__(kFusedMaxThreads,
         return;
     }
     for (int m = p.levels; m >= 2; --m) {
-        filter_level<K, kAdjoint>(p, m, smem);
-        __syncthreads();
-        reconstruct_level(p, m, smem);
+        reconstruct_from_level<K, kAdjoint>(p, m, smem);
         __syncthreads();
     }
     finish_tile_with_levels<K, S, kAdjoint>(p, t, smem, out);

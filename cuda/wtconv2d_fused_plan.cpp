@@ -105,16 +105,15 @@ FusedPlan make_fused_plan(std::int64_t n,
         lv.offset = window_aligned_offset(offset, lv.ext, r);
         offset = lv.offset + (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
     }
-    const int half_tile = (p.tile_h / 2) * odd_pitch(p.tile_w / 2);
-    p.filtered_offset = offset;
-    offset += levels > 1 ? 4 * (p.tile_h / 4) * odd_pitch(p.tile_w / 4) : 0;
+    p.recon_even_offset = offset;
+    offset += levels > 2 ? (p.tile_h / 4) * odd_pitch(p.tile_w / 4) : 0;
     p.recon_offset = offset;
-    offset += levels > 1 ? half_tile : 0;
+    offset += levels > 1 ? (p.tile_h / 2) * odd_pitch(p.tile_w / 2) : 0;
     p.weights_offset = offset;
     offset += (1 + 4 * levels) * k * k + 4 * levels + 2;
     offset = round_up(offset, 4);
-    p.finish_weights_offset = offset;
-    offset += levels > 0 ? 5 * round_up(k * k, 4) : 0;
+    p.prescaled_offset = offset;
+    offset += levels > 0 ? (1 + 4 * levels) * round_up(k * k, 4) : 0;
     // With levels, the last phase stores y straight from registers; without, the finished tile
     // goes through shared memory to be stored row by row.
     p.out_offset = offset;
@@ -129,9 +128,9 @@ FusedPlan make_fused_plan(std::int64_t n,
         p.threads = std::clamp(rounded, min_forward_threads(p.smem_floats), kFusedMaxThreads);
     }
     // The weight-gradient kernel keeps x's pyramid and puts dy's where the forward's own regions
-    // (filtered bands, reconstruction, weights) were: 56x56 K5 L3 then takes 70.8 KB, three
-    // blocks an SM instead of two.
-    offset = round_up(p.filtered_offset, 4);
+    // (reconstructions, weights) were: 56x56 K5 L3 then takes 70.8 KB, three blocks an SM
+    // instead of two.
+    offset = round_up(p.recon_even_offset, 4);
     for (int m = 0; m <= levels; ++m) {
         p.grad_pitch[m] = vector_pitch(p.tile_w >> m);
         p.grad_offset[m] = offset;

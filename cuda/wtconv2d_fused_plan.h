@@ -18,7 +18,7 @@ namespace wtconv::cuda {
 constexpr int kFusedMaxLevels = 8;
 constexpr int kFusedStrip = 4;  // outputs per thread along a row: each loaded value feeds K FMAs
 // The weight gradients' default block and the L = 0 forward's; every block size is a multiple of
-// 32 and so of 4: filter_level gives each band a quarter.
+// 32.
 constexpr int kFusedThreads = 256;
 // The weight-gradient kernel's block: 256 threads, or 384 when its arrays leave room for only two
 // blocks an SM (more warps hide its phases' barriers); up to 80 registers a thread either way.
@@ -79,21 +79,31 @@ struct FusedPlan {
     int padded_h, padded_w;  // the plane rounded up to a multiple of 2^L
     bool whole_plane;
     FusedLevel level[kFusedMaxLevels + 1];
-    int filtered_offset;        // 4 x (T/4)^2: one level's (m >= 2) scaled, filtered bands
-    int recon_offset;           // (T/2)^2: the reconstruction handed to the next finer level
-    int weights_offset;         // (1 + 4L) K^2 weights, then 4L + 1 scales and the bias
-    int finish_weights_offset;  // L >= 1: 5 kernels, each round_up(K^2, 4), 16-byte aligned
-    int out_offset;             // L = 0 only: T rows of odd_pitch(T), the tile before it is stored
-    int smem_floats;            // the forward and dx kernels' shared memory
-    int threads;                // the forward and dx kernels' block: one thread per finishing task
+    // The reconstructions handed from level m to level m - 1 (recon_offset_of): level 1's and
+    // the other odd levels' in (T/2) rows of odd_pitch(T/2), the even levels' in (T/4) rows of
+    // odd_pitch(T/4) (L >= 3); level m reads level m's while it writes level m - 1's.
+    int recon_even_offset;  // the first float past the level arrays
+    int recon_offset;
+    int weights_offset;    // (1 + 4L) K^2 weights, then 4L + 1 scales and the bias
+    int prescaled_offset;  // L >= 1: the 1 + 4L kernels prescaled (load_prescaled_kernels), each
+                           // round_up(K^2, 4) floats, 16-byte aligned
+    int out_offset;        // L = 0 only: T rows of odd_pitch(T), the tile before it is stored
+    int smem_floats;       // the forward and dx kernels' shared memory
+    int threads;           // the forward and dx kernels' block: one thread per finishing task
     // The weight-gradient kernel adds the Haar pyramid of dy on the tile (no widening) after x's
-    // pyramid (over the forward-only regions from filtered_offset on): level 0 dy itself, level
+    // pyramid (over the forward-only regions from recon_even_offset on): level 0 dy itself, level
     // m >= 1 four bands of (T >> m) rows.
     int grad_offset[kFusedMaxLevels + 1];
     int grad_pitch[kFusedMaxLevels + 1];  // vector_pitch(T >> m); offsets 16-byte aligned
     int grad_smem_floats;
     int grad_threads;  // the weight-gradient kernel's block
 };
+
+// Where the reconstruction of level j >= 1 (level j + 1's output) lives, in floats.
+// (constexpr: device code calls it too, as it does odd_pitch)
+constexpr int recon_offset_of(const FusedPlan& p, int j) {
+    return j % 2 == 1 ? p.recon_offset : p.recon_even_offset;
+}
 
 // The plan for a (N, C, H, W) image with the given tile, or the whole plane when tile <= 0. A tile
 // is a multiple of 2^L, and for the forward and dx kernels at least kFusedFinishCols (their last

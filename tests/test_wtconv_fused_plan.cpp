@@ -27,10 +27,13 @@ std::vector<Span> forward_spans(const FusedPlan& p) {
         spans.push_back({lv.offset, lv.offset + (m == 0 ? 1LL : 4LL) * lv.rows * lv.pitch,
                          "level " + std::to_string(m)});
     }
+    if (p.levels > 2) {
+        spans.push_back(
+            {p.recon_even_offset,
+             p.recon_even_offset + static_cast<long long>(p.tile_h / 4) * odd_pitch(p.tile_w / 4),
+             "even levels' recon"});
+    }
     if (p.levels > 1) {
-        spans.push_back({p.filtered_offset,
-                         p.filtered_offset + 4LL * (p.tile_h / 4) * odd_pitch(p.tile_w / 4),
-                         "filtered"});
         spans.push_back(
             {p.recon_offset,
              p.recon_offset + static_cast<long long>(p.tile_h / 2) * odd_pitch(p.tile_w / 2),
@@ -40,8 +43,8 @@ std::vector<Span> forward_spans(const FusedPlan& p) {
     spans.push_back({p.weights_offset, p.weights_offset + weights, "weights"});
     if (p.levels > 0) {
         const int padded = (p.k * p.k + 3) / 4 * 4;
-        spans.push_back(
-            {p.finish_weights_offset, p.finish_weights_offset + 5LL * padded, "finish weights"});
+        spans.push_back({p.prescaled_offset, p.prescaled_offset + (1LL + 4 * p.levels) * padded,
+                         "prescaled kernels"});
     } else {
         spans.push_back({p.out_offset,
                          p.out_offset + static_cast<long long>(p.tile_h) * odd_pitch(p.tile_w),
@@ -123,7 +126,7 @@ void check_plan(const FusedPlan& p, FusedPass pass) {
     } else {
         check_grad_plan(p, name);
     }
-    EXPECT_EQ(p.finish_weights_offset % 4, 0) << name << ": 16-byte loads";
+    EXPECT_EQ(p.prescaled_offset % 4, 0) << name << ": 16-byte loads";
 
     // block sizes: multiples of 32 (so of 4: filter_level's quarters), within the launch bounds
     EXPECT_EQ(p.threads % 32, 0) << name;

@@ -29,7 +29,7 @@ constexpr std::uint32_t kPoisonOnePass = 0x7fc0beef;  // the one-pass path
 
 // Levels 0..L end where the forward's other regions start.
 __host__ __device__ int level_floats(const FusedPlan& p) {
-    return p.filtered_offset;
+    return p.recon_even_offset;
 }
 
 __device__ void poison(float* smem, int floats, std::uint32_t bits) {
