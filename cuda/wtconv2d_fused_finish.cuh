@@ -80,13 +80,16 @@ __device__ inline void store_finished_row(S* row,
 // prescaled kernel; y starts as the coarser reconstruction (m < L), which joins the LL band after
 // its scale, through the same step (1/2 at all four). Positions past the level's tile width
 // (whole planes whose width is no multiple of 4 positions) only feed values that are never stored.
-template <int K, bool kAdjoint>
+// kBands < 4: only bands first_band.. first_band + kBands - 1 (the coarser reconstruction with
+// the LL), a part of the sum that reconstruct_from_level's lanes add up.
+template <int K, bool kAdjoint, int kBands = 4>
 __device__ inline void invert_filtered_bands(const FusedPlan& p,
                                              const float* smem,
                                              int m,
                                              int i,
                                              int col1,
-                                             float (&y)[2][kFusedFinishCols]) {
+                                             float (&y)[2][kFusedFinishCols],
+                                             int first_band = 0) {
     constexpr int before = kAdjoint ? K / 2 : (K - 1) / 2;
     const float* kernels = smem + p.prescaled_offset;
     const FusedLevel& lv = p.level[m];
@@ -94,11 +97,12 @@ __device__ inline void invert_filtered_bands(const FusedPlan& p,
     const float* coarser = smem + recon_offset_of(p, m) + i * odd_pitch(tw);
 #pragma unroll
     for (int q = 0; q < kFusedStrip; ++q) {
-        const float r = m < p.levels && col1 + q < tw ? 0.5f * coarser[col1 + q] : 0.f;
+        const float r =
+            first_band == 0 && m < p.levels && col1 + q < tw ? 0.5f * coarser[col1 + q] : 0.f;
         y[0][2 * q] = y[0][2 * q + 1] = y[1][2 * q] = y[1][2 * q + 1] = r;
     }
 #pragma unroll 1
-    for (int b = 0; b < 4; ++b) {
+    for (int b = first_band; b < first_band + kBands; ++b) {
         float wr[K * K];
         prescaled_kernel_to_registers<K>(kernels, 1 + 4 * (m - 1) + b, wr);
         float acc[kFusedStrip] = {};

@@ -89,26 +89,68 @@ __device__ inline void kernel_to_registers(const float* weights, int j, float (&
 }
 
 // Level m's (m >= 2) bands filtered, scaled and inverted into level m - 1's reconstruction, the
-// coarser one joining the LL (invert_filtered_bands: the last phase's band half, one thread per 4
-// positions of a row). Only the values on the tile are stored.
-template <int K, bool kAdjoint>
-__device__ void reconstruct_from_level(const FusedPlan& p, int m, float* smem) {
+// coarser one joining the LL (invert_filtered_bands: the last phase's band half, 4 positions of a
+// row a task). A task's bands are split over kLanes consecutive lanes, whose parts are summed by
+// shuffles, each lane left with a share to store. Only the values on the tile are stored.
+template <int K, bool kAdjoint, int kLanes>
+__device__ void reconstruct_from_level(const FusedPlan& p, int m, int tasks, float* smem) {
     constexpr int kCols = kFusedFinishCols;
+    static_assert(kLanes == 1 || kLanes == 2 || kLanes == 4, "1, 2 or 4 lanes a task");
     const int th = p.tile_h >> m, tw = p.tile_w >> m;
-    const int tasks = th * ((tw + kFusedStrip - 1) / kFusedStrip);
     const int pitch = odd_pitch(2 * tw);
     float* out = smem + recon_offset_of(p, m - 1);
-    // rows fastest across the lanes, as in the last phase
-    for (int task = threadIdx.x; task < tasks; task += blockDim.x) {
-        const int i = task % th, col1 = task / th * kFusedStrip;
+    const int part = threadIdx.x % kLanes;
+    // whole warps run the loop (their shuffles need every lane); rows fastest across the tasks,
+    // as in the last phase; lanes past the last task compute it again and store nothing
+    for (int warp_first = threadIdx.x / 32 * 32; warp_first < kLanes * tasks;
+         warp_first += blockDim.x) {
+        const int task = (warp_first + threadIdx.x % 32) / kLanes;
+        const int own = min(task, tasks - 1);
+        const int i = own % th, col1 = own / th * kFusedStrip;
         float y[2][kCols];
-        invert_filtered_bands<K, kAdjoint>(p, smem, m, i, col1, y);
+        invert_filtered_bands<K, kAdjoint, 4 / kLanes>(p, smem, m, i, col1, y, part * 4 / kLanes);
+        // reduce-scatter over the task's lanes: a lane keeps row `row`, columns first..first + n
+        int row = 0, first = 0, n = kCols;
+        float mine[kCols];
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
+        for (int q = 0; q < kCols; ++q) {
+            mine[q] = y[0][q];
+        }
+        if constexpr (kLanes >= 2) {
+            const bool upper = (part & (kLanes / 2)) != 0;  // keeps row 1
+            row = upper ? 1 : 0;
 #pragma unroll
             for (int q = 0; q < kCols; ++q) {
-                if (2 * col1 + q < 2 * tw) {
-                    out[(2 * i + r) * pitch + 2 * col1 + q] = y[r][q];
+                const float give = upper ? y[0][q] : y[1][q];
+                const float keep = upper ? y[1][q] : y[0][q];
+                mine[q] = keep + __shfl_xor_sync(0xffffffffu, give, kLanes / 2);
+            }
+        }
+        if constexpr (kLanes == 4) {
+            const bool right = (part & 1) != 0;  // keeps columns 4..7
+            first = right ? kCols / 2 : 0;
+            n = kCols / 2;
+#pragma unroll
+            for (int q = 0; q < kCols / 2; ++q) {
+                const float give = right ? mine[q] : mine[kCols / 2 + q];
+                const float keep = right ? mine[kCols / 2 + q] : mine[q];
+                mine[q] = keep + __shfl_xor_sync(0xffffffffu, give, 1);
+            }
+        }
+        if (task < tasks) {
+#pragma unroll
+            for (int q = 0; q < kCols; ++q) {
+                const int col = 2 * col1 + first + q;
+                if (q < n && col < 2 * tw) {
+                    out[(2 * i + row) * pitch + col] = mine[q];
+                }
+            }
+            if constexpr (kLanes == 1) {
+#pragma unroll
+                for (int q = 0; q < kCols; ++q) {
+                    if (2 * col1 + q < 2 * tw) {
+                        out[(2 * i + 1) * pitch + 2 * col1 + q] = y[1][q];
+                    }
                 }
             }
         }
@@ -206,7 +248,16 @@ __global__ void __launch_bounds__(kFusedMaxThreads,
         return;
     }
     for (int m = p.levels; m >= 2; --m) {
-        reconstruct_from_level<K, kAdjoint>(p, m, smem);
+        // 2 lanes a task where the block has 4 threads a task or more: with a thread a task
+        // most of the block waited at the barrier below (ncu, 56x56 L3: a quarter of the stall
+        // samples); H100, 2026-11-25: 28x28 L2 forward 6 % faster, 56x56 L3 3 %, but 63x65 L2
+        // (80 tasks, 288 threads) 6 % slower
+        const int tasks = (p.tile_h >> m) * (((p.tile_w >> m) + kFusedStrip - 1) / kFusedStrip);
+        if (4 * tasks <= static_cast<int>(blockDim.x)) {
+            reconstruct_from_level<K, kAdjoint, 2>(p, m, tasks, smem);
+        } else {
+            reconstruct_from_level<K, kAdjoint, 1>(p, m, tasks, smem);
+        }
         __syncthreads();
     }
     finish_tile_with_levels<K, S, kAdjoint>(p, t, smem, out);
