@@ -95,7 +95,8 @@ int grad_groups(const FusedPlan& p) {
 }
 
 // The forward kernel for this plan (dx with kAdjoint): the one that stages the image together
-// with level 1 where that pays (fused::forward_stages_first_level), else the one that stages first.
+// with its first levels where that pays (fused::forward_stages_first_level), else the one that
+// stages first.
 template <int K, class S, bool kAdjoint>
 auto forward_kernel_for(const FusedPlan& plan) {
     if (fused::forward_stages_first_level<S>(plan, kAdjoint)) {

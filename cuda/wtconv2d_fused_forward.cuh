@@ -210,16 +210,17 @@ __device__ void finish_tile_without_levels(const FusedPlan& p,
 // threads an SM: at 56x56 L3 four 224-thread blocks instead of three, 4 % faster) and 80 for K7
 // (three: 64x64 K7 L2 5 % faster than with 96). The float32 kernel that stages x first gets 72:
 // at 64 it spilled 8 bytes where nvcc 13.0 ran with g++ 13 as its host compiler (not with g++ 12)
-// once the windows were read by 16-byte loads. It runs blocks of 2 warps, rows that are no
-// multiple of 4 pixels, dx at a stride and every L = 0 plan: the benchmark's 28x28 and 63x65
-// plans keep their blocks an SM (13 and 3, set by shared memory), while 256-thread blocks that
-// shared memory would let 4 or more share an SM (L = 0, small planes) now fit 3 by registers.
+// once the windows were read by 16-byte loads. It runs tiles in blocks of 2 warps, rows that are
+// no multiple of 4 pixels, dx at a stride and every L = 0 plan: the benchmark's 63x65 plan keeps
+// its 3 blocks an SM (set by shared memory), while 256-thread blocks that shared memory would let
+// 4 or more share an SM (L = 0, small planes) fit 3 by registers.
 template <int K, class S, bool kStageFirstLevel>
 constexpr int forward_registers() {
     return K > 5 ? 80 : sizeof(S) == 4 && !kStageFirstLevel ? 72 : 64;
 }
 
-// kStageFirstLevel: the image staged together with level 1 (forward_stages_first_level), a
+// kStageFirstLevel: the image staged together with level 1, and level 2 for whole planes
+// (forward_stages_first_level), a
 // kernel of its own: one kernel with both staging paths made ptxas spill (nvcc 13.0, K5 float32 at
 // 64 registers). The bounds are set directly (forward_registers): blocks of up to
 // kFusedMaxThreads would otherwise lower them.

@@ -51,7 +51,7 @@ int window_aligned_offset(int offset, int ext, int r) {
 
 // The pitch of a level whose windows cover `cols` columns (tile columns tw plus the halos): every
 // strip's window row, loaded whole (load_window_row), inside the row. Strips of kFusedStrip
-// outputs over tw columns (filter_level, the weight gradients, level 1 and the L = 0 base in the
+// outputs over tw columns (the deep levels, the weight gradients, level 1 and the L = 0 base in the
 // last phase) and, at level 0 with levels, strips of kFusedFinishCols pixels over the tasks of
 // the last phase (finish_task: kFusedStrip level-1 positions, tw / 2 of them). Windows start
 // ext - K / 2 columns into the row.

@@ -38,10 +38,10 @@ constexpr int kFusedWarpsPerSm = 16;
 // with one warp a block.
 constexpr int kFusedMaxThreads = 320;
 
-// Row pitches of the shared arrays read a float at a time (filtered bands, reconstruction, staged
-// tiles) are odd: the 32 lanes of a warp read 32 different rows at one column, and an odd pitch
-// puts those 32 words in 32 different banks. The level arrays and dy's pyramid, read by 16-byte
-// loads, take vector_pitch below.
+// Row pitches of the shared arrays read a float at a time (reconstructions, staged tiles) are odd:
+// the 32 lanes of a warp read 32 different rows at one column, and an odd pitch puts those 32 words
+// in 32 different banks. The level arrays and dy's pyramid, read by 16-byte loads, take
+// vector_pitch below.
 constexpr int odd_pitch(int n) {
     return n | 1;
 }

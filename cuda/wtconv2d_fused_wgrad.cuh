@@ -119,7 +119,8 @@ __device__ void correlate_item(const FusedPlan& p,
     }
 }
 
-// kStageFirstLevel: x staged together with level 1 (first_level_fusable), a kernel of its own as
+// kStageFirstLevel: x staged together with level 1, and level 2 for whole planes
+// (first_level_fusable), a kernel of its own as
 // the forward's (both staging paths in one made ptxas spill at K7).
 template <int K, class S, bool kStageFirstLevel>
 __global__ void __launch_bounds__(kFusedGradThreads, 2)

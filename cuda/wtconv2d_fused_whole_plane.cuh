@@ -17,8 +17,11 @@ __device__ inline void zero_floats(float* a, int n) {
     }
 }
 
-// Whether stage_whole_plane_levels can stage this plan's image: a whole plane whose first levels'
-// arrays start 16-byte aligned (they do: e_m = K/2, window_aligned_offset; the plan test checks).
+// Whether stage_whole_plane_levels can stage this plan's image (the caller has checked
+// first_level_fusable: a level 1, rows a multiple of 4 pixels, not a zero-upsampled dy): a whole
+// plane whose first levels' arrays start 16-byte aligned, as they always do (e_m = K/2,
+// window_aligned_offset; the plan test checks), tested again so that a plan change falls back to
+// the window-by-window pass instead of misaligned stores.
 __host__ __device__ inline bool whole_plane_stageable(const FusedPlan& p) {
     if (!p.whole_plane) {
         return false;

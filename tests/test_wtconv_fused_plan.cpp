@@ -128,7 +128,7 @@ void check_plan(const FusedPlan& p, FusedPass pass) {
     }
     EXPECT_EQ(p.prescaled_offset % 4, 0) << name << ": 16-byte loads";
 
-    // block sizes: multiples of 32 (so of 4: filter_level's quarters), within the launch bounds
+    // block sizes: multiples of 32 (reconstruct_from_level's shuffles), within the launch bounds
     EXPECT_EQ(p.threads % 32, 0) << name;
     EXPECT_GE(p.threads, p.levels > 0 ? kFusedMinThreads : kFusedThreads) << name;
     EXPECT_LE(p.threads, kFusedMaxThreads) << name;
@@ -136,7 +136,7 @@ void check_plan(const FusedPlan& p, FusedPass pass) {
     // the windows every phase of the forward reads, for both `before` of an odd K (forward and
     // adjoint)
     for (const int before : {(p.k - 1) / 2, p.k / 2}) {
-        for (int m = 2; m <= p.levels; ++m) {  // filter_level: strips of kFusedStrip
+        for (int m = 2; m <= p.levels; ++m) {  // reconstruct_from_level: strips of kFusedStrip
             const FusedLevel& lv = p.level[m];
             const int th = p.tile_h >> m, tw = p.tile_w >> m;
             const int strips = (tw + kFusedStrip - 1) / kFusedStrip;
@@ -162,7 +162,7 @@ void check_plan(const FusedPlan& p, FusedPass pass) {
     // halos: whole planes need R at every level, tiles R 2^(L - m)
     for (int m = 0; m <= p.levels; ++m) {
         EXPECT_EQ(p.level[m].ext, p.whole_plane ? r : r << (p.levels - m)) << name;
-        // whole planes' arrays are zeroed by 16-byte stores (stage_whole_plane_and_first_level)
+        // whole planes' arrays are zeroed by 16-byte stores (stage_whole_plane_levels)
         if (p.whole_plane) {
             EXPECT_EQ(p.level[m].offset % 4, 0) << name << " level " << m;
             EXPECT_EQ(p.level[m].pitch % 4, 0) << name << " level " << m;

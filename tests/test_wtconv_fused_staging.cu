@@ -53,7 +53,7 @@ __global__ void stage_both_ways(FusedPlan p,
                                 const S* x,
                                 std::uint32_t* staged,
                                 std::uint32_t* one_pass) {
-    extern __shared__ float smem[];
+    extern __shared__ __align__(16) float smem[];
     const fused::TileIndex t = fused::tile_of_block(p, static_cast<int>(blockIdx.x));
     const int floats = level_floats(p);
     const long long at = static_cast<long long>(blockIdx.x) * floats;
