@@ -139,10 +139,10 @@ __device__ int stage_image_and_first_levels(const FusedPlan& p,
                                             float* smem) {
     if (whole_plane_stageable(p)) {
         if (p.levels >= 2) {
-            stage_whole_plane_levels<S, 2>(p, src, t, smem);
+            stage_whole_plane_levels<S, 2, true>(p, src, t, ImageLevels{p, smem});
             return 2;
         }
-        stage_whole_plane_levels<S, 1>(p, src, t, smem);
+        stage_whole_plane_levels<S, 1, true>(p, src, t, ImageLevels{p, smem});
         return 1;
     }
     stage_window_and_first_level<S>(p, src, t, smem);

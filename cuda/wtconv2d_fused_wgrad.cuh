@@ -22,6 +22,29 @@ struct GradThreads {
     int groups[kMaxConvs];
 };
 
+// Levels first..L of dy's pyramid on the tile from level first - 1's LL (complete: the caller
+// has passed a barrier since it was stored), each followed by a barrier.
+__device__ inline void build_dy_levels(const FusedPlan& p, float* smem, int first) {
+    for (int m = first; m <= p.levels; ++m) {
+        const int th = p.tile_h >> m, pitch = p.grad_pitch[m], up = p.grad_pitch[m - 1];
+        const float* src = smem + p.grad_offset[m - 1];  // LL (band 0) of level m - 1
+        float* bands = smem + p.grad_offset[m];
+        for_each_element(th, pitch, [&](int r, int cidx, int i) {
+            float v[4] = {};
+            if (cidx < (p.tile_w >> m)) {
+                const float* s0 = src + 2 * r * up + 2 * cidx;
+                haar_butterfly(s0[0], s0[1], s0[up], s0[up + 1], v);
+            }
+            const int band = th * pitch;
+            bands[i] = v[0];
+            bands[band + i] = v[1];
+            bands[2 * band + i] = v[2];
+            bands[3 * band + i] = v[3];
+        });
+        __syncthreads();
+    }
+}
+
 // dy on the tile (zero-upsampled by the stride, zero beyond the image) and its Haar pyramid on the
 // tile; returns this thread's share of sum(dy).
 template <class S>
@@ -40,25 +63,41 @@ __device__ float stage_dy_pyramid(const FusedPlan& p,
     const ImageWindow win{p.h, p.w, t.row, t.col, p.tile_h, p.tile_w, p.grad_pitch[0]};
     stage_window(dy, dy + static_cast<long long>(p.n) * p.c * p.ho * p.wo, plane, p.wo, p.stride,
                  win, store);
-    for (int m = 1; m <= p.levels; ++m) {
-        __syncthreads();
-        const int th = p.tile_h >> m, pitch = p.grad_pitch[m], up = p.grad_pitch[m - 1];
-        const float* src = smem + p.grad_offset[m - 1];  // LL (band 0) of level m - 1
-        float* bands = smem + p.grad_offset[m];
-        for_each_element(th, pitch, [&](int r, int cidx, int i) {
-            float v[4] = {};
-            if (cidx < (p.tile_w >> m)) {
-                const float* s0 = src + 2 * r * up + 2 * cidx;
-                haar_butterfly(s0[0], s0[1], s0[up], s0[up + 1], v);
-            }
-            const int band = th * pitch;
-            bands[i] = v[0];
-            bands[band + i] = v[1];
-            bands[2 * band + i] = v[2];
-            bands[3 * band + i] = v[3];
-        });
-    }
     __syncthreads();
+    build_dy_levels(p, smem, 1);
+    return sum;
+}
+
+// Whether stage_whole_plane_x_and_dy can stage this plan's item: a whole plane that x's one-pass
+// staging takes (first_level_fusable, whole_plane_stageable), dy not zero-upsampled.
+__host__ __device__ inline bool whole_plane_x_and_dy_stageable(const FusedPlan& p) {
+    return first_level_fusable(p, false) && whole_plane_stageable(p) && p.stride == 1;
+}
+
+// x with its pyramid and dy with its, as stage_image_and_first_levels + build_pyramid and
+// stage_dy_pyramid leave them, for a whole_plane_x_and_dy_stageable plan: dy's first levels by
+// the same one pass as x's, its arrays zeroed before x's barrier, so that an item of L <= 2 passes
+// 2 barriers instead of 5. Returns this thread's share of sum(dy).
+template <class S>
+__device__ float stage_whole_plane_x_and_dy(const FusedPlan& p,
+                                            const S* __restrict__ x,
+                                            const S* __restrict__ dy,
+                                            const TileIndex& t,
+                                            float* smem) {
+    const GradientLevels dy_arrays{p, smem};
+    float sum;
+    if (p.levels >= 2) {
+        zero_whole_plane_levels<2>(dy_arrays);
+        stage_whole_plane_levels<S, 2, true>(p, x, t, ImageLevels{p, smem});
+        sum = stage_whole_plane_levels<S, 2, false>(p, dy, t, dy_arrays);
+    } else {
+        zero_whole_plane_levels<1>(dy_arrays);
+        stage_whole_plane_levels<S, 1, true>(p, x, t, ImageLevels{p, smem});
+        sum = stage_whole_plane_levels<S, 1, false>(p, dy, t, dy_arrays);
+    }
+    const int staged = min(p.levels, 2);
+    build_pyramid(p, t, smem, staged + 1);  // ends with a barrier
+    build_dy_levels(p, smem, staged + 1);
     return sum;
 }
 
@@ -144,14 +183,18 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
         t.row = item % tiles / p.tiles_w * p.tile_h;
         t.col = item % tiles % p.tiles_w * p.tile_w;
         __syncthreads();  // the previous item's arrays are no longer read
-        int staged = 0;   // the deepest level staged with the image
-        if constexpr (kStageFirstLevel) {
-            staged = stage_image_and_first_levels<S>(p, x, t, smem);
+        if (kStageFirstLevel && whole_plane_x_and_dy_stageable(p)) {
+            dy_sum += stage_whole_plane_x_and_dy<S>(p, x, dy, t, smem);
         } else {
-            stage_image<S, false>(p, x, t, smem);
+            int staged = 0;  // the deepest level staged with the image
+            if constexpr (kStageFirstLevel) {
+                staged = stage_image_and_first_levels<S>(p, x, t, smem);
+            } else {
+                stage_image<S, false>(p, x, t, smem);
+            }
+            build_pyramid(p, t, smem, staged + 1);
+            dy_sum += stage_dy_pyramid(p, dy, t, smem);
         }
-        build_pyramid(p, t, smem, staged + 1);
-        dy_sum += stage_dy_pyramid(p, dy, t, smem);
         correlate_item<K>(p, g, smem, acc);
     }
     // Combine the row groups of each (conv, kernel row) in a fixed order.

@@ -34,33 +34,68 @@ __host__ __device__ inline bool whole_plane_stageable(const FusedPlan& p) {
     return true;
 }
 
-// Levels 0..kLevels (1 or 2) of a whole plane whose rows are a multiple of 4 pixels, exactly as
-// stage_image and build_pyramid would leave them. Item (i, k): image rows 2^kLevels i + r and
-// columns 4k..4k + 3 (rows past the height zero); it stores 2^kLevels x 4 pixels, 2^(kLevels-1) x 2
-// level-1 positions' four bands and, for kLevels = 2, one level-2 position's from their LLs.
-template <class S, int kLevels>
-__device__ void stage_whole_plane_levels(const FusedPlan& p,
-                                         const S* __restrict__ src,
-                                         const TileIndex& t,
-                                         float* smem) {
+// Where a whole plane's first levels go, read from the plan where they are used (a struct of
+// their values made the forward kernels' address arithmetic 64-bit and their tiles 2 % slower,
+// H100): level m's array (its band b at b * band(m) floats past at(m) for m >= 1) holds position
+// (r, c) at at(m)[(r + ext(m)) * pitch(m) + c + ext(m)]; zeros(m) floats from at(m) are zero
+// wherever no pixel or band lands.
+struct ImageLevels {  // the forward's level arrays (FusedLevel: windows widened by e_m = R)
+    const FusedPlan& p;
+    float* smem;
+    __device__ float* at(int m) const { return level_array(p, smem, m, 0); }
+    __device__ int pitch(int m) const { return p.level[m].pitch; }
+    __device__ int ext(int m) const { return p.level[m].ext; }
+    __device__ int band(int m) const { return p.level[m].rows * p.level[m].pitch; }
+    __device__ int zeros(int m) const { return (m == 0 ? 1 : 4) * band(m); }
+};
+
+struct GradientLevels {  // the weight-gradient kernel's dy pyramid (the tile, no widening)
+    const FusedPlan& p;
+    float* smem;
+    __device__ float* at(int m) const { return smem + p.grad_offset[m]; }
+    __device__ int pitch(int m) const { return p.grad_pitch[m]; }
+    __device__ int ext(int) const { return 0; }
+    __device__ int band(int m) const { return (p.tile_h >> m) * p.grad_pitch[m]; }
+    __device__ int zeros(int m) const { return (m == 0 ? 1 : 4) * band(m); }
+};
+
+// Zeros levels 0..kLevels of `a` by 16-byte stores.
+template <int kLevels, class Levels>
+__device__ void zero_whole_plane_levels(const Levels& a) {
+#pragma unroll
+    for (int m = 0; m <= kLevels; ++m) {
+        zero_floats(a.at(m), a.zeros(m));
+    }
+}
+
+// Levels 0..kLevels (1 or 2) of a whole plane whose rows are a multiple of 4 pixels into `a`,
+// exactly as staging the image and building its pyramid would leave them; returns this thread's
+// share of the pixels' sum. kZero: the arrays are zeroed here, the first items' loads in flight
+// meanwhile, then a barrier; otherwise the caller has zeroed them and passed a barrier since.
+// Item (i, k): image rows 2^kLevels i + r and columns 4k..4k + 3 (rows past the height zero); it
+// stores 2^kLevels x 4 pixels, 2^(kLevels-1) x 2 level-1 positions' four bands and, for kLevels =
+// 2, one level-2 position's from their LLs.
+template <class S, int kLevels, bool kZero, class Levels>
+__device__ float stage_whole_plane_levels(const FusedPlan& p,
+                                          const S* __restrict__ src,
+                                          const TileIndex& t,
+                                          const Levels& a) {
     static_assert(kLevels == 1 || kLevels == 2, "levels 1 or 2");
     constexpr int kPixels = 4;
     constexpr int kRows = 2 << (kLevels - 1);
     constexpr int kBatch = 2 / kLevels;  // 16 values in flight a thread
     using Bits = typename RawVector<kPixels * sizeof(S)>::Type;
-    const FusedLevel& l0 = p.level[0];
-    const FusedLevel& l1 = p.level[1];
-    const FusedLevel& l2 = p.level[kLevels];  // used for kLevels = 2 only
     const int h = p.h, w = p.w;
-    float* x = level_array(p, smem, 0, 0);
-    float* bands1 = level_array(p, smem, 1, 0);
-    float* bands2 = level_array(p, smem, kLevels, 0);
-    const int band1 = l1.rows * l1.pitch, band2 = l2.rows * l2.pitch;
+    float* x = a.at(0);
+    float* bands1 = a.at(1);
+    float* bands2 = a.at(kLevels);  // used for kLevels = 2 only
+    const int band1 = a.band(1), band2 = a.band(kLevels);
     const S* plane = src + static_cast<long long>(t.plane) * h * w;
     const int chunks = w / kPixels, count = (h + kRows - 1) / kRows * chunks;
     // item = i * chunks + k, stepped by blockDim.x without dividing
     const int step_i = blockDim.x / chunks, step_k = blockDim.x % chunks;
     int i = threadIdx.x / chunks, k = threadIdx.x % chunks;
+    float sum = 0.f;
     float v[kBatch][kRows][kPixels];
     int item_i[kBatch], item_k[kBatch];
     const auto load_batch = [&](int first) {
@@ -101,16 +136,17 @@ __device__ void stage_whole_plane_levels(const FusedPlan& p,
                 break;
             }
             float* x_at =
-                x + (kRows * item_i[u] + l0.ext) * l0.pitch + kPixels * item_k[u] + l0.ext;
+                x + (kRows * item_i[u] + a.ext(0)) * a.pitch(0) + kPixels * item_k[u] + a.ext(0);
 #pragma unroll
             for (int r = 0; r < kRows; ++r) {
 #pragma unroll
                 for (int q = 0; q < kPixels; ++q) {
-                    x_at[r * l0.pitch + q] = v[u][r][q];
+                    x_at[r * a.pitch(0) + q] = v[u][r][q];
+                    sum += v[u][r][q];
                 }
             }
             float* band1_at =
-                bands1 + (kRows / 2 * item_i[u] + l1.ext) * l1.pitch + 2 * item_k[u] + l1.ext;
+                bands1 + (kRows / 2 * item_i[u] + a.ext(1)) * a.pitch(1) + 2 * item_k[u] + a.ext(1);
             float ll[kRows / 2][2];
 #pragma unroll
             for (int rr = 0; rr < kRows / 2; ++rr) {
@@ -122,14 +158,15 @@ __device__ void stage_whole_plane_levels(const FusedPlan& p,
                     ll[rr][j] = b[0];
 #pragma unroll
                     for (int band = 0; band < 4; ++band) {
-                        band1_at[band * band1 + rr * l1.pitch + j] = b[band];
+                        band1_at[band * band1 + rr * a.pitch(1) + j] = b[band];
                     }
                 }
             }
             if constexpr (kLevels == 2) {
                 float b[4];
                 haar_butterfly(ll[0][0], ll[0][1], ll[1][0], ll[1][1], b);
-                float* band2_at = bands2 + (item_i[u] + l2.ext) * l2.pitch + item_k[u] + l2.ext;
+                float* band2_at =
+                    bands2 + (item_i[u] + a.ext(2)) * a.pitch(2) + item_k[u] + a.ext(2);
 #pragma unroll
                 for (int band = 0; band < 4; ++band) {
                     band2_at[band * band2] = b[band];
@@ -138,18 +175,21 @@ __device__ void stage_whole_plane_levels(const FusedPlan& p,
         }
     };
     load_batch(threadIdx.x);
-    zero_floats(x, l0.rows * l0.pitch);
-    zero_floats(bands1, 4 * band1);
-    if constexpr (kLevels == 2) {
-        zero_floats(bands2, 4 * band2);
+    if constexpr (kZero) {
+        zero_floats(x, a.zeros(0));
+        zero_floats(bands1, a.zeros(1));
+        if constexpr (kLevels == 2) {
+            zero_floats(bands2, a.zeros(2));
+        }
+        __syncthreads();  // the zeros before any item's values
     }
-    __syncthreads();  // the zeros before any item's values
     store_batch(threadIdx.x);
     for (int first = threadIdx.x + kBatch * blockDim.x; first < count;
          first += kBatch * blockDim.x) {
         load_batch(first);
         store_batch(first);
     }
+    return sum;
 }
 
 }  // namespace wtconv::cuda::fused

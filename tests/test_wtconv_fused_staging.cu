@@ -2,14 +2,18 @@
 // pyramid into shared memory leave the same bits in every element of every level's arrays. The
 // one-pass staging of x with level 1 (cuda/wtconv2d_fused_first_level.cuh; whole planes with
 // levels 1 and 2, cuda/wtconv2d_fused_whole_plane.cuh) must reproduce staging x first and building
-// its levels from it (cuda/wtconv2d_fused_stages.cuh) exactly, slack columns included: the kernels'
+// its levels from it (cuda/wtconv2d_fused_stages.cuh) exactly, slack columns included, and the
+// weight-gradient kernel's one pass over a whole plane's x and dy (cuda/wtconv2d_fused_wgrad.cuh)
+// must reproduce both staged first, dy's sum to rounding: the kernels'
 // outputs cannot show a slack column that is not zero, as only pixels that are never stored and the
 // unused ends of whole 16-byte loads read one. Each path starts from shared memory poisoned with a
 // NaN payload of its own, so an element of an array that either path leaves unwritten differs.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cuda_bf16.h>
@@ -17,7 +21,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
-#include "cuda/wtconv2d_fused_first_level.cuh"
+#include "cuda/wtconv2d_fused_wgrad.cuh"
 #include "support/wtconv_check.h"
 #include "wtconv_fused_plan_text.h"
 
@@ -182,7 +186,167 @@ void check_random_plans(unsigned seed, int count) {
     EXPECT_GT(whole_odd, count / 10) << "too few whole planes of odd height";
 }
 
+// Block b stages whole plane b's x and dy both ways: first (x, its pyramid, then dy's pyramid by
+// stage_dy_pyramid) and by stage_whole_plane_x_and_dy; the arrays' bits go to staged[b] and
+// one_pass[b] (grad_smem_floats each), dy's sums to sums[2 b] and sums[2 b + 1].
+template <class S>
+__global__ void stage_x_and_dy_both_ways(FusedPlan p,
+                                         const S* x,
+                                         const S* dy,
+                                         std::uint32_t* staged,
+                                         std::uint32_t* one_pass,
+                                         float* sums) {
+    extern __shared__ __align__(16) float smem[];
+    const fused::TileIndex t = fused::tile_of_block(p, static_cast<int>(blockIdx.x));
+    const int floats = p.grad_smem_floats;
+    const long long at = static_cast<long long>(blockIdx.x) * floats;
+    poison(smem, floats, kPoisonStaged);
+    fused::stage_image<S, false>(p, x, t, smem);
+    fused::build_pyramid(p, t, smem, 1);
+    atomicAdd(&sums[2 * blockIdx.x], fused::stage_dy_pyramid(p, dy, t, smem));
+    copy_out(smem, floats, staged + at);
+    poison(smem, floats, kPoisonOnePass);
+    atomicAdd(&sums[2 * blockIdx.x + 1], fused::stage_whole_plane_x_and_dy<S>(p, x, dy, t, smem));
+    copy_out(smem, floats, one_pass + at);
+}
+
+// Where in a plan's dy arrays float i lies, for a failure's message.
+std::string where_in_gradient(const FusedPlan& p, int i) {
+    for (int m = p.levels; m >= 0; --m) {
+        if (i >= p.grad_offset[m]) {
+            const int local = i - p.grad_offset[m], band_size = (p.tile_h >> m) * p.grad_pitch[m];
+            return "dy level " + std::to_string(m) + " band " + std::to_string(local / band_size) +
+                   " row " + std::to_string(local % band_size / p.grad_pitch[m]) + " column " +
+                   std::to_string(local % p.grad_pitch[m]);
+        }
+    }
+    return "?";
+}
+
+// Runs one whole-plane plan; true when both ways left the same bits in x's and dy's arrays and
+// dy's sums agree to 1e-5 of the sum of |dy|.
+template <class S>
+bool same_x_and_dy_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
+    const auto random_tensor = [&]() {  // never zero: a zero would pass for padding
+        std::vector<float> values(static_cast<std::size_t>(p.n) * p.c * p.h * p.w);
+        std::normal_distribution<float> normal(0.f, 1.f);
+        for (float& v : values) {
+            v = normal(rng);
+            v = v == 0.f ? 0.5f : v;
+        }
+        return Tensor::from_vector(values, Shape{p.n, p.c, p.h, p.w}).to(storage_dtype<S>());
+    };
+    const Tensor x = random_tensor().to(Device::cuda(0));
+    const Tensor dy_host = random_tensor();
+    const Tensor dy = dy_host.to(Device::cuda(0));
+    const int blocks = p.n * p.c;
+    const Shape out_shape{static_cast<std::int64_t>(blocks) * p.grad_smem_floats};
+    Tensor staged = Tensor::empty(out_shape, DType::kInt32, Device::cuda(0));
+    Tensor one_pass = Tensor::empty(out_shape, DType::kInt32, Device::cuda(0));
+    Tensor sums = Tensor::zeros(Shape{2 * blocks}, DType::kFloat32, Device::cuda(0));
+    const std::size_t smem = static_cast<std::size_t>(p.grad_smem_floats) * sizeof(float);
+    EXPECT_EQ(
+        cudaFuncSetAttribute(stage_x_and_dy_both_ways<S>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+        cudaSuccess);
+    stage_x_and_dy_both_ways<S><<<blocks, threads, smem>>>(
+        p, static_cast<const S*>(x.raw_data()), static_cast<const S*>(dy.raw_data()),
+        static_cast<std::uint32_t*>(staged.raw_data()),
+        static_cast<std::uint32_t*>(one_pass.raw_data()), static_cast<float*>(sums.raw_data()));
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess) << describe(p, threads);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess) << describe(p, threads);
+    const Tensor staged_host = staged.to(Device::cpu()), one_pass_host = one_pass.to(Device::cpu());
+    const Tensor sums_host = sums.to(Device::cpu());
+    const Tensor dy_float = dy_host.to(DType::kFloat32);
+    const auto* a = reinterpret_cast<const std::uint32_t*>(staged_host.data<std::int32_t>());
+    const auto* b = reinterpret_cast<const std::uint32_t*>(one_pass_host.data<std::int32_t>());
+    // the level arrays of x, then dy's from grad_offset[0] on
+    std::vector<std::pair<int, int>> ranges;
+    for (int m = 0; m <= p.levels; ++m) {
+        const FusedLevel& lv = p.level[m];
+        ranges.emplace_back(lv.offset, lv.offset + (m == 0 ? 1 : 4) * lv.rows * lv.pitch);
+    }
+    const int last = p.levels;
+    ranges.emplace_back(
+        p.grad_offset[0],
+        p.grad_offset[last] + (last == 0 ? 1 : 4) * (p.tile_h >> last) * p.grad_pitch[last]);
+    for (int block = 0; block < blocks; ++block) {
+        for (const auto& [first, end] : ranges) {
+            for (int local = first; local < end; ++local) {
+                const std::size_t i = static_cast<std::size_t>(block) * p.grad_smem_floats + local;
+                if (a[i] == b[i]) {
+                    continue;
+                }
+                float fa, fb;
+                std::memcpy(&fa, &a[i], 4);
+                std::memcpy(&fb, &b[i], 4);
+                ADD_FAILURE() << describe(p, threads) << ": block " << block << ", "
+                              << (local >= p.grad_offset[0] ? where_in_gradient(p, local)
+                                                            : where_in_levels(p, local))
+                              << ": staged first " << fa << " (0x" << std::hex << a[i]
+                              << "), one pass " << fb << " (0x" << b[i] << ")" << std::dec;
+                return false;
+            }
+        }
+        double magnitude = 0;
+        const float* plane = dy_float.data<float>() + static_cast<std::size_t>(block) * p.h * p.w;
+        for (int e = 0; e < p.h * p.w; ++e) {
+            magnitude += std::abs(plane[e]);
+        }
+        const float first_way = sums_host.data<float>()[2 * block];
+        const float second_way = sums_host.data<float>()[2 * block + 1];
+        if (std::abs(first_way - second_way) > 1e-5 * magnitude) {
+            ADD_FAILURE() << describe(p, threads) << ": block " << block << ": sum(dy) "
+                          << first_way << " staged first, " << second_way << " one pass";
+            return false;
+        }
+    }
+    return true;
+}
+
 using StagingPaths = wtconv::test::CudaTest;
+
+// Random whole planes that stage_whole_plane_x_and_dy takes, sizes 1 to 72 rows, every block
+// size the kernels use and more, every level count the fused kernels take.
+template <class S>
+void check_x_and_dy_random_planes(unsigned seed, int count) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> any(0, 1 << 30);
+    const int ks[] = {3, 5, 7};
+    const int block_sizes[] = {32, 64, 96, 128, 256, 320, 384};
+    int checked = 0, deep = 0, odd = 0;
+    while (checked < count) {
+        const int k = ks[any(rng) % 3];
+        const int levels = 1 + any(rng) % 4;
+        const int h = 1 + any(rng) % 72, w = 4 * (1 + any(rng) % 18);
+        const int n = 1 + any(rng) % 2, c = 1 + any(rng) % 2;
+        const FusedPlan p = choose_fused_plan(n, c, h, w, k, levels, 1, FusedPass::kWeightGrad);
+        if (p.smem_floats == 0 || !fused::whole_plane_x_and_dy_stageable(p) ||
+            p.grad_smem_floats * sizeof(float) > 200 * 1024) {
+            continue;
+        }
+        deep += levels >= 3 ? 1 : 0;  // a level built after the one pass
+        odd += h % 2 == 1 ? 1 : 0;
+        if (!same_x_and_dy_both_ways<S>(p, block_sizes[any(rng) % 7], rng)) {
+            return;  // one failure says it all
+        }
+        ++checked;
+    }
+    EXPECT_GT(deep, count / 5) << "too few planes with levels past the one pass";
+    EXPECT_GT(odd, count / 10) << "too few planes of odd height";
+}
+
+TEST_F(StagingPaths, WholePlaneXAndDyLeaveTheSameBitsFloat32) {
+    check_x_and_dy_random_planes<float>(20261128u, 300);
+}
+
+TEST_F(StagingPaths, WholePlaneXAndDyLeaveTheSameBitsBfloat16) {
+    check_x_and_dy_random_planes<__nv_bfloat16>(20261129u, 150);
+}
+
+TEST_F(StagingPaths, WholePlaneXAndDyLeaveTheSameBitsFloat16) {
+    check_x_and_dy_random_planes<__half>(20261130u, 150);
+}
 
 TEST_F(StagingPaths, OnePassStagingLeavesTheSameBitsFloat32) {
     check_random_plans<float>(20261125u, 600);
