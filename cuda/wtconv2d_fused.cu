@@ -87,13 +87,6 @@ GradThreads grad_thread_roles(const FusedPlan& p) {
     return g;
 }
 
-// Blocks per channel of the weight-gradient kernel, from the shape alone so that the partials,
-// and hence the rounding, are the same on every GPU: about 1024 blocks in all.
-int grad_groups(const FusedPlan& p) {
-    const int items = p.n * p.tiles_h * p.tiles_w;
-    return std::clamp(1024 / p.c, 1, items);
-}
-
 // The forward kernel for this plan (dx with kAdjoint): the one that stages the image together
 // with its first levels where that pays (fused::forward_stages_first_level), else the one that
 // stages first.
@@ -141,7 +134,7 @@ void backward(cudaStream_t stream,
     }
     const FusedPlan plan = plan_for(x, p, FusedPass::kWeightGrad);
     const GradThreads threads = grad_thread_roles(plan);
-    const int groups = grad_groups(plan);
+    const int groups = plan.grad_groups;
     const int values = (1 + 4 * p.levels) * K * K + 1;
     Tensor partials = Tensor::empty(Shape{static_cast<std::int64_t>(plan.c) * groups * values},
                                     DType::kFloat32, x.device());

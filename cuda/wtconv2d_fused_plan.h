@@ -23,6 +23,10 @@ constexpr int kFusedThreads = 256;
 // The weight-gradient kernel's block: 256 threads, or 384 when its arrays leave room for only two
 // blocks an SM (more warps hide its phases' barriers); up to 80 registers a thread either way.
 constexpr int kFusedGradThreads = 384;
+constexpr int kFusedGradRegisters = 80;
+// The SMs of the GPU the weight-gradient grid is sized for (an H100): a constant, not the device's
+// count, so that the partials, and hence the gradients' rounding, are the same on every GPU.
+constexpr int kFusedGradWaveSms = 132;
 // The forward's last phase: a thread finishes 2 rows x kFusedFinishCols pixels (kFusedStrip level-1
 // positions of all four bands); a block has one thread per such task, at most kFusedMaxThreads
 // (more tasks take turns) and at least kFusedMinThreads, or kFusedFewBlocksMinThreads when the
@@ -97,6 +101,7 @@ struct FusedPlan {
     int grad_pitch[kFusedMaxLevels + 1];  // vector_pitch(T >> m); offsets 16-byte aligned
     int grad_smem_floats;
     int grad_threads;  // the weight-gradient kernel's block
+    int grad_groups;   // its blocks per channel (grad_groups_for)
 };
 
 // Where the reconstruction of level j >= 1 (level j + 1's output) lives, in floats.

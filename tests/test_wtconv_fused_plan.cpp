@@ -100,6 +100,17 @@ void check_grad_plan(const FusedPlan& p, const std::string& name) {
     EXPECT_TRUE(p.grad_threads == kFusedThreads || p.grad_threads == kFusedGradThreads) << name;
     EXPECT_GE(p.grad_smem_floats, p.grad_threads * p.k) << name << ": reduction scratch";
     EXPECT_GE(p.grad_threads / p.k, 1 + 4 * p.levels) << name << ": a thread row per conv";
+    // one wave: every block of the grid resident at once on kFusedGradWaveSms SMs (or a block a
+    // channel where the channels alone exceed that); no group without an item
+    const int items = p.n * p.tiles_h * p.tiles_w;
+    const int per_sm =
+        std::min(228 * 1024 / (p.grad_smem_floats * 4 + 1024 + kFusedReduceScratch * 4),
+                 65536 / (kFusedGradRegisters * p.grad_threads));
+    EXPECT_GE(p.grad_groups, 1) << name;
+    EXPECT_LE(p.grad_groups, items) << name;
+    if (p.grad_groups > 1) {
+        EXPECT_LE(static_cast<long long>(p.grad_groups) * p.c, kFusedGradWaveSms * per_sm) << name;
+    }
 }
 
 void check_plan(const FusedPlan& p, FusedPass pass) {
@@ -215,6 +226,10 @@ TEST(WTConvFusedPlan, BenchmarkShapesKeepTheirBlocksAnSm) {
     const FusedPlan grad = choose_fused_plan(64, 96, 56, 56, 5, 3, 1, FusedPass::kWeightGrad);
     EXPECT_EQ(grad.grad_threads, kFusedThreads);
     EXPECT_LE(3 * (grad.grad_smem_floats * 4 + 1024 + kFusedReduceScratch * 4), 228 * 1024);
+    // a wave of 396 blocks: 4 a channel, 16 items each
+    EXPECT_EQ(grad.grad_groups, 4);
+    const FusedPlan grad28 = choose_fused_plan(64, 192, 28, 28, 5, 2, 1, FusedPass::kWeightGrad);
+    EXPECT_EQ(grad28.grad_groups, 2);
 }
 
 // The fused set the docs promise: K3 up to L5, K5 up to L4, K7 up to L3.
