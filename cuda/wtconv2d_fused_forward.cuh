@@ -90,12 +90,13 @@ __device__ inline void kernel_to_registers(const float* weights, int j, float (&
 
 // Level m's (m >= 2) bands filtered, scaled and inverted into level m - 1's reconstruction, the
 // coarser one joining the LL (invert_filtered_bands: the last phase's band half, 4 positions of a
-// row a task). A task's bands are split over kLanes consecutive lanes, whose parts are summed by
-// shuffles, each lane left with a share to store. Only the values on the tile are stored.
+// row a task). With kLanes = 2 a task's bands are split over two consecutive lanes, whose parts
+// are summed by a shuffle, each lane storing one of the two rows (4 lanes a task were slower at
+// 63x65 and 256x256, H100 2026-11-25). Only the values on the tile are stored.
 template <int K, bool kAdjoint, int kLanes>
 __device__ void reconstruct_from_level(const FusedPlan& p, int m, int tasks, float* smem) {
     constexpr int kCols = kFusedFinishCols;
-    static_assert(kLanes == 1 || kLanes == 2 || kLanes == 4, "1, 2 or 4 lanes a task");
+    static_assert(kLanes == 1 || kLanes == 2, "1 or 2 lanes a task");
     const int th = p.tile_h >> m, tw = p.tile_w >> m;
     const int pitch = odd_pitch(2 * tw);
     float* out = smem + recon_offset_of(p, m - 1);
@@ -109,39 +110,28 @@ __device__ void reconstruct_from_level(const FusedPlan& p, int m, int tasks, flo
         const int i = own % th, col1 = own / th * kFusedStrip;
         float y[2][kCols];
         invert_filtered_bands<K, kAdjoint, 4 / kLanes>(p, smem, m, i, col1, y, part * 4 / kLanes);
-        // reduce-scatter over the task's lanes: a lane keeps row `row`, columns first..first + n
-        int row = 0, first = 0, n = kCols;
+        // reduce-scatter over the pair: a lane keeps row `row`
+        int row = 0;
         float mine[kCols];
 #pragma unroll
         for (int q = 0; q < kCols; ++q) {
             mine[q] = y[0][q];
         }
-        if constexpr (kLanes >= 2) {
-            const bool upper = (part & (kLanes / 2)) != 0;  // keeps row 1
+        if constexpr (kLanes == 2) {
+            const bool upper = part != 0;  // keeps row 1
             row = upper ? 1 : 0;
 #pragma unroll
             for (int q = 0; q < kCols; ++q) {
                 const float give = upper ? y[0][q] : y[1][q];
                 const float keep = upper ? y[1][q] : y[0][q];
-                mine[q] = keep + __shfl_xor_sync(0xffffffffu, give, kLanes / 2);
-            }
-        }
-        if constexpr (kLanes == 4) {
-            const bool right = (part & 1) != 0;  // keeps columns 4..7
-            first = right ? kCols / 2 : 0;
-            n = kCols / 2;
-#pragma unroll
-            for (int q = 0; q < kCols / 2; ++q) {
-                const float give = right ? mine[q] : mine[kCols / 2 + q];
-                const float keep = right ? mine[kCols / 2 + q] : mine[q];
                 mine[q] = keep + __shfl_xor_sync(0xffffffffu, give, 1);
             }
         }
         if (task < tasks) {
 #pragma unroll
             for (int q = 0; q < kCols; ++q) {
-                const int col = 2 * col1 + first + q;
-                if (q < n && col < 2 * tw) {
+                const int col = 2 * col1 + q;
+                if (col < 2 * tw) {
                     out[(2 * i + row) * pitch + col] = mine[q];
                 }
             }
