@@ -42,6 +42,30 @@ int min_forward_threads(int smem_floats) {
                : kFusedFewBlocksMinThreads;
 }
 
+// Blocks per channel of the weight-gradient kernel: the count whose grid would finish first if
+// each wave filled kFusedGradWaveSms SMs with the blocks an SM holds and a block took its items
+// plus one for its closing reduction; the fewest blocks among equals. A partly filled last wave
+// costs as much as a full one: about 1024 blocks ran 2.4 waves at 28x28 L2 and 56x56 L3 (13 and 7
+// items a block), where one wave (2 and 4 blocks a channel) was 7-11 % faster forward+backward
+// (H100, 2026-11-25). Larger counts only add waves, so the search stops at two waves' worth.
+int grad_groups_for(const FusedPlan& p) {
+    const int per_sm =
+        std::min(blocks_per_sm(p.grad_smem_floats), 65536 / (kFusedGradRegisters * p.grad_threads));
+    const long long slots = std::max(1, kFusedGradWaveSms * per_sm);
+    const int items = p.n * p.tiles_h * p.tiles_w;
+    int best = 1;
+    long long best_cost = 0;
+    for (int g = 1; g <= items && g <= 2 * slots; ++g) {
+        const long long waves = (static_cast<long long>(g) * p.c + slots - 1) / slots;
+        const long long cost = waves * ((items + g - 1) / g + 1);
+        if (g == 1 || cost < best_cost) {
+            best = g;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
 // The first float at or past `offset` where a level's arrays may start so that every window the
 // kernels read, which starts ext - r columns into a row, starts 16-byte aligned (the pitches are
 // multiples of 4 floats): its rows are read by 16-byte loads.
@@ -141,11 +165,7 @@ FusedPlan make_fused_plan(std::int64_t n,
     p.grad_threads = blocks_per_sm(offset) <= 2 ? kFusedGradThreads : kFusedThreads;
     // the end of the weight-gradient kernel reuses the arrays for grad_threads x K partials
     p.grad_smem_floats = std::max(offset, p.grad_threads * k);
-    // Blocks per channel: one wave of kFusedGradWaveSms SMs, each block walking many items (at
-    // about 1024 blocks in all, 28x28 L2 and 56x56 L3 ran 2.4 waves of 13 and 7 items)
-    const int per_sm =
-        std::min(blocks_per_sm(p.grad_smem_floats), 65536 / (kFusedGradRegisters * p.grad_threads));
-    p.grad_groups = std::clamp(kFusedGradWaveSms * per_sm / p.c, 1, p.n * p.tiles_h * p.tiles_w);
+    p.grad_groups = grad_groups_for(p);
     return p;
 }
 
@@ -160,9 +180,15 @@ FusedPlan choose_fused_plan(std::int64_t n,
     if (levels > kFusedMaxLevels) {
         return FusedPlan{};
     }
-    const FusedPlan whole = make_fused_plan(n, c, h, w, k, levels, stride, 0);
-    if (floats_of(whole, pass) <= budget(pass)) {
-        return whole;
+    // a plane larger than the budget cannot be a whole-plane tile (and its offsets would
+    // overflow int)
+    const std::int64_t unit = std::int64_t{1} << levels;
+    const std::int64_t area = (h + unit - 1) / unit * unit * ((w + unit - 1) / unit * unit);
+    if (area <= budget(pass)) {
+        const FusedPlan whole = make_fused_plan(n, c, h, w, k, levels, stride, 0);
+        if (floats_of(whole, pass) <= budget(pass)) {
+            return whole;
+        }
     }
     for (int tile = 128; tile >= std::max(8, 1 << levels); tile /= 2) {
         const FusedPlan tiled = make_fused_plan(n, c, h, w, k, levels, stride, tile);

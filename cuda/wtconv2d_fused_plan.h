@@ -23,7 +23,9 @@ constexpr int kFusedThreads = 256;
 // The weight-gradient kernel's block: 256 threads, or 384 when its arrays leave room for only two
 // blocks an SM (more warps hide its phases' barriers); up to 80 registers a thread either way.
 constexpr int kFusedGradThreads = 384;
-constexpr int kFusedGradRegisters = 80;
+// The registers a thread of it may use: __launch_bounds__(kFusedGradThreads, 2) allows 65536 / 768
+// = 85, allocated in eights.
+constexpr int kFusedGradRegisters = 65536 / (2 * kFusedGradThreads) / 8 * 8;
 // The SMs of the GPU the weight-gradient grid is sized for (an H100): a constant, not the device's
 // count, so that the partials, and hence the gradients' rounding, are the same on every GPU.
 constexpr int kFusedGradWaveSms = 132;
@@ -101,7 +103,7 @@ struct FusedPlan {
     int grad_pitch[kFusedMaxLevels + 1];  // vector_pitch(T >> m); offsets 16-byte aligned
     int grad_smem_floats;
     int grad_threads;  // the weight-gradient kernel's block
-    int grad_groups;   // its blocks per channel (grad_groups_for)
+    int grad_groups;   // its blocks per channel, from the shape alone
 };
 
 // Where the reconstruction of level j >= 1 (level j + 1's output) lives, in floats.

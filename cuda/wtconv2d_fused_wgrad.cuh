@@ -158,9 +158,9 @@ __device__ void correlate_item(const FusedPlan& p,
     }
 }
 
-// kStageFirstLevel: x staged together with level 1, and level 2 for whole planes
-// (first_level_fusable), a kernel of its own as
-// the forward's (both staging paths in one made ptxas spill at K7).
+// kStageFirstLevel: x staged together with level 1 (first_level_fusable), and for whole planes
+// level 2 and dy's first levels by the same pass (stage_whole_plane_x_and_dy), a kernel of its own
+// as the forward's (both staging paths in one made ptxas spill at K7).
 template <int K, class S, bool kStageFirstLevel>
 __global__ void __launch_bounds__(kFusedGradThreads, 2)
     wtconv2d_fused_wgrad_kernel(FusedPlan p,

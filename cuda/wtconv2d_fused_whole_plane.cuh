@@ -1,6 +1,7 @@
 #pragma once
-// Staging a whole plane (the tile at the origin, e_m = R at every level) with the first levels of
-// its Haar pyramid in one pass. Every element of the windows outside the image is zero, so the
+// Staging a whole plane (the tile at the origin) with the first levels of its Haar pyramid in one
+// pass: x into the level arrays (windows widened by e_m = R), or dy into the weight gradient's
+// arrays (not widened). Every element of the windows outside the image is zero, so the
 // arrays are zeroed by 16-byte stores while the first items' loads are in flight, and each item
 // then stores its pixels and bands with no bounds test. The window-by-window pass
 // (stage_window_and_first_level) spent about 220 instructions an item of 2 rows x 4 pixels on
