@@ -91,19 +91,69 @@ std::string where_in_levels(const FusedPlan& p, int i) {
     return "?";
 }
 
-// Runs one plan; true when both paths left the same bits everywhere.
+// A plan-shaped image on the host: random normal values, never zero (a zero would pass for
+// padding), rounded to S.
 template <class S>
-bool same_bits_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
-    // x: random normal values, never zero (a zero would pass for padding), rounded to S
+Tensor random_image(const FusedPlan& p, std::mt19937& rng) {
     std::vector<float> values(static_cast<std::size_t>(p.n) * p.c * p.h * p.w);
     std::normal_distribution<float> normal(0.f, 1.f);
     for (float& v : values) {
         v = normal(rng);
         v = v == 0.f ? 0.5f : v;
     }
-    const Tensor x = Tensor::from_vector(values, Shape{p.n, p.c, p.h, p.w})
-                         .to(storage_dtype<S>())
-                         .to(Device::cuda(0));
+    return Tensor::from_vector(values, Shape{p.n, p.c, p.h, p.w}).to(storage_dtype<S>());
+}
+
+// [first, end) of each level's arrays in a plan's shared memory: the floats between arrays that
+// align their windows belong to none.
+std::vector<std::pair<int, int>> level_ranges(const FusedPlan& p) {
+    std::vector<std::pair<int, int>> ranges;
+    for (int m = 0; m <= p.levels; ++m) {
+        const FusedLevel& lv = p.level[m];
+        ranges.emplace_back(lv.offset, lv.offset + (m == 0 ? 1 : 4) * lv.rows * lv.pitch);
+    }
+    return ranges;
+}
+
+// True when the two ways' copies of every block's shared memory (`stride` floats a block, as
+// device bits) agree in every float of `ranges`; else one failure naming the first difference,
+// located by where(float).
+template <class Where>
+bool same_bits(const FusedPlan& p,
+               int threads,
+               const Tensor& staged,
+               const Tensor& one_pass,
+               int blocks,
+               int stride,
+               const std::vector<std::pair<int, int>>& ranges,
+               const Where& where) {
+    const Tensor staged_host = staged.to(Device::cpu()), one_pass_host = one_pass.to(Device::cpu());
+    const auto* a = reinterpret_cast<const std::uint32_t*>(staged_host.data<std::int32_t>());
+    const auto* b = reinterpret_cast<const std::uint32_t*>(one_pass_host.data<std::int32_t>());
+    for (int block = 0; block < blocks; ++block) {
+        for (const auto& [first, end] : ranges) {
+            for (int local = first; local < end; ++local) {
+                const std::size_t i = static_cast<std::size_t>(block) * stride + local;
+                if (a[i] == b[i]) {
+                    continue;
+                }
+                float fa, fb;
+                std::memcpy(&fa, &a[i], 4);
+                std::memcpy(&fb, &b[i], 4);
+                ADD_FAILURE() << describe(p, threads) << ": block " << block << ", " << where(local)
+                              << ": staged first " << fa << " (0x" << std::hex << a[i]
+                              << "), one pass " << fb << " (0x" << b[i] << ")" << std::dec;
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+// Runs one plan; true when both paths left the same bits everywhere.
+template <class S>
+bool same_bits_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
+    const Tensor x = random_image<S>(p, rng).to(Device::cuda(0));
     const int blocks = p.n * p.c * p.tiles_h * p.tiles_w;
     const Shape out_shape{static_cast<std::int64_t>(blocks) * level_floats(p)};
     Tensor staged = Tensor::empty(out_shape, DType::kInt32, Device::cuda(0));
@@ -117,31 +167,8 @@ bool same_bits_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
                                                   static_cast<std::uint32_t*>(one_pass.raw_data()));
     EXPECT_EQ(cudaGetLastError(), cudaSuccess) << describe(p, threads);
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess) << describe(p, threads);
-    const Tensor staged_host = staged.to(Device::cpu()), one_pass_host = one_pass.to(Device::cpu());
-    const auto* a = reinterpret_cast<const std::uint32_t*>(staged_host.data<std::int32_t>());
-    const auto* b = reinterpret_cast<const std::uint32_t*>(one_pass_host.data<std::int32_t>());
-    // the arrays' elements only: the floats between arrays that align their windows belong to none
-    for (int block = 0; block < blocks; ++block) {
-        for (int m = 0; m <= p.levels; ++m) {
-            const FusedLevel& lv = p.level[m];
-            const int first = lv.offset, end = lv.offset + (m == 0 ? 1 : 4) * lv.rows * lv.pitch;
-            for (int local = first; local < end; ++local) {
-                const std::size_t i = static_cast<std::size_t>(block) * level_floats(p) + local;
-                if (a[i] == b[i]) {
-                    continue;
-                }
-                float fa, fb;
-                std::memcpy(&fa, &a[i], 4);
-                std::memcpy(&fb, &b[i], 4);
-                ADD_FAILURE() << describe(p, threads) << ": block " << block << ", "
-                              << where_in_levels(p, local) << ": staged first " << fa << " (0x"
-                              << std::hex << a[i] << "), one pass " << fb << " (0x" << b[i] << ")"
-                              << std::dec;
-                return false;
-            }
-        }
-    }
-    return true;
+    return same_bits(p, threads, staged, one_pass, blocks, level_floats(p), level_ranges(p),
+                     [&](int i) { return where_in_levels(p, i); });
 }
 
 // Random plans the one-pass staging takes (rows a multiple of 4 pixels, a level 1 at least): whole
@@ -227,17 +254,8 @@ std::string where_in_gradient(const FusedPlan& p, int i) {
 // dy's sums agree to 1e-5 of the sum of |dy|.
 template <class S>
 bool same_x_and_dy_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
-    const auto random_tensor = [&]() {  // never zero: a zero would pass for padding
-        std::vector<float> values(static_cast<std::size_t>(p.n) * p.c * p.h * p.w);
-        std::normal_distribution<float> normal(0.f, 1.f);
-        for (float& v : values) {
-            v = normal(rng);
-            v = v == 0.f ? 0.5f : v;
-        }
-        return Tensor::from_vector(values, Shape{p.n, p.c, p.h, p.w}).to(storage_dtype<S>());
-    };
-    const Tensor x = random_tensor().to(Device::cuda(0));
-    const Tensor dy_host = random_tensor();
+    const Tensor x = random_image<S>(p, rng).to(Device::cuda(0));
+    const Tensor dy_host = random_image<S>(p, rng);
     const Tensor dy = dy_host.to(Device::cuda(0));
     const int blocks = p.n * p.c;
     const Shape out_shape{static_cast<std::int64_t>(blocks) * p.grad_smem_floats};
@@ -255,39 +273,20 @@ bool same_x_and_dy_both_ways(const FusedPlan& p, int threads, std::mt19937& rng)
         static_cast<std::uint32_t*>(one_pass.raw_data()), static_cast<float*>(sums.raw_data()));
     EXPECT_EQ(cudaGetLastError(), cudaSuccess) << describe(p, threads);
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess) << describe(p, threads);
-    const Tensor staged_host = staged.to(Device::cpu()), one_pass_host = one_pass.to(Device::cpu());
-    const Tensor sums_host = sums.to(Device::cpu());
-    const Tensor dy_float = dy_host.to(DType::kFloat32);
-    const auto* a = reinterpret_cast<const std::uint32_t*>(staged_host.data<std::int32_t>());
-    const auto* b = reinterpret_cast<const std::uint32_t*>(one_pass_host.data<std::int32_t>());
-    // the level arrays of x, then dy's from grad_offset[0] on
-    std::vector<std::pair<int, int>> ranges;
-    for (int m = 0; m <= p.levels; ++m) {
-        const FusedLevel& lv = p.level[m];
-        ranges.emplace_back(lv.offset, lv.offset + (m == 0 ? 1 : 4) * lv.rows * lv.pitch);
-    }
+    // x's level arrays, then dy's from grad_offset[0] on
+    std::vector<std::pair<int, int>> ranges = level_ranges(p);
     const int last = p.levels;
     ranges.emplace_back(
         p.grad_offset[0],
         p.grad_offset[last] + (last == 0 ? 1 : 4) * (p.tile_h >> last) * p.grad_pitch[last]);
+    if (!same_bits(p, threads, staged, one_pass, blocks, p.grad_smem_floats, ranges, [&](int i) {
+            return i >= p.grad_offset[0] ? where_in_gradient(p, i) : where_in_levels(p, i);
+        })) {
+        return false;
+    }
+    const Tensor sums_host = sums.to(Device::cpu());
+    const Tensor dy_float = dy_host.to(DType::kFloat32);
     for (int block = 0; block < blocks; ++block) {
-        for (const auto& [first, end] : ranges) {
-            for (int local = first; local < end; ++local) {
-                const std::size_t i = static_cast<std::size_t>(block) * p.grad_smem_floats + local;
-                if (a[i] == b[i]) {
-                    continue;
-                }
-                float fa, fb;
-                std::memcpy(&fa, &a[i], 4);
-                std::memcpy(&fb, &b[i], 4);
-                ADD_FAILURE() << describe(p, threads) << ": block " << block << ", "
-                              << (local >= p.grad_offset[0] ? where_in_gradient(p, local)
-                                                            : where_in_levels(p, local))
-                              << ": staged first " << fa << " (0x" << std::hex << a[i]
-                              << "), one pass " << fb << " (0x" << b[i] << ")" << std::dec;
-                return false;
-            }
-        }
         double magnitude = 0;
         const float* plane = dy_float.data<float>() + static_cast<std::size_t>(block) * p.h * p.w;
         for (int e = 0; e < p.h * p.w; ++e) {
