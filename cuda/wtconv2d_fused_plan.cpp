@@ -165,6 +165,16 @@ FusedPlan make_fused_plan(std::int64_t n,
     p.grad_threads = blocks_per_sm(offset) <= 2 ? kFusedGradThreads : kFusedThreads;
     // the end of the weight-gradient kernel reuses the arrays for grad_threads x K partials
     p.grad_smem_floats = std::max(offset, p.grad_threads * k);
+    // the next item's raw planes, where they cost no block an SM (the registers' limit included)
+    p.grad_raw_offset = round_up(offset, 4);
+    const int with_raw = std::max(p.grad_raw_offset + 2 * p.h * p.w, p.grad_threads * k);
+    const int register_blocks = 65536 / (kFusedGradRegisters * p.grad_threads);
+    p.grad_prefetch = p.whole_plane && levels >= 1 && w % 4 == 0 && stride == 1 &&
+                      std::min(blocks_per_sm(with_raw), register_blocks) >=
+                          std::min(blocks_per_sm(p.grad_smem_floats), register_blocks);
+    if (p.grad_prefetch) {
+        p.grad_smem_floats = with_raw;
+    }
     p.grad_groups = grad_groups_for(p);
     return p;
 }

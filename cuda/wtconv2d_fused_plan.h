@@ -104,6 +104,10 @@ struct FusedPlan {
     int grad_smem_floats;
     int grad_threads;  // the weight-gradient kernel's block
     int grad_groups;   // its blocks per channel, from the shape alone
+    // Whole planes whose next item's raw x and dy (float32 at most) fit at grad_raw_offset without
+    // costing a block an SM: they arrive by cp.async during the previous item's correlations.
+    bool grad_prefetch;
+    int grad_raw_offset;
 };
 
 // Where the reconstruction of level j >= 1 (level j + 1's output) lives, in floats.

@@ -8,6 +8,8 @@
 // partials, and finalize sums the G vectors in index order and applies the chain rule
 // (dW = scale G, dscale = sum W G, base: + bias sum(dy), dbias = base_scale sum(dy)). No atomics:
 // the same input gives bitwise identical gradients.
+#include <cuda_pipeline.h>
+
 #include "cuda/reduce.cuh"
 #include "cuda/wtconv2d_fused_forward.cuh"
 
@@ -101,6 +103,19 @@ __device__ float stage_whole_plane_x_and_dy(const FusedPlan& p,
     return sum;
 }
 
+// Starts copying plane `plane` of src (elements S values, a multiple of 16 bytes) into raw by
+// 16-byte cp.async copies; the caller commits and waits.
+template <class S>
+__device__ void copy_plane_async(const S* __restrict__ src, int plane, int elements, float* raw) {
+    const char* from =
+        reinterpret_cast<const char*>(src + static_cast<long long>(plane) * elements);
+    char* to = reinterpret_cast<char*>(raw);
+    const int chunks = elements * static_cast<int>(sizeof(S)) / 16;
+    for (int i = threadIdx.x; i < chunks; i += blockDim.x) {
+        __pipeline_memcpy_async(to + 16 * i, from + 16 * i, 16);
+    }
+}
+
 // This thread's role: conv j, kernel row a and row group; j == convs for the idle threads.
 struct GradRole {
     int j, a, row_group, groups;
@@ -175,13 +190,45 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
     const int convs = 1 + 4 * p.levels;
     float acc[K] = {};
     float dy_sum = 0.f;
-    const int tiles = p.tiles_h * p.tiles_w;
-    for (int item = group; item < p.n * tiles; item += groups) {
+    const int tiles = p.tiles_h * p.tiles_w, items = p.n * tiles;
+    // Whole planes whose raw copies fit beside the arrays (grad_prefetch) arrive by cp.async while
+    // the previous item is correlated: staging then reads shared memory, not global.
+    const int plane_elements = p.h * p.w;
+    const bool prefetch = kStageFirstLevel && p.grad_prefetch &&
+                          whole_plane_x_and_dy_stageable(p) &&
+                          plane_elements * static_cast<int>(sizeof(S)) % 16 == 0;
+    float* raw_x = smem + p.grad_raw_offset;
+    float* raw_dy = raw_x + plane_elements * static_cast<int>(sizeof(S)) / 4;
+    if (prefetch && group < items) {
+        const int plane = group / tiles * p.c + channel;
+        copy_plane_async(x, plane, plane_elements, raw_x);
+        copy_plane_async(dy, plane, plane_elements, raw_dy);
+        __pipeline_commit();
+    }
+    for (int item = group; item < items; item += groups) {
         TileIndex t;
         t.plane = item / tiles * p.c + channel;
         t.channel = channel;
         t.row = item % tiles / p.tiles_w * p.tile_h;
         t.col = item % tiles % p.tiles_w * p.tile_w;
+        if (prefetch) {
+            __pipeline_wait_prior(0);
+            __syncthreads();  // the item's raw planes arrived; the previous arrays are not read
+            TileIndex staged = t;
+            staged.plane = 0;  // the raw planes hold just this item's
+            dy_sum += stage_whole_plane_x_and_dy<S>(p, reinterpret_cast<const S*>(raw_x),
+                                                    reinterpret_cast<const S*>(raw_dy), staged,
+                                                    smem);  // ends with a barrier
+            const int next = item + groups;
+            if (next < items) {
+                const int plane = next / tiles * p.c + channel;
+                copy_plane_async(x, plane, plane_elements, raw_x);
+                copy_plane_async(dy, plane, plane_elements, raw_dy);
+                __pipeline_commit();
+            }
+            correlate_item<K>(p, g, smem, acc);
+            continue;
+        }
         __syncthreads();  // the previous item's arrays are no longer read
         if (kStageFirstLevel && whole_plane_x_and_dy_stageable(p)) {
             dy_sum += stage_whole_plane_x_and_dy<S>(p, x, dy, t, smem);
