@@ -142,7 +142,7 @@ void backward(cudaStream_t stream,
                            ? fused::wtconv2d_fused_wgrad_kernel<K, S, true>
                            : fused::wtconv2d_fused_wgrad_kernel<K, S, false>;
     allow_smem(wgrad, plan.grad_smem_floats);
-    wgrad<<<dim3(groups, plan.c), plan.grad_threads, plan.grad_smem_floats * sizeof(float),
+    wgrad<<<dim3(plan.c, groups), plan.grad_threads, plan.grad_smem_floats * sizeof(float),
             stream>>>(plan, threads, static_cast<const S*>(x.raw_data()),
                       static_cast<const S*>(dy.raw_data()), groups, partials.data<float>());
     WTCONV_CUDA_CHECK_LAUNCH();

@@ -186,7 +186,8 @@ __global__ void __launch_bounds__(kFusedGradThreads, 2)
                                 float* __restrict__ partials) {
     extern __shared__ __align__(16) float smem[];
     __shared__ float reduce_scratch[kFusedReduceScratch];
-    const int channel = blockIdx.y, group = blockIdx.x;
+    // channels on x: gridDim.y stops at 65535
+    const int channel = blockIdx.x, group = blockIdx.y;
     const int convs = 1 + 4 * p.levels;
     float acc[K] = {};
     float dy_sum = 0.f;
