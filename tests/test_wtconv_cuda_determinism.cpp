@@ -48,6 +48,9 @@ std::vector<WTConvCase> determinism_cases() {
         {2, 2, 4, 65, 67, 4, 4, 2, "db1", DType::kFloat32},
         {2, 1, 2, 128, 128, 7, 3, 1, "db1", DType::kFloat32},
         {2, 1, 2, 128, 128, 8, 5, 1, "db1", DType::kFloat32},
+        // blocks that walk four whole planes, the next one's raw x and dy prefetched
+        {2, 4, 200, 8, 8, 3, 1, 1, "db1", DType::kBFloat16},
+        {2, 4, 200, 16, 16, 3, 3, 1, "db1", DType::kFloat32},
         {2, 2, 4, 64, 64, 5, 3, 1, "db1", DType::kFloat16},
         {2, 2, 4, 50, 70, 7, 2, 2, "db1", DType::kBFloat16},
         {2, 2, 4, 45, 38, 3, 3, 1, "db2", DType::kFloat64},

@@ -236,6 +236,27 @@ TEST(WTConvFusedPlan, WeightGradientGroupsFillWholeWaves) {
     EXPECT_EQ(groups(4, 200, 8, 8, 3, 1), 1);
 }
 
+// The weight gradient prefetches the next whole plane's raw x and dy only where they cost no
+// block an SM: 28x28 L2 (27.7 KB, still three blocks) and the tiny planes of the CUDA edge cases
+// that walk four planes a block, not 56x56 L3 or 64x64 (three blocks would become two) nor tiles.
+TEST(WTConvFusedPlan, WeightGradientPrefetchesWhereNoBlockIsLost) {
+    const auto plan = [](int n, int c, int h, int w, int k, int levels, int stride) {
+        return choose_fused_plan(n, c, h, w, k, levels, stride, FusedPass::kWeightGrad);
+    };
+    const FusedPlan small = plan(64, 192, 28, 28, 5, 2, 1);
+    EXPECT_TRUE(small.grad_prefetch);
+    EXPECT_EQ(small.grad_raw_offset % 4, 0);  // 16-byte copies
+    EXPECT_LE(small.grad_raw_offset + 2 * 28 * 28, small.grad_smem_floats);
+    EXPECT_LE(3 * (small.grad_smem_floats * 4 + 1024 + kFusedReduceScratch * 4), 228 * 1024);
+    EXPECT_TRUE(plan(4, 200, 8, 8, 3, 1, 1).grad_prefetch);
+    EXPECT_TRUE(plan(4, 200, 16, 16, 3, 3, 1).grad_prefetch);
+    EXPECT_FALSE(plan(64, 96, 56, 56, 5, 3, 1).grad_prefetch);
+    EXPECT_FALSE(plan(16, 64, 64, 64, 5, 1, 1).grad_prefetch);
+    EXPECT_FALSE(plan(8, 64, 256, 256, 5, 3, 1).grad_prefetch);
+    EXPECT_FALSE(plan(64, 192, 28, 28, 5, 2, 2).grad_prefetch);  // stride 2 stages dy apart
+    EXPECT_FALSE(plan(64, 192, 28, 30, 5, 2, 1).grad_prefetch);  // rows not 16-byte multiples
+}
+
 // A plane too large for any block's shared memory is tiled: its whole-plane offsets would overflow
 // int (30000 x 30000 once gave a whole-plane weight-gradient plan of 4.5 KB).
 TEST(WTConvFusedPlan, HugePlanesAreTiled) {
