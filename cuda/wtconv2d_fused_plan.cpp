@@ -99,7 +99,8 @@ FusedPlan make_fused_plan(std::int64_t n,
                           int k,
                           int levels,
                           int stride,
-                          int tile) {
+                          int tile,
+                          bool narrow_level0) {
     FusedPlan p{};
     p.n = static_cast<int>(n);
     p.c = static_cast<int>(c);
@@ -119,10 +120,12 @@ FusedPlan make_fused_plan(std::int64_t n,
     p.tiles_h = (p.padded_h + p.tile_h - 1) / p.tile_h;
     p.tiles_w = (p.padded_w + p.tile_w - 1) / p.tile_w;
     const int r = k / 2;
+    // as first_level_fusable(p, false): level 1 comes from the image, not from level 0's array
+    p.grad_narrow_level0 = narrow_level0 && !p.whole_plane && levels >= 1 && w % 4 == 0;
     int offset = 0;
     for (int m = 0; m <= levels; ++m) {
         FusedLevel& lv = p.level[m];
-        lv.ext = p.whole_plane ? r : r << (levels - m);
+        lv.ext = p.whole_plane || (m == 0 && p.grad_narrow_level0) ? r : r << (levels - m);
         lv.rows = (p.tile_h >> m) + 2 * lv.ext;
         lv.cols = (p.tile_w >> m) + 2 * lv.ext;
         lv.pitch = level_pitch(p.tile_w >> m, lv.cols, lv.ext, k, m == 0 && levels > 0);
@@ -201,7 +204,8 @@ FusedPlan choose_fused_plan(std::int64_t n,
         }
     }
     for (int tile = 128; tile >= std::max(8, 1 << levels); tile /= 2) {
-        const FusedPlan tiled = make_fused_plan(n, c, h, w, k, levels, stride, tile);
+        const FusedPlan tiled =
+            make_fused_plan(n, c, h, w, k, levels, stride, tile, pass == FusedPass::kWeightGrad);
         if (floats_of(tiled, pass) <= budget(pass)) {
             return tiled;
         }

@@ -108,6 +108,11 @@ struct FusedPlan {
     // costing a block an SM: they arrive by cp.async during the previous item's correlations.
     bool grad_prefetch;
     int grad_raw_offset;
+    // A weight-gradient plan whose tiles keep x's level 0 on the tile plus R only (the base
+    // correlation's reach) rather than the deeper levels' halo, which level 1, staged from the
+    // image in the same pass (first_level_fusable), still gets: 256x256 K5 L3's 64-pixel tiles
+    // then take 111 KB instead of 131 KB, two blocks an SM instead of one.
+    bool grad_narrow_level0;
 };
 
 // Where the reconstruction of level j >= 1 (level j + 1's output) lives, in floats.
@@ -119,7 +124,8 @@ constexpr int recon_offset_of(const FusedPlan& p, int j) {
 // The plan for a (N, C, H, W) image with the given tile, or the whole plane when tile <= 0. A tile
 // is a multiple of 2^L, and for the forward and dx kernels at least kFusedFinishCols (their last
 // phase stores strips of that many pixels; choose_fused_plan never goes below 8): smaller tiles
-// serve only tests of the staging.
+// serve only tests of the staging. narrow_level0: a weight-gradient plan's level 0 on tiles
+// (grad_narrow_level0), where x's level 1 is staged from the image; not for the forward.
 FusedPlan make_fused_plan(std::int64_t n,
                           std::int64_t c,
                           std::int64_t h,
@@ -127,7 +133,8 @@ FusedPlan make_fused_plan(std::int64_t n,
                           int k,
                           int levels,
                           int stride,
-                          int tile);
+                          int tile,
+                          bool narrow_level0 = false);
 
 // The plan a fused kernel runs: whole planes when they fit the kernel's shared-memory budget, else
 // the largest tile that does. smem_floats == 0 when nothing fits.

@@ -31,14 +31,17 @@ std::vector<WTConvCase> cuda_edge_cases(int spatial) {
         // (97x99 K7 L3); a row wider than the block (1x1001 K3 L1: 1001 columns, 128 threads);
         // weight-gradient blocks that walk several whole planes (200 channels: a block a
         // channel, 4 planes each, dy's levels staged with x's and, at L3, one built after); and
-        // more channels than a grid's y dimension holds (65537).
+        // more channels than a grid's y dimension holds (65537); weight-gradient tiles whose x
+        // level 0 is narrowed to the tile plus R (160x164 K5 L3 and 120x124 K3 L4: 64-pixel tiles,
+        // the last ones cut by the image).
         std::uint64_t seed = 7000;
         for (const auto& [n, c, h, w, k, levels] :
              {std::array<int, 6>{2, 3, 63, 65, 5, 2}, std::array<int, 6>{2, 3, 64, 18, 3, 2},
               std::array<int, 6>{2, 3, 64, 36, 7, 3}, std::array<int, 6>{2, 3, 33, 35, 5, 2},
               std::array<int, 6>{2, 3, 99, 101, 5, 2}, std::array<int, 6>{2, 3, 97, 99, 7, 3},
               std::array<int, 6>{2, 3, 1, 1001, 3, 1}, std::array<int, 6>{4, 200, 8, 8, 3, 1},
-              std::array<int, 6>{4, 200, 16, 16, 3, 3}, std::array<int, 6>{1, 65537, 2, 2, 3, 1}}) {
+              std::array<int, 6>{4, 200, 16, 16, 3, 3}, std::array<int, 6>{1, 65537, 2, 2, 3, 1},
+              std::array<int, 6>{1, 2, 160, 164, 5, 3}, std::array<int, 6>{2, 3, 120, 124, 3, 4}}) {
             WTConvCase tc;
             tc.n = n;
             tc.c = c;

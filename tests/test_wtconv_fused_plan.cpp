@@ -162,9 +162,14 @@ void check_plan(const FusedPlan& p, FusedPass pass) {
                                  p.tile_h, strips, kFusedStrip, p.k, name + " base");
         }
     }
-    // halos: whole planes need R at every level, tiles R 2^(L - m)
+    // halos: whole planes need R at every level, tiles R 2^(L - m), but for a weight-gradient
+    // plan's level 0 where x's level 1 is staged from the image (R: the base correlation's reach)
+    EXPECT_EQ(p.grad_narrow_level0,
+              pass == FusedPass::kWeightGrad && !p.whole_plane && p.levels >= 1 && p.w % 4 == 0)
+        << name;
     for (int m = 0; m <= p.levels; ++m) {
-        EXPECT_EQ(p.level[m].ext, p.whole_plane ? r : r << (p.levels - m)) << name;
+        const bool narrow = m == 0 && p.grad_narrow_level0;
+        EXPECT_EQ(p.level[m].ext, p.whole_plane || narrow ? r : r << (p.levels - m)) << name;
         // whole planes' arrays are zeroed by 16-byte stores (stage_whole_plane_levels)
         if (p.whole_plane) {
             EXPECT_EQ(p.level[m].offset % 4, 0) << name << " level " << m;
@@ -231,7 +236,7 @@ TEST(WTConvFusedPlan, WeightGradientGroupsFillWholeWaves) {
     EXPECT_EQ(groups(64, 192, 28, 28, 5, 2), 2);
     EXPECT_EQ(groups(64, 96, 56, 56, 5, 3), 4);
     EXPECT_EQ(groups(16, 64, 64, 64, 5, 1), 6);
-    EXPECT_EQ(groups(8, 64, 256, 256, 5, 3), 2);
+    EXPECT_EQ(groups(8, 64, 256, 256, 5, 3), 4);
     EXPECT_EQ(groups(64, 200, 28, 28, 5, 2), 5);
     EXPECT_EQ(groups(4, 200, 8, 8, 3, 1), 1);
 }
@@ -255,6 +260,26 @@ TEST(WTConvFusedPlan, WeightGradientPrefetchesWhereNoBlockIsLost) {
     EXPECT_FALSE(plan(8, 64, 256, 256, 5, 3, 1).grad_prefetch);
     EXPECT_FALSE(plan(64, 192, 28, 28, 5, 2, 2).grad_prefetch);  // stride 2 stages dy apart
     EXPECT_FALSE(plan(64, 192, 28, 30, 5, 2, 1).grad_prefetch);  // rows not 16-byte multiples
+}
+
+// 256x256 K5 L3's weight gradient keeps x's level 0 on the tile plus R (68 x 68, not 96 x 96),
+// which fits two blocks an SM (111 KB each) instead of one; rows that are no multiple of 4 pixels
+// stage level 1 from level 0's array and keep its whole window.
+TEST(WTConvFusedPlan, WeightGradientTilesKeepLevelZeroNarrow) {
+    const FusedPlan p = choose_fused_plan(8, 64, 256, 256, 5, 3, 1, FusedPass::kWeightGrad);
+    EXPECT_TRUE(p.grad_narrow_level0);
+    EXPECT_EQ(p.tile_h, 64);
+    EXPECT_EQ(p.level[0].ext, 2);
+    EXPECT_EQ(p.level[0].rows, 68);
+    EXPECT_EQ(p.level[1].ext, 8);  // level 1 keeps the deeper levels' halo
+    EXPECT_EQ(p.grad_threads, kFusedGradThreads);
+    EXPECT_LE(2 * (p.grad_smem_floats * 4 + 1024 + kFusedReduceScratch * 4), 228 * 1024);
+    EXPECT_FALSE(
+        choose_fused_plan(8, 64, 256, 254, 5, 3, 1, FusedPass::kWeightGrad).grad_narrow_level0);
+    EXPECT_FALSE(
+        choose_fused_plan(8, 64, 256, 256, 5, 3, 1, FusedPass::kForward).grad_narrow_level0);
+    EXPECT_FALSE(
+        choose_fused_plan(8, 64, 56, 56, 5, 3, 1, FusedPass::kWeightGrad).grad_narrow_level0);
 }
 
 // A plane too large for any block's shared memory is tiled: its whole-plane offsets would overflow

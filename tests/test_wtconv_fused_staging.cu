@@ -171,6 +171,99 @@ bool same_bits_both_ways(const FusedPlan& p, int threads, std::mt19937& rng) {
                      [&](int i) { return where_in_levels(p, i); });
 }
 
+// Block b stages tile b by the one pass under a weight-gradient plan whose level 0 is narrowed
+// (grad_narrow_level0) and under its twin that keeps level 0's whole window; out_narrow[b] and
+// out_wide[b] receive the level arrays' bits.
+template <class S>
+__global__ void stage_narrow_and_wide(FusedPlan narrow,
+                                      FusedPlan wide,
+                                      const S* x,
+                                      std::uint32_t* out_narrow,
+                                      std::uint32_t* out_wide) {
+    extern __shared__ __align__(16) float smem[];
+    const fused::TileIndex t = fused::tile_of_block(narrow, static_cast<int>(blockIdx.x));
+    const auto stage = [&](const FusedPlan& p, std::uint32_t* out) {
+        const int floats = level_floats(p);
+        poison(smem, floats, kPoisonOnePass);
+        const int deepest = fused::stage_image_and_first_levels<S>(p, x, t, smem);
+        fused::build_pyramid(p, t, smem, deepest + 1);  // ends with a barrier
+        copy_out(smem, floats, out + static_cast<long long>(blockIdx.x) * floats);
+    };
+    stage(narrow, out_narrow);
+    stage(wide, out_wide);
+}
+
+// True when a narrowed plan's arrays hold the wide twin's bits: levels 1..L element for element,
+// level 0 on its own window (the twin's shifted by the difference of their halos), its slack
+// columns zero.
+template <class S>
+bool narrow_matches_wide(const FusedPlan& narrow, int threads, std::mt19937& rng) {
+    const FusedPlan wide = make_fused_plan(narrow.n, narrow.c, narrow.h, narrow.w, narrow.k,
+                                           narrow.levels, narrow.stride, narrow.tile_h);
+    const Tensor x = random_image<S>(narrow, rng).to(Device::cuda(0));
+    const int blocks = narrow.n * narrow.c * narrow.tiles_h * narrow.tiles_w;
+    const int fn = level_floats(narrow), fw = level_floats(wide);
+    Tensor a = Tensor::empty(Shape{static_cast<std::int64_t>(blocks) * fn}, DType::kInt32,
+                             Device::cuda(0));
+    Tensor b = Tensor::empty(Shape{static_cast<std::int64_t>(blocks) * fw}, DType::kInt32,
+                             Device::cuda(0));
+    const std::size_t smem = static_cast<std::size_t>(std::max(fn, fw)) * sizeof(float);
+    EXPECT_EQ(
+        cudaFuncSetAttribute(stage_narrow_and_wide<S>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(smem)),
+        cudaSuccess);
+    stage_narrow_and_wide<S><<<blocks, threads, smem>>>(
+        narrow, wide, static_cast<const S*>(x.raw_data()),
+        static_cast<std::uint32_t*>(a.raw_data()), static_cast<std::uint32_t*>(b.raw_data()));
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess) << describe(narrow, threads);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess) << describe(narrow, threads);
+    const Tensor ah = a.to(Device::cpu()), bh = b.to(Device::cpu());
+    const auto* na = reinterpret_cast<const std::uint32_t*>(ah.data<std::int32_t>());
+    const auto* wa = reinterpret_cast<const std::uint32_t*>(bh.data<std::int32_t>());
+    for (int block = 0; block < blocks; ++block) {
+        for (int m = 0; m <= narrow.levels; ++m) {
+            const FusedLevel& ln = narrow.level[m];
+            const FusedLevel& lw = wide.level[m];
+            const int d = lw.ext - ln.ext;
+            for (int band = 0; band < (m == 0 ? 1 : 4); ++band) {
+                for (int r = 0; r < ln.rows; ++r) {
+                    for (int c = 0; c < ln.pitch; ++c) {
+                        const std::uint32_t got =
+                            na[static_cast<std::size_t>(block) * fn + ln.offset +
+                               (band * ln.rows + r) * ln.pitch + c];
+                        const std::uint32_t want =
+                            c < ln.cols
+                                ? wa[static_cast<std::size_t>(block) * fw + lw.offset +
+                                     (band * lw.rows + r + d) * lw.pitch + c + d]
+                                : (m == 0 ? 0u
+                                          : wa[static_cast<std::size_t>(block) * fw + lw.offset +
+                                               (band * lw.rows + r) * lw.pitch + c]);
+                        if (got != want) {
+                            ADD_FAILURE() << describe(narrow, threads) << ": block " << block
+                                          << ", level " << m << " band " << band << " row " << r
+                                          << " column " << c << ": narrow 0x" << std::hex << got
+                                          << ", wide 0x" << want << std::dec;
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return true;
+}
+
+// same_bits_both_ways, or for a plan with level 0 narrowed (which staging first cannot serve: it
+// builds level 1 from level 0's array) the same for its wide twin and narrow_matches_wide.
+template <class S>
+bool staging_matches(const FusedPlan& p, int threads, std::mt19937& rng) {
+    if (!p.grad_narrow_level0) {
+        return same_bits_both_ways<S>(p, threads, rng);
+    }
+    const FusedPlan wide = make_fused_plan(p.n, p.c, p.h, p.w, p.k, p.levels, p.stride, p.tile_h);
+    return same_bits_both_ways<S>(wide, threads, rng) && narrow_matches_wide<S>(p, threads, rng);
+}
+
 // Random plans the one-pass staging takes (rows a multiple of 4 pixels, a level 1 at least): whole
 // planes as both passes choose them, and tiles of every size down to 2^L, sizes 1 to 72 rows.
 template <class S>
@@ -179,7 +272,7 @@ void check_random_plans(unsigned seed, int count) {
     std::uniform_int_distribution<int> any(0, 1 << 30);
     const int ks[] = {3, 5, 7};
     const int block_sizes[] = {32, 64, 96, 128, 256, 320, 384};
-    int checked = 0, tiled = 0, whole_deep = 0, whole_odd = 0;
+    int checked = 0, tiled = 0, whole_deep = 0, whole_odd = 0, narrow = 0;
     while (checked < count) {
         const int k = ks[any(rng) % 3];
         const int levels = 1 + any(rng) % 4;
@@ -194,7 +287,9 @@ void check_random_plans(unsigned seed, int count) {
             p = choose_fused_plan(n, c, h, w, k, levels, stride, FusedPass::kWeightGrad);
         } else {
             const int unit = 1 << levels;
-            p = make_fused_plan(n, c, h, w, k, levels, stride, unit * (1 + any(rng) % 4));
+            // half of them weight-gradient plans with level 0 narrowed (grad_narrow_level0)
+            p = make_fused_plan(n, c, h, w, k, levels, stride, unit * (1 + any(rng) % 4),
+                                any(rng) % 2 == 0);
         }
         if (p.smem_floats == 0 || !fused::first_level_fusable(p, false) ||
             level_floats(p) * sizeof(float) > 200 * 1024) {
@@ -203,7 +298,8 @@ void check_random_plans(unsigned seed, int count) {
         tiled += p.whole_plane ? 0 : 1;
         whole_deep += p.whole_plane && levels >= 2 ? 1 : 0;  // level 2 staged too
         whole_odd += p.whole_plane && h % 2 == 1 ? 1 : 0;    // a row pair half outside
-        if (!same_bits_both_ways<S>(p, block_sizes[any(rng) % 7], rng)) {
+        narrow += p.grad_narrow_level0 ? 1 : 0;
+        if (!staging_matches<S>(p, block_sizes[any(rng) % 7], rng)) {
             return;  // one failure says it all
         }
         ++checked;
@@ -211,6 +307,7 @@ void check_random_plans(unsigned seed, int count) {
     EXPECT_GT(tiled, count / 5) << "too few tiled plans to cover the halos";
     EXPECT_GT(whole_deep, count / 5) << "too few whole planes with level 2 staged";
     EXPECT_GT(whole_odd, count / 10) << "too few whole planes of odd height";
+    EXPECT_GT(narrow, count / 20) << "too few weight-gradient tiles with level 0 narrowed";
 }
 
 // Block b stages whole plane b's x and dy both ways: first (x, its pyramid, then dy's pyramid by
@@ -374,9 +471,9 @@ TEST_F(StagingPaths, BenchmarkShapesLeaveTheSameBits) {
             ASSERT_GT(p.smem_floats, 0);
             ASSERT_TRUE(fused::first_level_fusable(p, false));
             const int threads = pass == FusedPass::kForward ? p.threads : p.grad_threads;
-            EXPECT_TRUE(same_bits_both_ways<float>(p, threads, rng));
-            EXPECT_TRUE(same_bits_both_ways<__half>(p, threads, rng));
-            EXPECT_TRUE(same_bits_both_ways<__nv_bfloat16>(p, threads, rng));
+            EXPECT_TRUE(staging_matches<float>(p, threads, rng));
+            EXPECT_TRUE(staging_matches<__half>(p, threads, rng));
+            EXPECT_TRUE(staging_matches<__nv_bfloat16>(p, threads, rng));
         }
     }
 }
