@@ -203,11 +203,14 @@ FusedPlan choose_fused_plan(std::int64_t n,
             return whole;
         }
     }
+    // the tile as with level 0's whole window: the narrowed level 0 would let K3 L5 and K5 L4 take
+    // 64-pixel tiles at one block an SM instead of 32-pixel ones at two, which is unmeasured
     for (int tile = 128; tile >= std::max(8, 1 << levels); tile /= 2) {
-        const FusedPlan tiled =
-            make_fused_plan(n, c, h, w, k, levels, stride, tile, pass == FusedPass::kWeightGrad);
+        const FusedPlan tiled = make_fused_plan(n, c, h, w, k, levels, stride, tile);
         if (floats_of(tiled, pass) <= budget(pass)) {
-            return tiled;
+            return pass == FusedPass::kWeightGrad
+                       ? make_fused_plan(n, c, h, w, k, levels, stride, tile, true)
+                       : tiled;
         }
     }
     return FusedPlan{};

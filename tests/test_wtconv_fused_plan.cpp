@@ -4,6 +4,7 @@
 // kernel sizes, levels, strides and image sizes past every tile edge.
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -276,6 +277,13 @@ TEST(WTConvFusedPlan, WeightGradientTilesKeepLevelZeroNarrow) {
     EXPECT_LE(2 * (p.grad_smem_floats * 4 + 1024 + kFusedReduceScratch * 4), 228 * 1024);
     EXPECT_FALSE(
         choose_fused_plan(8, 64, 256, 254, 5, 3, 1, FusedPass::kWeightGrad).grad_narrow_level0);
+    // the tile stays the one level 0's whole window allows (32 pixels at K3 L5 and K5 L4)
+    for (const auto& [k, levels] : {std::pair<int, int>{3, 5}, std::pair<int, int>{5, 4}}) {
+        const FusedPlan deep =
+            choose_fused_plan(8, 64, 512, 512, k, levels, 1, FusedPass::kWeightGrad);
+        EXPECT_TRUE(deep.grad_narrow_level0);
+        EXPECT_EQ(deep.tile_h, 32) << "K" << k << " L" << levels;
+    }
     EXPECT_FALSE(
         choose_fused_plan(8, 64, 256, 256, 5, 3, 1, FusedPass::kForward).grad_narrow_level0);
     EXPECT_FALSE(
