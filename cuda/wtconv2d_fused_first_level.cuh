@@ -9,12 +9,8 @@
 
 namespace wtconv::cuda::fused {
 
-// Whether stage_image_and_first_levels can stage this plan's image (adjoint: dy for dx): a level 1
-// to build, stride 1 (a zero-upsampled dy is not one), and 4-pixel groups that lie wholly inside
-// or outside a row. The weight-gradient kernel stages x this way whenever it can.
-__host__ __device__ constexpr bool first_level_fusable(const FusedPlan& p, bool adjoint) {
-    return p.levels >= 1 && p.w % 4 == 0 && !(adjoint && p.stride > 1);
-}
+// first_level_fusable (cuda/wtconv2d_fused_plan.h): whether stage_image_and_first_levels can stage
+// a plan's image.
 // Whether the forward and dx kernels do: whole planes always (stage_whole_plane_levels,
 // H100 2026-11-25 against staging first: 28x28 L2 forward 10 % faster in float32, 12 % in
 // bfloat16); tiles in float32 (16-byte loads) with blocks of 4 warps or more. Tiles'

@@ -120,8 +120,8 @@ FusedPlan make_fused_plan(std::int64_t n,
     p.tiles_h = (p.padded_h + p.tile_h - 1) / p.tile_h;
     p.tiles_w = (p.padded_w + p.tile_w - 1) / p.tile_w;
     const int r = k / 2;
-    // as first_level_fusable(p, false): level 1 comes from the image, not from level 0's array
-    p.grad_narrow_level0 = narrow_level0 && !p.whole_plane && levels >= 1 && w % 4 == 0;
+    // only where the weight-gradient kernel stages level 1 from the image, not from level 0's array
+    p.grad_narrow_level0 = narrow_level0 && !p.whole_plane && fused::first_level_fusable(p, false);
     int offset = 0;
     for (int m = 0; m <= levels; ++m) {
         FusedLevel& lv = p.level[m];

@@ -6,7 +6,9 @@
 // A block owns the tile [t, t + T) of level 0, T a multiple of 2^L; at level m it covers
 // [t >> m, (t + T) >> m). To compute y on the tile it needs the raw Haar bands of level m on the
 // tile widened by e_m on each side (the deeper levels' convolutions reach that far):
-//   tiled mode:       e_m = R 2^(L-m) (x itself: R 2^L), R = K / 2;
+//   tiled mode:       e_m = R 2^(L-m) (x itself: R 2^L), R = K / 2, but for the weight
+//                     gradient's level 0 where level 1 is staged from the image: R
+//                     (grad_narrow_level0);
 //   whole-plane mode: the tile covers the padded plane, everything beyond it is zero, e_m = R.
 // Values beyond the image are zero, so every level's padding to even size and the convolutions'
 // zero padding are reproduced without special cases; values computed beyond a level's true size
@@ -114,6 +116,17 @@ struct FusedPlan {
     // then take 111 KB instead of 131 KB, two blocks an SM instead of one.
     bool grad_narrow_level0;
 };
+
+namespace fused {
+// Whether stage_image_and_first_levels can stage this plan's image (adjoint: dy for dx): a level 1
+// to build, stride 1 (a zero-upsampled dy is not one), and 4-pixel groups that lie wholly inside
+// or outside a row. The weight-gradient kernel stages x this way whenever it can, and only then
+// may its plan narrow level 0 (make_fused_plan asks this same function).
+// (constexpr: device code calls it too)
+constexpr bool first_level_fusable(const FusedPlan& p, bool adjoint) {
+    return p.levels >= 1 && p.w % 4 == 0 && !(adjoint && p.stride > 1);
+}
+}  // namespace fused
 
 // Where the reconstruction of level j >= 1 (level j + 1's output) lives, in floats.
 // (constexpr: device code calls it too, as it does odd_pitch)

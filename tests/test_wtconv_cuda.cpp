@@ -54,6 +54,23 @@ std::vector<WTConvCase> cuda_edge_cases(int spatial) {
             tc.seed = seed++;
             cases.push_back(tc);
         }
+        // narrowed weight-gradient tiles at K7 and at a stride (dy zero-upsampled), which the
+        // list above (K3 and K5, stride 1) leaves out
+        for (const auto& [h, w, k, levels, stride] :
+             {std::array<int, 5>{100, 92, 7, 3, 3}, std::array<int, 5>{136, 132, 5, 4, 2}}) {
+            WTConvCase tc;
+            tc.n = 1;
+            tc.c = 2;
+            tc.h = h;
+            tc.w = w;
+            tc.params.kernel_size = k;
+            tc.params.levels = levels;
+            tc.params.stride = stride;
+            tc.params.wavelet = "db1";
+            tc.dtype = DType::kFloat32;
+            tc.seed = seed++;
+            cases.push_back(tc);
+        }
     }
     const std::size_t full = cases.size();
     for (std::size_t i = 0; i < full; ++i) {

@@ -12,7 +12,8 @@ inline std::string describe_plan(const FusedPlan& p) {
            "x" + std::to_string(p.w) + " K" + std::to_string(p.k) + " L" +
            std::to_string(p.levels) + " s" + std::to_string(p.stride) + " tile " +
            std::to_string(p.tile_h) + "x" + std::to_string(p.tile_w) +
-           (p.whole_plane ? " (whole plane)" : " (tiled)");
+           (p.whole_plane ? " (whole plane)" : " (tiled)") +
+           (p.grad_narrow_level0 ? " (level 0 narrowed)" : "");
 }
 
 }  // namespace wtconv::cuda
