@@ -172,7 +172,7 @@ FusedPlan make_fused_plan(std::int64_t n,
     p.grad_raw_offset = round_up(offset, 4);
     const int with_raw = std::max(p.grad_raw_offset + 2 * p.h * p.w, p.grad_threads * k);
     const int register_blocks = 65536 / (kFusedGradRegisters * p.grad_threads);
-    p.grad_prefetch = p.whole_plane && levels >= 1 && w % 4 == 0 && stride == 1 &&
+    p.grad_prefetch = p.whole_plane && fused::first_level_fusable(p, false) && stride == 1 &&
                       std::min(blocks_per_sm(with_raw), register_blocks) >=
                           std::min(blocks_per_sm(p.grad_smem_floats), register_blocks);
     if (p.grad_prefetch) {

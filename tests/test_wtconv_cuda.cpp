@@ -33,34 +33,23 @@ std::vector<WTConvCase> cuda_edge_cases(int spatial) {
         // channel, 4 planes each, dy's levels staged with x's and, at L3, one built after); and
         // more channels than a grid's y dimension holds (65537); weight-gradient tiles whose x
         // level 0 is narrowed to the tile plus R (160x164 K5 L3 and 120x124 K3 L4: 64-pixel tiles,
-        // the last ones cut by the image).
+        // the last ones cut by the image; 100x92 K7 L3 at stride 3 and 136x132 K5 L4 at stride 2,
+        // dy zero-upsampled).
         std::uint64_t seed = 7000;
-        for (const auto& [n, c, h, w, k, levels] :
-             {std::array<int, 6>{2, 3, 63, 65, 5, 2}, std::array<int, 6>{2, 3, 64, 18, 3, 2},
-              std::array<int, 6>{2, 3, 64, 36, 7, 3}, std::array<int, 6>{2, 3, 33, 35, 5, 2},
-              std::array<int, 6>{2, 3, 99, 101, 5, 2}, std::array<int, 6>{2, 3, 97, 99, 7, 3},
-              std::array<int, 6>{2, 3, 1, 1001, 3, 1}, std::array<int, 6>{4, 200, 8, 8, 3, 1},
-              std::array<int, 6>{4, 200, 16, 16, 3, 3}, std::array<int, 6>{1, 65537, 2, 2, 3, 1},
-              std::array<int, 6>{1, 2, 160, 164, 5, 3}, std::array<int, 6>{2, 3, 120, 124, 3, 4}}) {
+        for (const auto& [n, c, h, w, k, levels, stride] :
+             {std::array<int, 7>{2, 3, 63, 65, 5, 2, 1}, std::array<int, 7>{2, 3, 64, 18, 3, 2, 1},
+              std::array<int, 7>{2, 3, 64, 36, 7, 3, 1}, std::array<int, 7>{2, 3, 33, 35, 5, 2, 1},
+              std::array<int, 7>{2, 3, 99, 101, 5, 2, 1}, std::array<int, 7>{2, 3, 97, 99, 7, 3, 1},
+              std::array<int, 7>{2, 3, 1, 1001, 3, 1, 1}, std::array<int, 7>{4, 200, 8, 8, 3, 1, 1},
+              std::array<int, 7>{4, 200, 16, 16, 3, 3, 1},
+              std::array<int, 7>{1, 65537, 2, 2, 3, 1, 1},
+              std::array<int, 7>{1, 2, 160, 164, 5, 3, 1},
+              std::array<int, 7>{2, 3, 120, 124, 3, 4, 1},
+              std::array<int, 7>{1, 2, 100, 92, 7, 3, 3},
+              std::array<int, 7>{1, 2, 136, 132, 5, 4, 2}}) {
             WTConvCase tc;
             tc.n = n;
             tc.c = c;
-            tc.h = h;
-            tc.w = w;
-            tc.params.kernel_size = k;
-            tc.params.levels = levels;
-            tc.params.wavelet = "db1";
-            tc.dtype = DType::kFloat32;
-            tc.seed = seed++;
-            cases.push_back(tc);
-        }
-        // narrowed weight-gradient tiles at K7 and at a stride (dy zero-upsampled), which the
-        // list above (K3 and K5, stride 1) leaves out
-        for (const auto& [h, w, k, levels, stride] :
-             {std::array<int, 5>{100, 92, 7, 3, 3}, std::array<int, 5>{136, 132, 5, 4, 2}}) {
-            WTConvCase tc;
-            tc.n = 1;
-            tc.c = 2;
             tc.h = h;
             tc.w = w;
             tc.params.kernel_size = k;

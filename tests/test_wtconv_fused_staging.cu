@@ -197,9 +197,10 @@ __global__ void stage_narrow_and_wide(FusedPlan narrow,
 // level 0 on its own window (the twin's shifted by the difference of their halos), its slack
 // columns zero.
 template <class S>
-bool narrow_matches_wide(const FusedPlan& narrow, int threads, std::mt19937& rng) {
-    const FusedPlan wide = make_fused_plan(narrow.n, narrow.c, narrow.h, narrow.w, narrow.k,
-                                           narrow.levels, narrow.stride, narrow.tile_h);
+bool narrow_matches_wide(const FusedPlan& narrow,
+                         const FusedPlan& wide,
+                         int threads,
+                         std::mt19937& rng) {
     const Tensor x = random_image<S>(narrow, rng).to(Device::cuda(0));
     const int blocks = narrow.n * narrow.c * narrow.tiles_h * narrow.tiles_w;
     const int fn = level_floats(narrow), fw = level_floats(wide);
@@ -261,7 +262,8 @@ bool staging_matches(const FusedPlan& p, int threads, std::mt19937& rng) {
         return same_bits_both_ways<S>(p, threads, rng);
     }
     const FusedPlan wide = make_fused_plan(p.n, p.c, p.h, p.w, p.k, p.levels, p.stride, p.tile_h);
-    return same_bits_both_ways<S>(wide, threads, rng) && narrow_matches_wide<S>(p, threads, rng);
+    return same_bits_both_ways<S>(wide, threads, rng) &&
+           narrow_matches_wide<S>(p, wide, threads, rng);
 }
 
 // Random plans the one-pass staging takes (rows a multiple of 4 pixels, a level 1 at least): whole
